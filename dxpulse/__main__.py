@@ -1,0 +1,3 @@
+from dxpulse.cli import main
+
+main()

@@ -1,0 +1,400 @@
+"""The `dxpulse` command line: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from dxpulse import __version__
+from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.errors import DxpulseError
+
+console = Console()
+err_console = Console(stderr=True)
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class Duration(click.ParamType):
+    """A duration like 90, 90s, 5m, 1.5h or 2d (seconds when no unit is given)."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float | int):
+            return float(value)
+        match = _DURATION.match(str(value).strip())
+        if not match or float(match.group(1)) <= 0:
+            self.fail(f"{value!r} is not a duration such as 30s, 5m or 1h", param, ctx)
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the CLI's explicit options on top."""
+    settings = Settings()
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if "__" in key:
+            section, field = key.split("__", 1)
+            sections.setdefault(section, {})[field] = value
+        else:
+            top[key] = value
+    for section, values in sections.items():
+        current = getattr(settings, section)
+        top[section] = type(current).model_validate({**current.model_dump(), **values})
+    settings = Settings.model_validate({**settings.model_dump(), **top})
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where embedded chDB data and worker logs live [env DXPULSE_DATA_DIR; ./dxpulse-data].",
+)
+bootstrap_option = click.option(
+    "--bootstrap-servers",
+    metavar="HOST:PORT[,..]",
+    help="Kafka bootstrap servers [env DXPULSE_KAFKA__BOOTSTRAP_SERVERS].",
+)
+dsn_option = click.option(
+    "--clickhouse-dsn",
+    metavar="DSN",
+    help="ClickHouse DSN, e.g. http://host:8123 [env DXPULSE_CLICKHOUSE__DSN; chDB in --data-dir].",
+)
+seed_option = click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed: the same seed gives the same events.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dxpulse")
+def cli() -> None:
+    """Vietnam's digital economy as live numbers: events -> Kafka -> Faust -> ClickHouse.
+
+    Start with `dxpulse run`: it needs no Kafka or ClickHouse, runs everything on this
+    machine and prints a verified summary. Configuration comes from DXPULSE_* environment
+    variables (see the README); options given here override them.
+    """
+
+
+@cli.command()
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Stop after this many events.",
+)
+@click.option("--duration", type=Duration(), help="Stop after this long instead (e.g. 5m).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Events per second; 0 sends as fast as possible.",
+)
+@seed_option
+@data_dir_option
+@click.option(
+    "--partitions", type=click.IntRange(1, 1024), help="Partitions per topic [default 8]."
+)
+@bootstrap_option
+@dsn_option
+def run(
+    count: int,
+    duration: float | None,
+    rate: float,
+    seed: int,
+    data_dir: Path | None,
+    partitions: int | None,
+    bootstrap_servers: str | None,
+    clickhouse_dsn: str | None,
+) -> None:
+    """Run the whole pipeline here and print a verified summary.
+
+    With no broker configured, starts an embedded Tansu broker on a free loopback port;
+    with no ClickHouse configured, writes to chDB under --data-dir. Produces --count events
+    (or for --duration), waits until every one is in ClickHouse, stops the worker and the
+    broker, then prints totals by region and area and the exactness checks.
+    """
+    from dxpulse.clickhouse import connect
+    from dxpulse.runner import run_pipeline
+    from dxpulse.summary import checks_table, exactness_checks, region_table
+
+    settings = _settings(
+        data_dir=data_dir,
+        kafka__partitions=partitions,
+        kafka__bootstrap_servers=bootstrap_servers,
+        clickhouse__dsn=clickhouse_dsn,
+    )
+    target = None if duration else count
+    settings, result = run_pipeline(settings, console, target, duration, rate, seed)
+    report, status = result.produced, result.worker_status
+    console.print(
+        f"Produced {report.delivered:,} events in {report.seconds:.1f} s "
+        f"({report.rate:,.0f}/s); worker committed {status['committed']:,}, "
+        f"dead-lettered {status['dead_lettered']:,}, in {status['flushes']:,} flushes."
+    )
+    client = connect(settings)
+    db = settings.clickhouse.database
+    console.print(region_table(client, db))
+    checks = exactness_checks(client, db, report.delivered - status["dead_lettered"])
+    console.print(checks_table(checks))
+    console.print(
+        f"Data: {settings.clickhouse_dsn()}  —  try: dxpulse query "
+        f'"SELECT * FROM {db}.event_aggregates LIMIT 5" --data-dir {settings.data_dir}'
+    )
+    if not all(c.ok for c in checks):
+        raise DxpulseError("exactness checks failed")
+
+
+@cli.command()
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@click.option("--duration", type=Duration(), help="Stop after this long (e.g. 90s, 5m).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Mean events per second; 0 sends as fast as possible.",
+)
+@click.option(
+    "--diurnal/--flat",
+    default=False,
+    show_default=True,
+    help="Follow the hour-of-day and weekday rhythm around --rate.",
+)
+@click.option(
+    "--type",
+    "types",
+    type=click.Choice(EVENT_TYPES),
+    multiple=True,
+    help="Only these event types (repeatable) [default: all three].",
+)
+@seed_option
+@bootstrap_option
+def produce(
+    count: int | None,
+    duration: float | None,
+    rate: float,
+    diurnal: bool,
+    types: tuple[str, ...],
+    seed: int,
+    bootstrap_servers: str | None,
+) -> None:
+    """Generate calibrated synthetic events and send them to Kafka.
+
+    Creates the topics if missing. Runs until --count, --duration or Ctrl-C.
+    """
+    from rich.progress import Progress
+
+    from dxpulse.topics import ensure_topics
+    from producers.generator import EventGenerator
+    from producers.producer import produce as produce_events
+
+    settings = _require_kafka(_settings(kafka__bootstrap_servers=bootstrap_servers))
+    ensure_topics(settings.kafka)
+    generator = EventGenerator(seed=seed, event_types=types or EVENT_TYPES)
+    with Progress(console=err_console) as progress:
+        task = progress.add_task("producing", total=count)
+        report = produce_events(
+            settings,
+            generator,
+            count=count,
+            duration_s=duration,
+            rate=rate,
+            diurnal=diurnal,
+            progress=lambda n: progress.advance(task, n),
+        )
+    table = Table(title=f"Produced {report.delivered:,} events in {report.seconds:.1f} s")
+    table.add_column("event type")
+    table.add_column("events", justify="right")
+    for etype, n in sorted(report.by_type.items()):
+        table.add_row(etype, f"{n:,}")
+    console.print(table)
+
+
+@cli.command()
+@bootstrap_option
+@dsn_option
+@data_dir_option
+@click.option("--web-port", type=click.IntRange(0, 65535), help="Status page port [default 6066].")
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Apply pending ClickHouse migrations at start.",
+)
+def worker(
+    bootstrap_servers: str | None,
+    clickhouse_dsn: str | None,
+    data_dir: Path | None,
+    web_port: int | None,
+    migrate: bool,
+) -> None:
+    """Run a stream worker: consume, validate, dead-letter, aggregate, write to ClickHouse.
+
+    Scale out by starting more workers with the same group id. Serves GET /status and
+    GET /health on --web-port. SIGTERM flushes, commits and exits 0.
+    """
+    import faust
+
+    from dxpulse.clickhouse import connect
+    from dxpulse.clickhouse import migrate as apply_migrations
+    from streams.app import create_app
+    from streams.ingest import IngestLoop
+    from streams.sink import ClickHouseSink
+    from streams.status import WorkerStatus
+
+    settings = _require_kafka(
+        _settings(
+            kafka__bootstrap_servers=bootstrap_servers,
+            clickhouse__dsn=clickhouse_dsn,
+            data_dir=data_dir,
+            web__port=web_port,
+        )
+    )
+    client = connect(settings)
+    if migrate:
+        apply_migrations(client, settings.clickhouse.database)
+    status = WorkerStatus()
+    ingest = IngestLoop(settings, ClickHouseSink(client, settings.clickhouse.database), status)
+    app = create_app(settings, ingest, status)
+    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@cli.command()
+@dsn_option
+@data_dir_option
+def migrate(clickhouse_dsn: str | None, data_dir: Path | None) -> None:
+    """Create or upgrade the ClickHouse schema (idempotent) and load the province table."""
+    from dxpulse.clickhouse import connect
+    from dxpulse.clickhouse import migrate as apply_migrations
+
+    settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
+    applied = apply_migrations(connect(settings), settings.clickhouse.database)
+    console.print(f"Applied: {', '.join(applied)}" if applied else "Schema is up to date.")
+
+
+@cli.command()
+@click.argument("sql")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output as a table or as CSV.",
+)
+@dsn_option
+@data_dir_option
+def query(sql: str, fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> None:
+    """Run SQL against the configured ClickHouse and print the result.
+
+    Example: dxpulse query "SELECT region, sum(events) FROM dxpulse.event_aggregates
+    GROUP BY region"
+    """
+    import csv
+
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from dxpulse.clickhouse import connect
+
+    settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
+    try:
+        result = connect(settings).query(sql)
+    except ClickHouseError as exc:
+        raise DxpulseError(str(exc).strip().splitlines()[0]) from exc
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.column_names)
+        writer.writerows(result.result_rows)
+        return
+    table = Table()
+    for name in result.column_names:
+        table.add_column(name)
+    for row in result.result_rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+@cli.group()
+def schemas() -> None:
+    """JSON Schema files of the events, for producers in other languages."""
+
+
+@schemas.command("export")
+@click.option("--check", is_flag=True, help="Only verify the committed files are current.")
+def schemas_export(check: bool) -> None:
+    """Write schemas/json/<event_type>.schema.json from the pydantic models."""
+    from schemas.export import JSON_DIR, export, render
+
+    if check:
+        stale = [
+            t
+            for t in EVENT_TYPES
+            if not (JSON_DIR / f"{t}.schema.json").exists()
+            or (JSON_DIR / f"{t}.schema.json").read_bytes() != render(t) + b"\n"
+        ]
+        if stale:
+            raise DxpulseError(f"out of date: {', '.join(stale)}; run `dxpulse schemas export`")
+        console.print("JSON Schemas are current.")
+        return
+    for path in export():
+        console.print(f"wrote {path}")
+
+
+def _require_kafka(settings: Settings) -> Settings:
+    if not settings.kafka.bootstrap_servers:
+        raise DxpulseError(
+            "no Kafka configured: pass --bootstrap-servers or set "
+            "DXPULSE_KAFKA__BOOTSTRAP_SERVERS (or use `dxpulse run`, which embeds a broker)"
+        )
+    return settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: usage errors and known failures are one line and a non-zero exit."""
+    try:
+        code = cli.main(args=argv, prog_name="dxpulse", standalone_mode=False)
+    except click.UsageError as exc:
+        err_console.print(f"dxpulse: error: {exc.format_message()}", highlight=False)
+        sys.exit(2)
+    except click.ClickException as exc:
+        err_console.print(f"dxpulse: error: {exc.format_message()}", highlight=False)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err_console.print("dxpulse: aborted", highlight=False)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err_console.print(f"dxpulse: error: bad setting {where}: {first['msg']}", highlight=False)
+        sys.exit(2)
+    except DxpulseError as exc:
+        err_console.print(f"dxpulse: error: {exc}", highlight=False, markup=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

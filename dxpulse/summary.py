@@ -1,0 +1,109 @@
+"""What a run left in ClickHouse: a summary by region and area, and exactness checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+from rich.table import Table
+
+from schemas.provinces import REGIONS
+
+GROUP_KEYS = "event_type, province_code, area, channel"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expected: int
+    actual: int
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+def region_table(client: Client, database: str) -> Table:
+    result = client.query(
+        f"""
+        SELECT region, area, sum(events) AS events, sum(successes) AS ok,
+               sum(amount_vnd) AS amount
+        FROM {database}.event_aggregates
+        GROUP BY region, area ORDER BY region, area
+        """
+    )
+    table = Table(title="Events by region and area", show_footer=True)
+    table.add_column("region", footer="total")
+    table.add_column("area")
+    totals = [0, 0, 0]
+    rows = result.result_rows
+    for row in rows:
+        for i in range(3):
+            totals[i] += int(row[2 + i])
+    table.add_column("events", justify="right", footer=f"{totals[0]:,}")
+    table.add_column("success %", justify="right", footer=_pct(totals[1], totals[0]))
+    table.add_column("value (billion VND)", justify="right", footer=_bn(totals[2]))
+    for region, area, events, ok, amount in rows:
+        table.add_row(
+            REGIONS.get(region, region), area, f"{events:,}", _pct(ok, events), _bn(amount)
+        )
+    return table
+
+
+def exactness_checks(client: Client, database: str, produced: int | None) -> list[Check]:
+    """Raw table vs what was produced, and aggregates vs ClickHouse's own GROUP BY of raw."""
+    raw_count, distinct_ids, raw_amount = client.query(
+        f"SELECT count(), uniqExact(event_id), sum(amount_vnd) FROM {database}.events"
+    ).result_rows[0]
+    agg_events, agg_amount = client.query(
+        f"SELECT sum(events), sum(amount_vnd) FROM {database}.event_aggregates"
+    ).result_rows[0]
+    mismatched = client.query(
+        f"""
+        SELECT count() FROM (
+            SELECT {GROUP_KEYS}, count() AS events, sum(amount_vnd) AS amount,
+                   countIf(status = 'success') AS successes, countIf(status = 'failed') AS failures,
+                   min(amount_vnd) AS lo, max(amount_vnd) AS hi
+            FROM {database}.events GROUP BY {GROUP_KEYS}
+        ) AS r
+        FULL OUTER JOIN (
+            SELECT {GROUP_KEYS}, sum(events) AS events, sum(amount_vnd) AS amount,
+                   sum(successes) AS successes, sum(failures) AS failures,
+                   min(min_amount_vnd) AS lo, max(max_amount_vnd) AS hi
+            FROM {database}.event_aggregates GROUP BY {GROUP_KEYS}
+        ) AS a USING ({GROUP_KEYS})
+        WHERE r.events != a.events OR r.amount != a.amount OR r.successes != a.successes
+           OR r.failures != a.failures OR r.lo != a.lo OR r.hi != a.hi
+        """,
+        settings={"join_use_nulls": 0},
+    ).result_rows[0][0]
+    checks = []
+    if produced is not None:
+        checks.append(Check("raw rows = events produced", produced, int(raw_count)))
+    checks += [
+        Check("distinct event_id = raw rows", int(raw_count), int(distinct_ids)),
+        Check("aggregate events = raw rows", int(raw_count), int(agg_events or 0)),
+        Check("aggregate VND = raw VND", int(raw_amount or 0), int(agg_amount or 0)),
+        Check("groups differing from GROUP BY over raw", 0, int(mismatched)),
+    ]
+    return checks
+
+
+def checks_table(checks: list[Check]) -> Table:
+    table = Table(title="Exactness checks")
+    table.add_column("check")
+    table.add_column("expected", justify="right")
+    table.add_column("actual", justify="right")
+    table.add_column("")
+    for c in checks:
+        mark = "[green]ok[/green]" if c.ok else "[red]MISMATCH[/red]"
+        table.add_row(c.name, f"{c.expected:,}", f"{c.actual:,}", mark)
+    return table
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}" if whole else "-"
+
+
+def _bn(vnd: int) -> str:
+    return f"{vnd / 1e9:,.2f}"

@@ -1,0 +1,1 @@
+"""Synthetic, calibrated event generation and the Kafka producer that sends it."""

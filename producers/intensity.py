@@ -1,0 +1,34 @@
+"""Hour-of-day and weekday rhythm of each event type, in Vietnam local time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
+
+VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no DST in Vietnam
+
+
+def _mean_daily(event_type: str) -> float:
+    return sum(HOURLY[event_type]) / 24 * sum(WEEKDAY[event_type]) / 7
+
+
+_MEAN = {t: _mean_daily(t) for t in HOURLY}
+
+
+def relative_intensity(event_type: str, at: datetime) -> float:
+    """Intensity of one event type at ``at``, 1.0 being its weekly average."""
+    local = at.astimezone(VN_TZ)
+    raw = HOURLY[event_type][local.hour] * WEEKDAY[event_type][local.weekday()]
+    return raw / _MEAN[event_type]
+
+
+def type_weights(at: datetime) -> dict[str, float]:
+    """The mix of event types at ``at``: base share times each type's own rhythm."""
+    return {t: w * relative_intensity(t, at) for t, w in EVENT_TYPE_WEIGHTS.items()}
+
+
+def total_intensity(at: datetime) -> float:
+    """All-types intensity at ``at``, 1.0 being the weekly average (scales the live rate)."""
+    base = sum(EVENT_TYPE_WEIGHTS.values())
+    return sum(type_weights(at).values()) / base

@@ -1,0 +1,1 @@
+"""Event schemas, reference data and validation shared by producers and stream workers."""

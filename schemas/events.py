@@ -1,0 +1,157 @@
+"""Pydantic v2 models of the three event types, sharing one envelope.
+
+The wire format is JSON (serialized with orjson); ``event_type`` discriminates.
+Validation is strict: no type coercion (``"100"`` is not an amount), unknown fields
+are rejected, and cross-field rules (province known, event time sane) are enforced
+here so every consumer gets the same answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from schemas.provinces import province_codes
+
+SCHEMA_VERSION = 1
+# Ten thousand billion VND: far above any single retail payment, far below UInt64 overflow.
+MAX_AMOUNT_VND = 10_000_000_000_000
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+DEFAULT_MAX_FUTURE_SKEW = timedelta(minutes=15)
+
+EventType = Literal["online_payment", "ecommerce_order", "mobile_money"]
+Area = Literal["urban", "rural"]
+Channel = Literal["mobile_app", "web", "pos", "agent", "ussd"]
+Status = Literal["success", "failed", "pending", "reversed"]
+
+PaymentMethod = Literal["vietqr", "ewallet", "card", "bank_app", "internet_banking"]
+MerchantCategory = Literal[
+    "food_beverage",
+    "grocery_retail",
+    "utilities",
+    "telecom",
+    "transport",
+    "education",
+    "healthcare",
+    "public_services",
+    "entertainment",
+    "travel",
+    "other",
+]
+Platform = Literal["shopee", "tiktok_shop", "lazada", "tiki", "sendo"]
+ProductCategory = Literal[
+    "fashion",
+    "beauty",
+    "electronics",
+    "home_living",
+    "fmcg",
+    "mother_baby",
+    "health",
+    "books_stationery",
+    "sports_outdoor",
+    "other",
+]
+OrderPayment = Literal["cod", "ewallet", "card", "bank_transfer", "vietqr", "bnpl"]
+OrderStatus = Literal["placed", "confirmed", "shipped", "delivered", "cancelled", "returned"]
+MobileMoneyProvider = Literal["viettel_money", "vnpt_money", "mobifone_money"]
+MobileMoneyKind = Literal[
+    "cash_in", "cash_out", "p2p_transfer", "bill_payment", "merchant_payment", "airtime"
+]
+AGENT_KINDS: frozenset[str] = frozenset({"cash_in", "cash_out"})
+
+CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]{2,40}$")]
+
+
+def values(literal: Any) -> tuple[str, ...]:
+    """The allowed strings of a ``Literal`` type, for generators and SQL enums."""
+    return tuple(get_args(literal))
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    event_id: UUID
+    event_type: EventType
+    schema_version: Literal[1]
+    event_time: AwareDatetime = Field(description="UTC, millisecond precision, ISO 8601.")
+    province_code: str = Field(pattern=r"^[0-9]{2}$", description="GSO two-digit code.")
+    area: Area
+    channel: Channel
+    amount_vnd: int = Field(ge=0, le=MAX_AMOUNT_VND, description="Whole VND.")
+    status: Status
+    customer_id: CustomerId = Field(description="Pseudonymous, stable per customer.")
+
+    @field_validator("province_code")
+    @classmethod
+    def _known_province(cls, code: str) -> str:
+        if code not in province_codes():
+            raise ValueError(f"unknown province code {code!r}")
+        return code
+
+    @field_validator("event_time")
+    @classmethod
+    def _sane_time(cls, value: datetime, info: ValidationInfo) -> datetime:
+        ctx = info.context or {}
+        now: datetime = ctx.get("now") or datetime.now(UTC)
+        skew: timedelta = ctx.get("max_future_skew", DEFAULT_MAX_FUTURE_SKEW)
+        value = value.astimezone(UTC)
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+        if value > now + skew:
+            raise ValueError(f"event_time {value.isoformat()} is more than {skew} in the future")
+        if value < EARLIEST_EVENT_TIME:
+            raise ValueError(f"event_time {value.isoformat()} is before 2000-01-01")
+        return value
+
+
+class OnlinePayment(Envelope):
+    event_type: Literal["online_payment"]
+    method: PaymentMethod
+    provider: Identifier = Field(description="Bank or wallet operator, e.g. vietcombank, momo.")
+    merchant_category: MerchantCategory
+
+
+class EcommerceOrder(Envelope):
+    event_type: Literal["ecommerce_order"]
+    platform: Platform
+    product_category: ProductCategory
+    payment_method: OrderPayment
+    order_status: OrderStatus
+
+
+class MobileMoney(Envelope):
+    event_type: Literal["mobile_money"]
+    provider: MobileMoneyProvider
+    kind: MobileMoneyKind
+    agent_id: Annotated[str, Field(pattern=r"^AG[0-9A-Z]{4,30}$")] | None = None
+
+    @model_validator(mode="after")
+    def _agent_for_cash(self) -> MobileMoney:
+        if self.kind in AGENT_KINDS and self.agent_id is None:
+            raise ValueError(f"agent_id is required for kind {self.kind!r}")
+        return self
+
+
+Event = Annotated[OnlinePayment | EcommerceOrder | MobileMoney, Field(discriminator="event_type")]
+MODELS: dict[str, type[Envelope]] = {
+    "online_payment": OnlinePayment,
+    "ecommerce_order": EcommerceOrder,
+    "mobile_money": MobileMoney,
+}
+
+
+def format_event_time(value: datetime) -> str:
+    """ISO 8601 in UTC with exactly three fractional digits and a ``Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -1,0 +1,74 @@
+"""The 63 provinces (GSO codes) with region, population, urban share and centroid.
+
+Loaded once from ``reference/provinces.csv``; see ``reference/SOURCES.md`` for provenance.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+REGIONS: dict[str, str] = {
+    "northern_midlands_mountains": "Northern Midlands and Mountains",
+    "red_river_delta": "Red River Delta",
+    "north_central_central_coast": "North Central and Central Coast",
+    "central_highlands": "Central Highlands",
+    "south_east": "South East",
+    "mekong_delta": "Mekong River Delta",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Province:
+    code: str
+    name_vi: str
+    name_ascii: str
+    region: str
+    population: int
+    urban_share: float
+    lat: float
+    lon: float
+    unit_2025_code: str
+    unit_2025_name: str
+
+
+def _parse(row: dict[str, str]) -> Province:
+    province = Province(
+        code=row["code"],
+        name_vi=row["name_vi"],
+        name_ascii=row["name_ascii"],
+        region=row["region"],
+        population=int(row["population"]),
+        urban_share=float(row["urban_share"]),
+        lat=float(row["lat"]),
+        lon=float(row["lon"]),
+        unit_2025_code=row["unit_2025_code"],
+        unit_2025_name=row["unit_2025_name"],
+    )
+    if province.region not in REGIONS:
+        raise ValueError(f"province {province.code}: unknown region {province.region!r}")
+    if not 0.0 < province.urban_share < 1.0:
+        raise ValueError(f"province {province.code}: urban_share out of (0, 1)")
+    return province
+
+
+@cache
+def provinces() -> dict[str, Province]:
+    """All provinces keyed by GSO code, in code order."""
+    text = resources.files("schemas").joinpath("reference/provinces.csv").read_text("utf-8")
+    rows = [_parse(r) for r in csv.DictReader(text.splitlines())]
+    by_code = {p.code: p for p in rows}
+    if len(by_code) != len(rows):
+        raise ValueError("provinces.csv has duplicate codes")
+    return dict(sorted(by_code.items()))
+
+
+@cache
+def province_codes() -> frozenset[str]:
+    return frozenset(provinces())
+
+
+def region_of(code: str) -> str:
+    return provinces()[code].region

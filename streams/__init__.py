@@ -1,0 +1,1 @@
+"""The stream worker: validate, dead-letter, aggregate in windows, sink to ClickHouse."""

@@ -1,0 +1,92 @@
+"""Windowed aggregation of validated events into partial rows (pure logic).
+
+A row's key is (window_start, event_type, region, province_code, area, channel); its
+values are partial counts, sums, min and max that ClickHouse merges with the rows of
+other flushes and workers (AggregatingMergeTree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from schemas.events import Envelope
+from schemas.provinces import region_of
+from streams.windows import EPOCH, epoch_ms, window_start_ms
+
+AGGREGATE_COLUMNS = (
+    "window_start",
+    "window_seconds",
+    "event_type",
+    "region",
+    "province_code",
+    "area",
+    "channel",
+    "events",
+    "successes",
+    "failures",
+    "amount_vnd",
+    "success_amount_vnd",
+    "min_amount_vnd",
+    "max_amount_vnd",
+)
+
+Key = tuple[int, str, str, str, str]  # window start (epoch s), type, province, area, channel
+
+
+class WindowAggregator:
+    __slots__ = ("_groups", "window_seconds")
+
+    def __init__(self, window_seconds: int) -> None:
+        self.window_seconds = window_seconds
+        # values: events, successes, failures, amount, success amount, min, max
+        self._groups: dict[Key, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def add(self, event: Envelope) -> None:
+        start_s = window_start_ms(epoch_ms(event.event_time), self.window_seconds * 1000) // 1000
+        key = (start_s, event.event_type, event.province_code, event.area, event.channel)
+        amount = event.amount_vnd
+        ok = event.status == "success"
+        group = self._groups.get(key)
+        if group is None:
+            self._groups[key] = [
+                1,
+                int(ok),
+                int(event.status == "failed"),
+                amount,
+                amount if ok else 0,
+                amount,
+                amount,
+            ]
+            return
+        group[0] += 1
+        if ok:
+            group[1] += 1
+            group[4] += amount
+        elif event.status == "failed":
+            group[2] += 1
+        group[3] += amount
+        if amount < group[5]:
+            group[5] = amount
+        if amount > group[6]:
+            group[6] = amount
+
+    def rows(self) -> Iterator[list[object]]:
+        """Rows in AGGREGATE_COLUMNS order, sorted so a re-sent batch is byte-identical."""
+        for key in sorted(self._groups):
+            start_s, event_type, province, area, channel = key
+            values = self._groups[key]
+            start = datetime.fromtimestamp(start_s, EPOCH.tzinfo)
+            yield [
+                start,
+                self.window_seconds,
+                event_type,
+                region_of(province),
+                province,
+                area,
+                channel,
+                *values,
+            ]

@@ -1,0 +1,89 @@
+"""The Faust application: worker lifecycle, web status, and the dead-letter monitor agent.
+
+Faust runs the worker (signals, graceful shutdown, logging, the HTTP status page) and a
+low-volume agent that watches the dead-letter topic. The high-volume path is the
+:class:`~streams.ingest.IngestLoop`, run as a Faust service in its own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from mode import Service
+
+from dxpulse.config import Settings
+from streams.deadletter import parse_headers
+from streams.ingest import IngestLoop
+from streams.status import WorkerStatus
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> faust.App:
+    kafka = settings.kafka
+    app = faust.App(
+        f"{kafka.group_id}-monitor",
+        broker=f"kafka://{kafka.bootstrap_servers}",
+        store="memory://",
+        web_enabled=True,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_bind=settings.web.host,
+        topic_disable_leader=True,
+        broker_session_timeout=kafka.session_timeout_ms / 1000,
+        broker_heartbeat_interval=max(0.1, kafka.session_timeout_ms / 5000),
+        consumer_auto_offset_reset="earliest",
+        datadir=str(settings.data_dir / "faust"),
+    )
+    dead_letter_topic = app.topic(
+        kafka.dead_letter_topic, value_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
+
+    @app.agent(dead_letter_topic)
+    async def dead_letter_monitor(stream: Any) -> None:
+        async for event in stream.events():
+            headers = parse_headers(list(event.message.headers or []))
+            code = headers.get("code", "unknown")
+            with status.lock:
+                status.dead_letter_topic_seen[code] += 1
+
+    @app.page("/status")
+    class StatusView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(status.snapshot())
+
+    @app.page("/health")
+    class HealthView(View):
+        async def get(self, request: Request) -> Response:
+            snap = status.snapshot()
+            healthy = snap["state"] == "running"
+            return self.json(
+                {"healthy": healthy, "state": snap["state"]}, status=200 if healthy else 503
+            )
+
+    @app.service
+    class IngestService(Service):
+        _future: asyncio.Future[None] | None = None
+
+        async def on_started(self) -> None:
+            self._future = asyncio.get_running_loop().run_in_executor(None, ingest.run)
+            self.add_future(self._supervise())
+
+        async def _supervise(self) -> None:
+            assert self._future is not None
+            try:
+                await asyncio.shield(self._future)
+            except Exception as exc:
+                log.error("ingest loop failed: %s", exc)
+                await self.crash(exc)
+
+        async def on_stop(self) -> None:
+            ingest.stop()
+            if self._future is not None:
+                await asyncio.shield(self._future)
+
+    return app

@@ -1,0 +1,49 @@
+"""Counters a worker reports on its /status page; updated by the ingest thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class WorkerStatus:
+    consumed: int = 0
+    accepted: int = 0
+    dead_lettered: int = 0
+    committed: int = 0  # messages whose rows are in ClickHouse and whose offsets are committed
+    flushes: int = 0
+    last_flush_at: float = 0.0
+    last_flush_seconds: float = 0.0
+    assigned: list[str] = field(default_factory=list)
+    rejections: Counter[str] = field(default_factory=Counter)
+    dead_letter_topic_seen: Counter[str] = field(default_factory=Counter)
+    state: str = "starting"
+    error: str | None = None
+    started_at: float = field(default_factory=time.time)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "state": self.state,
+                "error": self.error,
+                "consumed": self.consumed,
+                "accepted": self.accepted,
+                "dead_lettered": self.dead_lettered,
+                "committed": self.committed,
+                "flushes": self.flushes,
+                "last_flush_at": self.last_flush_at,
+                "last_flush_seconds": round(self.last_flush_seconds, 4),
+                "assigned": list(self.assigned),
+                "rejections": dict(self.rejections),
+                "dead_letter_topic_seen": dict(self.dead_letter_topic_seen),
+                "uptime_s": round(time.time() - self.started_at, 1),
+            }
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
