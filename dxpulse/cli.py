@@ -374,27 +374,28 @@ def _require_kafka(settings: Settings) -> Settings:
     return settings
 
 
+def _fail(message: str, code: int) -> None:
+    # Plain write: a rich console would wrap long messages onto several lines.
+    sys.stderr.write(f"dxpulse: {message}\n")
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage errors and known failures are one line and a non-zero exit."""
     try:
         code = cli.main(args=argv, prog_name="dxpulse", standalone_mode=False)
     except click.UsageError as exc:
-        err_console.print(f"dxpulse: error: {exc.format_message()}", highlight=False)
-        sys.exit(2)
+        _fail(f"error: {exc.format_message()}", 2)
     except click.ClickException as exc:
-        err_console.print(f"dxpulse: error: {exc.format_message()}", highlight=False)
-        sys.exit(exc.exit_code)
+        _fail(f"error: {exc.format_message()}", exc.exit_code)
     except click.Abort:
-        err_console.print("dxpulse: aborted", highlight=False)
-        sys.exit(130)
+        _fail("aborted", 130)
     except KeyboardInterrupt:
         sys.exit(130)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        err_console.print(f"dxpulse: error: bad setting {where}: {first['msg']}", highlight=False)
-        sys.exit(2)
+        _fail(f"error: bad setting {where}: {first['msg']}", 2)
     except DxpulseError as exc:
-        err_console.print(f"dxpulse: error: {exc}", highlight=False, markup=False)
-        sys.exit(1)
+        _fail(f"error: {exc}", 1)
     sys.exit(code if isinstance(code, int) else 0)

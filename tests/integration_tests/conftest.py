@@ -1,0 +1,172 @@
+"""Fixtures on real engines: a Tansu broker and chDB, no mocks.
+
+Set DXPULSE_TEST_BOOTSTRAP_SERVERS to run against another Kafka instead of the embedded
+Tansu, and DXPULSE_TEST_CLICKHOUSE_DSN to use a ClickHouse server instead of chDB.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import Consumer, Message, Producer
+
+from dxpulse.clickhouse import connect, migrate
+from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
+from dxpulse.embedded import EmbeddedBroker
+from dxpulse.topics import ensure_topics
+from streams.ingest import IngestLoop
+from streams.sink import ClickHouseSink
+from streams.status import WorkerStatus
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers() -> Iterator[str]:
+    external = os.environ.get("DXPULSE_TEST_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def clickhouse_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # chDB allows one data path per process, so the whole session shares one; tests
+    # isolate themselves by database name.
+    return os.environ.get("DXPULSE_TEST_CLICKHOUSE_DSN") or (
+        f"chdb://{tmp_path_factory.mktemp('chdb')}"
+    )
+
+
+@pytest.fixture
+def settings(bootstrap_servers: str, clickhouse_dsn: str, tmp_path: Path) -> Settings:
+    """Settings isolated per test: own topics, consumer group and database."""
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        data_dir=tmp_path,
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            topic_prefix=f"t{tag}",
+            partitions=4,
+            group_id=f"g{tag}",
+            # Tansu hands a new group its partitions after half the session timeout.
+            session_timeout_ms=2_000,
+        ),
+        clickhouse=ClickHouseSettings(dsn=clickhouse_dsn, database=f"t{tag}"),
+        stream=StreamSettings(flush_interval_s=0.5),
+    )
+
+
+@pytest.fixture
+def ch(settings: Settings) -> Iterator[Client]:
+    client = connect(settings)
+    migrate(client, settings.clickhouse.database)
+    yield client
+    client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse.database}")
+
+
+@pytest.fixture
+def topics(settings: Settings) -> list[str]:
+    return ensure_topics(settings.kafka)
+
+
+class RunningIngest:
+    """An IngestLoop in a background thread, as the Faust service runs it."""
+
+    def __init__(self, settings: Settings, client: Client) -> None:
+        self.status = WorkerStatus()
+        sink = ClickHouseSink(client, settings.clickhouse.database)
+        self.loop = IngestLoop(settings, sink, self.status)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.loop.run()
+        except BaseException as exc:
+            self.error = exc
+
+    def start(self) -> RunningIngest:
+        self._thread.start()
+        return self
+
+    def wait_committed(self, expected: int, timeout_s: float = 120.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.error:
+                raise self.error
+            snap = self.status.snapshot()
+            if snap["committed"] >= expected:
+                return snap
+            time.sleep(0.05)
+        raise AssertionError(f"only {self.status.snapshot()} of {expected} committed")
+
+    def stop(self) -> None:
+        self.loop.stop()
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "ingest loop did not stop"
+        if self.error:
+            raise self.error
+
+
+@pytest.fixture
+def ingest_factory(settings: Settings, ch: Client) -> Iterator[Callable[[], RunningIngest]]:
+    started: list[RunningIngest] = []
+
+    def make() -> RunningIngest:
+        running = RunningIngest(settings, ch).start()
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        if running._thread.is_alive():
+            running.loop.stop()
+            running._thread.join(timeout=60)
+
+
+@pytest.fixture
+def send(settings: Settings) -> Callable[[str, list[tuple[bytes | None, bytes | None]]], int]:
+    """Send (key, value) pairs to a topic and wait for delivery; returns how many."""
+
+    def _send(topic: str, messages: list[tuple[bytes | None, bytes | None]]) -> int:
+        producer = Producer({**settings.kafka.client_config(), "linger.ms": 5})
+        for key, value in messages:
+            producer.produce(topic, key=key, value=value)
+        assert producer.flush(30) == 0
+        return len(messages)
+
+    return _send
+
+
+def consume_all(
+    settings: Settings, topic: str, expected: int, timeout_s: float = 60
+) -> list[Message]:
+    consumer = Consumer(
+        {
+            **settings.kafka.client_config(),
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 2_000,
+        }
+    )
+    consumer.subscribe([topic])
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            got += [m for m in consumer.consume(1000, 0.2) if m.error() is None]
+    finally:
+        consumer.close()
+    return got

@@ -1,0 +1,157 @@
+"""The CLI as users run it: `dxpulse run`, `worker`, `migrate` and `query` as processes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from dxpulse.config import Settings
+from dxpulse.embedded import free_port
+from dxpulse.runner import settings_env
+from producers.generator import EventGenerator
+from producers.producer import produce
+
+
+def dxpulse(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dxpulse", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def query_csv(sql: str, data_dir: Path) -> list[list[str]]:
+    done = dxpulse("query", sql, "--format", "csv", "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stderr
+    return list(csv.reader(io.StringIO(done.stdout)))[1:]
+
+
+def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
+    data = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXPULSE_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dxpulse",
+            "run",
+            "--count",
+            "20000",
+            "--seed",
+            "11",
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "COLUMNS": "200", "DXPULSE_KAFKA__SESSION_TIMEOUT_MS": "2000"},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Events by region and area" in done.stdout
+    assert "MISMATCH" not in done.stdout
+    ((count, ids, agg),) = query_csv(
+        "SELECT count(), uniqExact(event_id), "
+        "(SELECT sum(events) FROM dxpulse.event_aggregates) FROM dxpulse.events",
+        data,
+    )
+    assert int(count) == int(ids) == int(agg) == 20_000
+    # The run is deterministic for a seed: the generated content repeats.
+    (mm_rural,) = query_csv(
+        "SELECT round(countIf(area = 'rural') / count(), 3) FROM dxpulse.events "
+        "WHERE event_type = 'mobile_money'",
+        data,
+    )
+    assert 0.66 <= float(mm_rural[0]) <= 0.78
+
+
+def test_query_reports_sql_errors_in_one_line(tmp_path: Path) -> None:
+    done = dxpulse("query", "SELECT * FROM no_such_table", "--data-dir", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert done.stderr.startswith("dxpulse: error:") and "Traceback" not in done.stderr
+
+
+def test_migrate_command_is_idempotent(tmp_path: Path) -> None:
+    first = dxpulse("migrate", "--data-dir", str(tmp_path))
+    second = dxpulse("migrate", "--data-dir", str(tmp_path))
+    assert first.returncode == 0 and "Applied: 001_database" in first.stdout
+    assert second.returncode == 0 and "up to date" in second.stdout
+
+
+def _status(port: int) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as resp:
+            data: dict[str, object] = orjson.loads(resp.read())
+            return data
+    except OSError:
+        return None
+
+
+def test_worker_process_dead_letters_and_stops_cleanly_on_sigterm(
+    settings: Settings, topics: list[str], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "worker"
+    port = free_port()
+    clickhouse = settings.clickhouse.model_copy(update={"dsn": None})  # its own chDB
+    web = settings.web.model_copy(update={"port": port})
+    worker_settings = settings.model_copy(
+        update={"data_dir": data_dir, "clickhouse": clickhouse, "web": web}
+    )
+    env = {**os.environ, **settings_env(worker_settings)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dxpulse", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        report = produce(settings, EventGenerator(seed=9), count=3_000)
+        from confluent_kafka import Producer
+
+        bad = Producer(settings.kafka.client_config())
+        bad.produce(settings.kafka.topic("mobile_money"), key=b"x", value=b"{broken")
+        assert bad.flush(10) == 0
+        total = report.delivered + 1
+        deadline = time.monotonic() + 120
+        snap = _status(port)
+        while time.monotonic() < deadline:
+            snap = _status(port)
+            monitor_seen = snap and sum(dict(snap["dead_letter_topic_seen"]).values())  # type: ignore[call-overload]
+            if snap and snap["committed"] == total and monitor_seen:
+                break
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.2)
+        assert snap and snap["committed"] == total, snap
+        assert snap["dead_lettered"] == 1 and snap["rejections"] == {"invalid_json": 1}
+        assert snap["dead_letter_topic_seen"] == {"invalid_json": 1}
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert time.monotonic() - started < 60
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    ((count,),) = query_csv(f"SELECT count() FROM {settings.clickhouse.database}.events", data_dir)
+    assert int(count) == report.delivered
+
+
+@pytest.mark.parametrize("command", ["run", "produce", "worker", "migrate", "query", "schemas"])
+def test_every_command_has_help(command: str) -> None:
+    done = dxpulse(command, "--help", timeout=60)
+    assert done.returncode == 0 and "Usage: dxpulse" in done.stdout, done.stderr
