@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,7 @@ def run(
         clickhouse__dsn=clickhouse_dsn,
     )
     target = None if duration else count
+    started = datetime.now(UTC)
     settings, result = run_pipeline(settings, console, target, duration, rate, seed)
     report, status = result.produced, result.worker_status
     console.print(
@@ -159,10 +161,10 @@ def run(
     client = connect(settings)
     db = settings.clickhouse.database
     console.print(region_table(client, db))
-    checks = exactness_checks(client, db, report.delivered - status["dead_lettered"])
+    checks = exactness_checks(client, db, report.delivered - status["dead_lettered"], started)
     console.print(checks_table(checks))
     console.print(
-        f"Data: {settings.clickhouse_dsn()}  —  try: dxpulse query "
+        f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
         f'"SELECT * FROM {db}.event_aggregates LIMIT 5" --data-dir {settings.data_dir}'
     )
     if not all(c.ok for c in checks):

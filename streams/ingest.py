@@ -133,7 +133,7 @@ class IngestLoop:
                 rejections.append(result.code)
                 rejected += 1
             else:
-                batch.add_event(offset, result, now)
+                batch.add_event(offset, result, now, msg.value())
                 accepted += 1
         handled = accepted + rejected
         if handled and self._oldest is None:

@@ -40,19 +40,18 @@ def query_csv(sql: str, data_dir: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(done.stdout)))[1:]
 
 
-def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
-    data = tmp_path / "run"
+def _run(data: Path, count: int, seed: int) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DXPULSE_")}
-    done = subprocess.run(
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "dxpulse",
             "run",
             "--count",
-            "20000",
+            str(count),
             "--seed",
-            "11",
+            str(seed),
             "--data-dir",
             str(data),
         ],
@@ -61,6 +60,11 @@ def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
         timeout=300,
         env={**env, "COLUMNS": "200", "DXPULSE_KAFKA__SESSION_TIMEOUT_MS": "2000"},
     )
+
+
+def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
+    data = tmp_path / "run"
+    done = _run(data, 20_000, seed=11)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Events by region and area" in done.stdout
     assert "MISMATCH" not in done.stdout
@@ -70,13 +74,22 @@ def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
         data,
     )
     assert int(count) == int(ids) == int(agg) == 20_000
-    # The run is deterministic for a seed: the generated content repeats.
     (mm_rural,) = query_csv(
         "SELECT round(countIf(area = 'rural') / count(), 3) FROM dxpulse.events "
         "WHERE event_type = 'mobile_money'",
         data,
     )
     assert 0.66 <= float(mm_rural[0]) <= 0.78
+
+    # A second run into the same data dir: a fresh broker starts again at offset 0, and
+    # none of its batches may be mistaken for the first run's.
+    again = _run(data, 5_000, seed=12)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    ((count, agg),) = query_csv(
+        "SELECT count(), (SELECT sum(events) FROM dxpulse.event_aggregates) FROM dxpulse.events",
+        data,
+    )
+    assert int(count) == int(agg) == 25_000
 
 
 def test_query_reports_sql_errors_in_one_line(tmp_path: Path) -> None:

@@ -19,9 +19,10 @@ def _batch(first_offset: int, n: int, seed: int) -> PartitionBatch:
     now = datetime.now(UTC)
     batch = PartitionBatch("t.ecommerce_order", 0, 60)
     for offset in range(first_offset, first_offset + n):
-        event = validator.validate(gen.encode(gen.event(now)))
+        value = gen.encode(gen.event(now))
+        event = validator.validate(value)
         assert not isinstance(event, Rejection)
-        batch.add_event(offset, event, now)
+        batch.add_event(offset, event, now, value)
     return batch
 
 
@@ -37,6 +38,16 @@ def test_resending_the_same_offset_range_counts_once(settings: Settings, ch: Cli
     sink.write(batch)
     sink.write(batch)
     assert _totals(ch, settings.clickhouse.database) == (500, 500)
+
+
+def test_same_offsets_with_other_content_are_not_dropped(settings: Settings, ch: Client) -> None:
+    # A fresh broker or a recreated topic starts again at offset 0.
+    sink = ClickHouseSink(ch, settings.clickhouse.database)
+    before, after = _batch(0, 100, seed=1), _batch(0, 100, seed=99)
+    assert before.token != after.token
+    sink.write(before)
+    sink.write(after)
+    assert _totals(ch, settings.clickhouse.database) == (200, 200)
 
 
 def test_next_offset_range_adds_and_partials_merge(settings: Settings, ch: Client) -> None:
