@@ -237,7 +237,7 @@ def produce(
     console.print(table)
 
 
-@cli.command()
+@cli.command(short_help="Run a stream worker (Kafka -> ClickHouse).")
 @bootstrap_option
 @dsn_option
 @data_dir_option
@@ -286,7 +286,7 @@ def worker(
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 
-@cli.command()
+@cli.command(short_help="Create or upgrade the ClickHouse schema.")
 @dsn_option
 @data_dir_option
 def migrate(clickhouse_dsn: str | None, data_dir: Path | None) -> None:
@@ -341,7 +341,7 @@ def query(sql: str, fmt: str, clickhouse_dsn: str | None, data_dir: Path | None)
     console.print(table)
 
 
-@cli.group()
+@cli.group(short_help="Export or check the events' JSON Schemas.")
 def schemas() -> None:
     """JSON Schema files of the events, for producers in other languages."""
 

@@ -11,12 +11,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import orjson
@@ -79,6 +82,9 @@ class WorkerProcess:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Own process group: a Ctrl-C at the terminal stops production, and the
+                # worker is then stopped by us only after everything produced has landed.
+                start_new_session=True,
             )
         return self
 
@@ -191,14 +197,16 @@ def _produce_and_land(
                 worker.check_alive()
                 _update_landed(progress, landed, worker.status())
 
-        report = produce(
-            settings,
-            EventGenerator(seed=seed),
-            count=count,
-            duration_s=duration_s,
-            rate=rate,
-            progress=on_progress,
-        )
+        with _interrupt_stops_production(console) as interrupted:
+            report = produce(
+                settings,
+                EventGenerator(seed=seed),
+                count=count,
+                duration_s=duration_s,
+                rate=rate,
+                progress=on_progress,
+                should_stop=interrupted.is_set,
+            )
         progress.update(produced, total=report.delivered, completed=report.delivered)
         progress.update(landed, total=report.delivered)
         # Count what was produced: the broker's end offsets are not trusted to be exact.
@@ -211,6 +219,24 @@ def _produce_and_land(
             if snap and snap.get("state") == "failed":
                 raise DxpulseError(f"worker failed: {snap.get('error')}")
             time.sleep(0.2)
+
+
+@contextmanager
+def _interrupt_stops_production(console: Console) -> Iterator[threading.Event]:
+    """First Ctrl-C: stop producing and finish cleanly. Second: abort."""
+    interrupted = threading.Event()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        console.print("Stopping production; waiting for what was produced to land ...")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _update_landed(progress: Progress, task: Any, snap: dict[str, Any] | None) -> None:
