@@ -243,6 +243,12 @@ def produce(
 @data_dir_option
 @click.option("--web-port", type=click.IntRange(0, 65535), help="Status page port [default 6066].")
 @click.option(
+    "--create-topics/--no-create-topics",
+    default=True,
+    show_default=True,
+    help="Create missing topics at start (needs the right to create topics).",
+)
+@click.option(
     "--migrate/--no-migrate",
     default=True,
     show_default=True,
@@ -253,6 +259,7 @@ def worker(
     clickhouse_dsn: str | None,
     data_dir: Path | None,
     web_port: int | None,
+    create_topics: bool,
     migrate: bool,
 ) -> None:
     """Run a stream worker: consume, validate, dead-letter, aggregate, write to ClickHouse.
@@ -264,6 +271,7 @@ def worker(
 
     from dxpulse.clickhouse import connect
     from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.topics import ensure_topics
     from streams.app import create_app
     from streams.ingest import IngestLoop
     from streams.sink import ClickHouseSink
@@ -277,13 +285,18 @@ def worker(
             web__port=web_port,
         )
     )
+    if create_topics:
+        ensure_topics(settings.kafka)
     client = connect(settings)
     if migrate:
         apply_migrations(client, settings.clickhouse.database)
     status = WorkerStatus()
     ingest = IngestLoop(settings, ClickHouseSink(client, settings.clickhouse.database), status)
     app = create_app(settings, ingest, status)
-    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    faust_worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    if not sys.stdout.isatty():
+        faust_worker.spinner = None  # its cursor escapes would litter log files
+    faust_worker.execute_from_commandline()
 
 
 @cli.command(short_help="Create or upgrade the ClickHouse schema.")
