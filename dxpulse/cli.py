@@ -399,6 +399,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: usage errors and known failures are one line and a non-zero exit."""
     try:
         code = cli.main(args=argv, prog_name="dxpulse", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare `dxpulse` (or command group) is a request for help, not an error.
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        sys.exit(0)
     except click.UsageError as exc:
         _fail(f"error: {exc.format_message()}", 2)
     except click.ClickException as exc:

@@ -93,6 +93,14 @@ class Envelope(BaseModel):
     status: Status
     customer_id: CustomerId = Field(description="Pseudonymous, stable per customer.")
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        # Literal[1] alone lets JSON `true` through (True == 1 in Python).
+        if type(value) is not int:
+            raise ValueError("schema_version must be the integer 1")
+        return value
+
     @field_validator("province_code")
     @classmethod
     def _known_province(cls, code: str) -> str:

@@ -208,11 +208,6 @@ def test_long_reason_is_clipped(validator, sample, ctx):
     assert rejection.reason.endswith("…")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Literal[1] accepts JSON true (True == 1) despite strict mode; "
-    "the committed JSON Schema (type integer) rejects it",
-)
 def test_boolean_schema_version_is_rejected(validator, sample, ctx):
     rejection = _reject(validator, orjson.dumps(sample(schema_version=True)), ctx)
     assert "schema_version" in rejection.reason

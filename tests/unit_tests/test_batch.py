@@ -1,0 +1,131 @@
+"""PartitionBatch: one partition's contiguous offset range, rows, aggregates, dead letters.
+
+Its token ``topic:partition:first-last:digest`` is the ClickHouse insert-dedup identity:
+equal for a re-sent batch, different for other offsets or other content.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from datetime import UTC, datetime
+
+import orjson
+
+from schemas.validation import Rejection
+from streams.batch import PartitionBatch
+from streams.deadletter import DeadLetter
+from streams.rows import EVENT_COLUMNS
+
+INGESTED = datetime(2024, 3, 4, 10, 5, tzinfo=UTC)
+TOPIC = "dxpulse.online_payment"
+
+
+def _fill(batch: PartitionBatch, model, offsets, amount: int = 1_000) -> list[bytes]:
+    values = []
+    for offset in offsets:
+        event = model(amount_vnd=amount + offset)
+        value = orjson.dumps(event.model_dump(mode="json"))
+        batch.add_event(offset, event, INGESTED, value)
+        values.append(value)
+    return values
+
+
+def _token(model, partition: int, offsets, amount: int = 1_000) -> str:
+    batch = PartitionBatch(TOPIC, partition, 60)
+    _fill(batch, model, offsets, amount)
+    return batch.token
+
+
+def test_new_batch_is_empty():
+    batch = PartitionBatch(TOPIC, 3, 60)
+    assert (batch.first_offset, batch.last_offset, batch.messages) == (-1, -1, 0)
+    assert batch.event_rows == []
+    assert batch.dead_letters == []
+    assert len(batch.aggregator) == 0
+    assert batch.aggregator.window_seconds == 60
+
+
+def test_token_is_topic_partition_offset_range_and_digest(model):
+    batch = PartitionBatch(TOPIC, 3, 60)
+    values = _fill(batch, model, range(10, 15))
+    assert (batch.first_offset, batch.last_offset, batch.messages) == (10, 14, 5)
+    assert re.fullmatch(r"dxpulse\.online_payment:3:10-14:[0-9a-f]{8}", batch.token)
+    digest = 0
+    for value in values:
+        digest = zlib.crc32(value, digest)
+    assert batch.token == f"dxpulse.online_payment:3:10-14:{digest:08x}"
+
+
+def test_single_message_token(model):
+    batch = PartitionBatch("t.mobile_money", 0, 60)
+    batch.add_event(0, model("mobile_money"), INGESTED, b"abc")
+    assert batch.token == f"t.mobile_money:0:0-0:{zlib.crc32(b'abc'):08x}"
+
+
+def test_same_content_gives_the_same_token(model):
+    assert _token(model, 1, range(0, 5)) == _token(model, 1, range(0, 5))
+
+
+def test_other_partition_offsets_or_content_give_another_token(model):
+    tokens = {
+        _token(model, 1, range(0, 5)),
+        _token(model, 2, range(0, 5)),
+        _token(model, 1, range(5, 10)),
+        _token(model, 1, range(0, 5), amount=2_000),  # a recreated topic: same offsets
+    }
+    assert len(tokens) == 4
+
+
+def test_events_become_rows_and_aggregates(model):
+    batch = PartitionBatch(TOPIC, 2, 60)
+    batch.add_event(7, model(amount_vnd=1_000), INGESTED, b"a")
+    batch.add_event(8, model(amount_vnd=2_000, status="failed"), INGESTED, b"b")
+    rows = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in batch.event_rows]
+    assert [(r["kafka_partition"], r["kafka_offset"]) for r in rows] == [(2, 7), (2, 8)]
+    assert [r["amount_vnd"] for r in rows] == [1_000, 2_000]
+    assert all(r["ingested_at"] == INGESTED for r in rows)
+    (agg,) = batch.aggregator.rows()
+    assert agg[7:10] == [2, 1, 1]  # events, successes, failures
+
+
+def test_rejections_become_dead_letters_and_advance_offsets(model):
+    batch = PartitionBatch(TOPIC, 5, 60)
+    batch.add_event(100, model(), INGESTED, b"ok")
+    rejection = Rejection("invalid_json", "not valid JSON: EOF while parsing")
+    batch.add_rejection(101, b"79", b"{oops", rejection)
+    batch.add_rejection(102, None, None, Rejection("empty", "message has no value"))
+    batch.add_event(103, model(), INGESTED, b"ok")
+    assert batch.token.startswith(f"{TOPIC}:5:100-103:")
+    assert batch.messages == 4
+    assert len(batch.event_rows) == 2
+    assert batch.dead_letters == [
+        DeadLetter(TOPIC, 5, 101, b"79", b"{oops", "invalid_json", rejection.reason),
+        DeadLetter(TOPIC, 5, 102, None, None, "empty", "message has no value"),
+    ]
+
+
+def test_rejected_content_is_part_of_the_token(model):
+    def token(bad_value: bytes) -> str:
+        batch = PartitionBatch(TOPIC, 0, 60)
+        batch.add_rejection(0, None, bad_value, Rejection("invalid_json", "x"))
+        return batch.token
+
+    assert token(b"{oops") != token(b"{oops!")
+    assert token(b"{oops") == token(b"{oops")
+
+
+def test_batch_of_only_rejections(validator, ctx, sample):
+    batch = PartitionBatch(TOPIC, 0, 60)
+    payload = orjson.dumps(sample(amount_vnd="100"))
+    result = validator.validate(payload, context=ctx)
+    assert isinstance(result, Rejection)
+    batch.add_rejection(42, None, payload, result)
+    assert batch.token.startswith(f"{TOPIC}:0:42-42:")
+    assert batch.event_rows == []
+    assert len(batch.aggregator) == 0
+    (letter,) = batch.dead_letters
+    assert letter.value == payload
+    assert letter.code == "invalid_event"
+    assert letter.reason == result.reason
+    assert "amount_vnd" in letter.reason
