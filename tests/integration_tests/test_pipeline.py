@@ -11,8 +11,20 @@ from confluent_kafka import Consumer, TopicPartition
 from dxpulse.config import Settings
 from dxpulse.summary import exactness_checks
 from producers.generator import EventGenerator
-from producers.producer import produce
+from producers.producer import ProduceReport, produce
 from tests.integration_tests.conftest import RunningIngest
+
+
+def _pipe(
+    settings: Settings, ingest_factory: Callable[[], RunningIngest], seed: int, count: int
+) -> tuple[ProduceReport, dict[str, object]]:
+    """Produce ``count`` events through a running ingest loop until all are committed."""
+    ingest = ingest_factory()
+    report = produce(settings, EventGenerator(seed=seed), count=count)
+    assert report.delivered == count
+    snap = ingest.wait_committed(report.delivered)
+    ingest.stop()
+    return report, snap
 
 
 def test_every_event_lands_once_and_aggregates_match_raw(
@@ -21,11 +33,7 @@ def test_every_event_lands_once_and_aggregates_match_raw(
     topics: list[str],
     ingest_factory: Callable[[], RunningIngest],
 ) -> None:
-    ingest = ingest_factory()
-    report = produce(settings, EventGenerator(seed=7), count=30_000)
-    assert report.delivered == 30_000
-    snap = ingest.wait_committed(report.delivered)
-    ingest.stop()
+    report, snap = _pipe(settings, ingest_factory, seed=7, count=30_000)
 
     assert snap["accepted"] == 30_000 and snap["dead_lettered"] == 0
     db = settings.clickhouse.database
@@ -48,10 +56,7 @@ def test_offsets_committed_cover_exactly_what_was_written(
     topics: list[str],
     ingest_factory: Callable[[], RunningIngest],
 ) -> None:
-    ingest = ingest_factory()
-    report = produce(settings, EventGenerator(seed=3), count=5_000)
-    ingest.wait_committed(report.delivered)
-    ingest.stop()
+    _pipe(settings, ingest_factory, seed=3, count=5_000)
 
     db = settings.clickhouse.database
     rows = ch.query(
@@ -74,10 +79,7 @@ def test_one_province_stays_on_one_partition_in_order(
     topics: list[str],
     ingest_factory: Callable[[], RunningIngest],
 ) -> None:
-    ingest = ingest_factory()
-    report = produce(settings, EventGenerator(seed=5), count=4_000)
-    ingest.wait_committed(report.delivered)
-    ingest.stop()
+    _pipe(settings, ingest_factory, seed=5, count=4_000)
     db = settings.clickhouse.database
     spread = ch.query(
         f"SELECT event_type, province_code, uniqExact(kafka_partition) FROM {db}.events "

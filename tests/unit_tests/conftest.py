@@ -27,7 +27,7 @@ WEEK_STEP = timedelta(days=7) / WEEK_EVENTS  # 6.048 s between events
 NOW = WEEK_START + timedelta(days=8)
 SEED = 20240304
 
-_SAMPLES: dict[str, dict[str, Any]] = {
+VALID_SAMPLES: dict[str, dict[str, Any]] = {
     "online_payment": {
         "event_id": "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11",
         "event_type": "online_payment",
@@ -85,7 +85,7 @@ def sample() -> EventFactory:
     """``sample(event_type, **overrides)``: a fresh valid event dict with fields replaced."""
 
     def make(event_type: str = "online_payment", /, **overrides: Any) -> dict[str, Any]:
-        event = copy.deepcopy(_SAMPLES[event_type])
+        event = copy.deepcopy(VALID_SAMPLES[event_type])
         event.update(overrides)
         return event
 

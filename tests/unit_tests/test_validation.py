@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from schemas.events import Envelope, MobileMoney, OnlinePayment
 from schemas.validation import REJECTION_CODES, EventValidator, Rejection
+from tests.unit_tests.conftest import VALID_SAMPLES
 
 
 def _without(event: dict, field: str) -> dict:
@@ -240,21 +241,7 @@ _json_values = st.recursive(
     value=_json_values,
 )
 def test_any_json_in_a_field_gives_event_or_named_rejection(field, value):
-    base = {
-        "event_id": "c7d8e9f0-1a2b-4c3d-9e4f-5a6b7c8d9e0f",
-        "event_type": "mobile_money",
-        "schema_version": 1,
-        "event_time": "2024-03-05T08:30:00.000Z",
-        "province_code": "14",
-        "area": "rural",
-        "channel": "agent",
-        "amount_vnd": 700_000,
-        "status": "success",
-        "customer_id": "Mtest0001",
-        "provider": "viettel_money",
-        "kind": "cash_out",
-        "agent_id": "AG1400042",
-    }
+    base = VALID_SAMPLES["mobile_money"]
     result = EventValidator().validate(orjson.dumps({**base, field: value}))
     if isinstance(result, Rejection):
         assert result.code == "invalid_event"
