@@ -58,6 +58,11 @@ def _settings(**overrides: Any) -> Settings:
         current = getattr(settings, section)
         top[section] = type(current).model_validate({**current.model_dump(), **values})
     settings = Settings.model_validate({**settings.model_dump(), **top})
+    # librdkafka repeats connection failures many times a second; its errors reach the user
+    # as exceptions or consumer errors instead. DEBUG shows them all.
+    logging.getLogger("librdkafka").setLevel(
+        logging.DEBUG if settings.log_level == "DEBUG" else logging.CRITICAL
+    )
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -7,6 +7,7 @@ embedded stack (Tansu broker + chDB) on one machine.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ class KafkaSettings(BaseModel):
         conf: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
+            # Through Python logging, so a down broker is one clear error, not a log flood.
+            "logger": logging.getLogger("librdkafka"),
         }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism

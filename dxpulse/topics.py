@@ -10,7 +10,7 @@ from dxpulse.config import KafkaSettings
 from dxpulse.errors import DxpulseError
 
 
-def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
+def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[str]:
     """Create missing topics with explicit configs; returns the names created."""
     admin = AdminClient(kafka.client_config())
     try:

@@ -168,3 +168,10 @@ def test_worker_process_dead_letters_and_stops_cleanly_on_sigterm(
 def test_every_command_has_help(command: str) -> None:
     done = dxpulse(command, "--help", timeout=60)
     assert done.returncode == 0 and "Usage: dxpulse" in done.stdout, done.stderr
+
+
+def test_unreachable_broker_is_one_clear_line() -> None:
+    done = dxpulse("produce", "--bootstrap-servers", f"127.0.0.1:{free_port()}", "--count", "5")
+    assert done.returncode == 1
+    assert done.stderr.startswith("dxpulse: error: cannot reach Kafka")
+    assert done.stderr.count("\n") == 1, done.stderr[:500]

@@ -1,0 +1,2 @@
+ATTACH DATABASE _ UUID 'c95ce405-bf22-4524-834a-fd7eda63b2bd'
+ENGINE = Atomic
