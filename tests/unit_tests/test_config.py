@@ -108,7 +108,10 @@ def test_client_config_needs_a_broker():
 
 def test_client_config(clean_env):
     plain = KafkaSettings(bootstrap_servers="b:9092").client_config()
-    assert plain == {"bootstrap.servers": "b:9092", "security.protocol": "PLAINTEXT"}
+    assert plain["bootstrap.servers"] == "b:9092"
+    assert plain["security.protocol"] == "PLAINTEXT"
+    assert plain["logger"].name == "librdkafka"
+    assert not any(k.startswith("sasl.") for k in plain)
     sasl = KafkaSettings(
         bootstrap_servers="b:9093",
         security_protocol="SASL_SSL",
