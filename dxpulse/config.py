@@ -87,6 +87,15 @@ class StreamSettings(BaseModel):
     max_future_skew_s: int = Field(
         default=900, ge=0, description="Events further in the future than this are rejected."
     )
+    allowed_lateness_s: int = Field(
+        default=600, ge=0, description="Events this far behind the watermark still count."
+    )
+    dedup_horizon_s: int = Field(
+        default=600,
+        ge=0,
+        description="An event_id seen again within this much event time is dropped.",
+    )
+    retry_max_backoff_s: float = Field(default=30.0, gt=0, le=600)
 
 
 class ProducerSettings(BaseModel):

@@ -57,10 +57,14 @@ def exactness_checks(
     """Raw table vs what was produced, and aggregates vs ClickHouse's own GROUP BY of raw.
 
     With ``since``, the produced count is compared with the rows ingested from then on
-    (an earlier run may have left data); the aggregate checks always cover everything.
+    (an earlier run may have left data); the other checks always cover everything. Late
+    events (past the allowed lateness) are compared with the late_events table instead.
     """
-    raw_count, distinct_ids, raw_amount = client.query(
-        f"SELECT count(), uniqExact(event_id), sum(amount_vnd) FROM {database}.events"
+    raw_count, distinct_ids, on_time, on_time_amount, late, late_amount = client.query(
+        f"""SELECT count(), uniqExact(event_id), countIf(is_late = 0),
+                   sumIf(amount_vnd, is_late = 0), countIf(is_late = 1),
+                   sumIf(amount_vnd, is_late = 1)
+            FROM {database}.events"""
     ).result_rows[0]
     new_rows, new_ids = raw_count, distinct_ids
     if since is not None:
@@ -72,13 +76,16 @@ def exactness_checks(
     agg_events, agg_amount = client.query(
         f"SELECT sum(events), sum(amount_vnd) FROM {database}.event_aggregates"
     ).result_rows[0]
+    late_events, late_events_amount = client.query(
+        f"SELECT sum(events), sum(amount_vnd) FROM {database}.late_events"
+    ).result_rows[0]
     mismatched = client.query(
         f"""
         SELECT count() FROM (
             SELECT {GROUP_KEYS}, count() AS events, sum(amount_vnd) AS amount,
                    countIf(status = 'success') AS successes, countIf(status = 'failed') AS failures,
                    min(amount_vnd) AS lo, max(amount_vnd) AS hi
-            FROM {database}.events GROUP BY {GROUP_KEYS}
+            FROM {database}.events WHERE is_late = 0 GROUP BY {GROUP_KEYS}
         ) AS r
         FULL OUTER JOIN (
             SELECT {GROUP_KEYS}, sum(events) AS events, sum(amount_vnd) AS amount,
@@ -97,8 +104,10 @@ def exactness_checks(
         checks.append(Check("distinct event_id = raw rows", int(new_rows), int(new_ids)))
     checks += [
         Check("distinct event_id = raw rows (all data)", int(raw_count), int(distinct_ids)),
-        Check("aggregate events = raw rows", int(raw_count), int(agg_events or 0)),
-        Check("aggregate VND = raw VND", int(raw_amount or 0), int(agg_amount or 0)),
+        Check("aggregate events = on-time raw rows", int(on_time), int(agg_events or 0)),
+        Check("aggregate VND = on-time raw VND", int(on_time_amount or 0), int(agg_amount or 0)),
+        Check("late_events = late raw rows", int(late), int(late_events or 0)),
+        Check("late VND = late raw VND", int(late_amount or 0), int(late_events_amount or 0)),
         Check("groups differing from GROUP BY over raw", 0, int(mismatched)),
     ]
     return checks

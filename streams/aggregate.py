@@ -90,3 +90,30 @@ class WindowAggregator:
                 channel,
                 *values,
             ]
+
+
+LATE_COLUMNS = ("window_start", "window_seconds", "event_type", "events", "amount_vnd")
+
+
+class LateAggregator:
+    """Counts of events that arrived after their window closed, per window and type."""
+
+    __slots__ = ("_groups", "window_seconds")
+
+    def __init__(self, window_seconds: int) -> None:
+        self.window_seconds = window_seconds
+        self._groups: dict[tuple[int, str], list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def add(self, event: Envelope, event_ms: int) -> None:
+        start_s = window_start_ms(event_ms, self.window_seconds * 1000) // 1000
+        group = self._groups.setdefault((start_s, event.event_type), [0, 0])
+        group[0] += 1
+        group[1] += event.amount_vnd
+
+    def rows(self) -> Iterator[list[object]]:
+        for (start_s, event_type), (events, amount) in sorted(self._groups.items()):
+            start = datetime.fromtimestamp(start_s, EPOCH.tzinfo)
+            yield [start, self.window_seconds, event_type, events, amount]

@@ -1,7 +1,8 @@
-"""One topic-partition's pending work: raw rows, window aggregates and dead letters.
+"""One topic-partition's pending work: raw rows, window aggregates, late events, dead letters.
 
-A batch always covers a contiguous offset range of one partition, which is what makes
-its ClickHouse insert token deterministic.
+A batch always covers a contiguous offset range of one partition, and everything in it is
+a function of that range's messages plus the watermark it started from. That is what makes
+its ClickHouse insert token deterministic and a replay after a crash identical.
 """
 
 from __future__ import annotations
@@ -11,21 +12,41 @@ from datetime import datetime
 
 from schemas.events import Envelope
 from schemas.validation import Rejection
-from streams.aggregate import WindowAggregator
+from streams.aggregate import LateAggregator, WindowAggregator
 from streams.deadletter import DeadLetter
+from streams.dedup import DedupIndex
 from streams.rows import event_row
+from streams.windows import epoch_ms
+
+NO_WATERMARK = -(2**62)
 
 
 class PartitionBatch:
-    def __init__(self, topic: str, partition: int, window_seconds: int) -> None:
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        window_seconds: int,
+        watermark_ms: int = NO_WATERMARK,
+        lateness_ms: int = 600_000,
+        dedup: DedupIndex | None = None,
+    ) -> None:
         self.topic = topic
         self.partition = partition
         self.first_offset = -1
         self.last_offset = -1
         self.messages = 0
+        self.duplicates = 0
+        self.late_count = 0
+        self.watermark_start = watermark_ms
+        self.watermark = watermark_ms
+        self.lateness_ms = lateness_ms
+        self.dedup = dedup
         self.event_rows: list[list[object]] = []
         self.aggregator = WindowAggregator(window_seconds)
+        self.late = LateAggregator(window_seconds)
         self.dead_letters: list[DeadLetter] = []
+        self.ingested_at: datetime | None = None
         self._digest = 0
 
     def _advance(self, offset: int, value: bytes | None) -> None:
@@ -39,15 +60,37 @@ class PartitionBatch:
 
     def add_event(
         self, offset: int, event: Envelope, ingested_at: datetime, value: bytes | None
-    ) -> None:
+    ) -> bool:
+        """Add a valid event; False if it was a duplicate and dropped."""
         self._advance(offset, value)
-        self.event_rows.append(event_row(event, self.partition, offset, ingested_at))
-        self.aggregator.add(event)
+        self.ingested_at = self.ingested_at or ingested_at
+        event_ms = epoch_ms(event.event_time)
+        if self.dedup is not None and self.dedup.seen_before(event.event_id.bytes, event_ms):
+            self.duplicates += 1
+            return False
+        late = event_ms < self.watermark - self.lateness_ms
+        if event_ms > self.watermark:
+            self.watermark = event_ms
+            if self.dedup is not None:
+                self.dedup.evict(event_ms)
+        self.event_rows.append(event_row(event, self.partition, offset, ingested_at, late))
+        if late:
+            self.late_count += 1
+            self.late.add(event, event_ms)
+        else:
+            self.aggregator.add(event)
+        return True
 
     def add_rejection(
-        self, offset: int, key: bytes | None, value: bytes | None, rejection: Rejection
+        self,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        rejection: Rejection,
+        ingested_at: datetime | None = None,
     ) -> None:
         self._advance(offset, value)
+        self.ingested_at = self.ingested_at or ingested_at
         self.dead_letters.append(
             DeadLetter(
                 self.topic, self.partition, offset, key, value, rejection.code, rejection.reason

@@ -2,33 +2,48 @@
 
 Runs in its own thread inside the Faust worker (see streams/app.py). It reads with
 confluent-kafka's batch ``consume()`` rather than Faust's per-event stream machinery,
-which costs ~100 µs of CPU per event (docs/architecture.md). Ordering per flush:
-dead letters delivered -> ClickHouse inserts acknowledged -> Kafka offsets committed,
-so a crash at any point re-reads only what is not yet durable.
+which costs ~100 µs of CPU per event (docs/architecture.md).
+
+Each flush, for every topic-partition batch: record the batch's intent in ClickHouse ->
+deliver dead letters -> insert rows with deterministic tokens -> commit offsets. A worker
+that dies anywhere in between is replaced by one that replays exactly the recorded range
+(docs/reliability.md), so nothing is lost and nothing counts twice.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.errors import DxpulseError
 from schemas.validation import EventValidator, Rejection
-from streams.batch import PartitionBatch
+from streams.batch import NO_WATERMARK, PartitionBatch
+from streams.dedup import DedupIndex
 from streams.sink import ClickHouseSink
+from streams.state import BatchIntent, SinkStateStore
 from streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-_RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+CRASH_POINTS = ("after_intent", "before_aggregates", "after_events", "before_commit")
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:
@@ -57,24 +72,80 @@ def dead_letter_producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+class _CrashHook:
+    """Test-only: SIGKILL this process at a named point of the N-th flush.
+
+    Set DXPULSE_TEST_CRASH_AT=<point>:<flush number>, point one of CRASH_POINTS.
+    """
+
+    def __init__(self) -> None:
+        spec = os.environ.get("DXPULSE_TEST_CRASH_AT", "")
+        point, _, nth = spec.partition(":")
+        self.point = point if point in CRASH_POINTS else None
+        self.nth = int(nth) if nth.isdigit() else 1
+
+    def __call__(self, point: str, flush_number: int) -> None:
+        if point == self.point and flush_number >= self.nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _PartitionState:
+    """What the loop knows of one assigned partition between batches."""
+
+    __slots__ = ("dedup", "resume", "seeded", "topic_id", "watermark")
+
+    def __init__(self, topic_id: str, horizon_ms: int) -> None:
+        self.topic_id = topic_id
+        self.watermark = NO_WATERMARK
+        self.dedup = DedupIndex(horizon_ms)
+        self.resume: BatchIntent | None = None
+        self.seeded = False
+
+
 class IngestLoop:
-    def __init__(self, settings: Settings, sink: ClickHouseSink, status: WorkerStatus) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sink: ClickHouseSink,
+        status: WorkerStatus,
+        state: SinkStateStore | None = None,
+    ) -> None:
         self.settings = settings
         self.sink = sink
         self.status = status
+        self.state = state or SinkStateStore(
+            sink.client, sink.database, settings.kafka.group_id, sink.lock
+        )
         stream = settings.stream
         self.validator = EventValidator(
             max_bytes=stream.max_event_bytes,
             max_future_skew=timedelta(seconds=stream.max_future_skew_s),
         )
+        self._window = stream.window_seconds
+        self._lateness_ms = stream.allowed_lateness_s * 1000
+        self._horizon_ms = stream.dedup_horizon_s * 1000
         self._topic_type = {settings.kafka.topic(t): t for t in EVENT_TYPES}
-        self._batches: dict[TP, PartitionBatch] = {}
+        self._topic_ids: dict[str, str] = {}
+        self._parts: dict[TP, _PartitionState] = {}
+        self._open: dict[TP, PartitionBatch] = {}
+        self._ready: list[PartitionBatch] = []  # sealed replays and batches awaiting retry
         self._pending = 0
         self._oldest: float | None = None
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._delivery_errors: list[str] = []
+        self._outage_since: float | None = None
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self._flush_number = 0
+        self._crash = _CrashHook()
+        if self._crash.point == "before_aggregates":
+            sink.fault = self._crash_between_tables
+
+    def _crash_between_tables(self, table: str) -> None:
+        if table == "event_aggregates":
+            self._crash("before_aggregates", self._flush_number)
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -84,6 +155,7 @@ class IngestLoop:
         """Consume until :meth:`stop`; the final flush and commit happen before returning."""
         self._producer = Producer(dead_letter_producer_config(self.settings))
         consumer = self._consumer = Consumer(consumer_config(self.settings))
+        self._load_topic_ids()
         consumer.subscribe(
             list(self._topic_type),
             on_assign=self._on_assign,
@@ -97,8 +169,8 @@ class IngestLoop:
                 if messages:
                     self._absorb(messages)
                 if self._flush_due():
-                    self._flush(list(self._batches))
-            self._flush(list(self._batches))
+                    self._try_flush()
+            self._final_flush()
             self._set_state("stopped")
         except BaseException as exc:
             self._set_state("failed", f"{type(exc).__name__}: {exc}")
@@ -107,35 +179,49 @@ class IngestLoop:
             consumer.close()
             self._producer.flush(10)
 
+    def _final_flush(self) -> None:
+        self._retry_at = 0.0
+        if not self._try_flush():
+            unwritten = sum(b.messages for b in self._all_batches())
+            raise DxpulseError(
+                f"stopped while ClickHouse is unavailable: {unwritten} messages not written "
+                "and not committed; they will be consumed again"
+            )
+
     # -- consuming ----------------------------------------------------------------------
     def _absorb(self, messages: list[Message]) -> None:
         ctx = self.validator.context()
         now = ctx["now"]
-        window = self.settings.stream.window_seconds
-        accepted = rejected = 0
+        accepted = rejected = duplicates = skipped = late = 0
         rejections: list[str] = []
         for msg in messages:
             err = msg.error()
             if err is not None:
                 self._consumer_error(err)
                 continue
-            topic, partition, offset = (
-                cast(str, msg.topic()),
-                cast(int, msg.partition()),
-                cast(int, msg.offset()),
-            )
-            batch = self._batches.get((topic, partition))
+            topic = cast(str, msg.topic())
+            partition = cast(int, msg.partition())
+            offset = cast(int, msg.offset())
+            tp = (topic, partition)
+            batch = self._batch_for(tp, offset)
             if batch is None:
-                batch = self._batches[(topic, partition)] = PartitionBatch(topic, partition, window)
-            result = self.validator.validate(msg.value(), self._topic_type.get(topic), ctx)
+                skipped += 1
+                continue
+            value = msg.value()
+            result = self.validator.validate(value, self._topic_type.get(topic), ctx)
             if isinstance(result, Rejection):
-                batch.add_rejection(offset, msg.key(), msg.value(), result)
+                batch.add_rejection(offset, msg.key(), value, result, now)
                 rejections.append(result.code)
                 rejected += 1
             else:
-                batch.add_event(offset, result, now, msg.value())
-                accepted += 1
-        handled = accepted + rejected
+                late_before = batch.late_count
+                if batch.add_event(offset, result, now, value):
+                    accepted += 1
+                    late += batch.late_count - late_before
+                else:
+                    duplicates += 1
+            self._seal_if_replayed(tp, batch)
+        handled = accepted + rejected + duplicates
         if handled and self._oldest is None:
             self._oldest = time.monotonic()
         self._pending += handled
@@ -143,7 +229,68 @@ class IngestLoop:
             self.status.consumed += handled
             self.status.accepted += accepted
             self.status.dead_lettered += rejected
+            self.status.duplicates += duplicates
+            self.status.late += late
+            self.status.skipped_replayed += skipped
             self.status.rejections.update(rejections)
+
+    def _batch_for(self, tp: TP, offset: int) -> PartitionBatch | None:
+        """The open batch for this message, or None when it was already written."""
+        part = self._parts.get(tp)
+        if part is None:
+            part = self._parts[tp] = _PartitionState(self._topic_id(tp[0]), self._horizon_ms)
+        if not part.seeded:
+            self._seed(tp, part, offset)
+        if part.resume is not None and offset < part.resume.first_offset:
+            return None  # written in an earlier, committed-or-recorded batch
+        batch = self._open.get(tp)
+        if batch is None:
+            batch = self._open[tp] = PartitionBatch(
+                tp[0], tp[1], self._window, part.watermark, self._lateness_ms, part.dedup
+            )
+        return batch
+
+    def _seed(self, tp: TP, part: _PartitionState, first_offset: int) -> None:
+        """First message after assignment: resume from the latest recorded batch, if any."""
+        part.seeded = True
+        intent = self.state.latest(tp[0], part.topic_id, tp[1])
+        if intent is None:
+            return
+        if first_offset > intent.last_offset:
+            # The recorded batch was completed and committed: continue after it.
+            part.watermark = intent.watermark_end
+            written_up_to = intent.last_offset
+        else:
+            if first_offset > intent.first_offset:
+                log.error(
+                    "%s[%d]: offsets %d..%d are gone from the log (retention?); the recorded "
+                    "batch cannot be replayed exactly",
+                    *tp,
+                    intent.first_offset,
+                    first_offset - 1,
+                )
+            part.resume = intent
+            part.watermark = intent.watermark_start
+            written_up_to = intent.first_offset - 1
+        event_type = self._topic_type.get(tp[0], "")
+        part.dedup.load(
+            self.state.written_event_ids(
+                event_type, tp[1], written_up_to, part.watermark - self._horizon_ms
+            )
+        )
+
+    def _seal_if_replayed(self, tp: TP, batch: PartitionBatch) -> None:
+        part = self._parts[tp]
+        if part.resume is not None and batch.last_offset >= part.resume.last_offset:
+            # The replayed range is complete: flush it exactly as it was first formed.
+            part.resume = None
+            self._close(tp)
+
+    def _close(self, tp: TP) -> None:
+        batch = self._open.pop(tp, None)
+        if batch is not None and batch.messages:
+            self._parts[tp].watermark = batch.watermark
+            self._ready.append(batch)
 
     def _consumer_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -151,36 +298,88 @@ class IngestLoop:
         log.warning("Kafka consumer error: %s", err)
 
     def _flush_due(self) -> bool:
-        if self._oldest is None:
+        if self._oldest is None and not self._ready:
             return False
-        stream = self.settings.stream
-        if self._pending >= stream.flush_max_events:
+        if self._outage_since is not None:
+            return time.monotonic() >= self._retry_at
+        if self._ready or self._pending >= self.settings.stream.flush_max_events:
             return True
-        return time.monotonic() - self._oldest >= stream.flush_interval_s
+        assert self._oldest is not None
+        return time.monotonic() - self._oldest >= self.settings.stream.flush_interval_s
 
     # -- flushing -----------------------------------------------------------------------
-    def _flush(self, keys: Iterable[TP]) -> None:
-        batches = [b for k in keys if (b := self._batches.pop(k, None)) and b.messages]
+    def _all_batches(self) -> list[PartitionBatch]:
+        return [*self._ready, *(b for b in self._open.values() if b.messages)]
+
+    def _try_flush(self, only: set[TP] | None = None) -> bool:
+        """Flush; on failure keep everything, pause consumption and retry with backoff."""
+        for tp in [tp for tp in self._open if only is None or tp in only]:
+            self._close(tp)
+        batches = [b for b in self._ready if only is None or (b.topic, b.partition) in only]
         if not batches:
-            return
+            return True
+        try:
+            self._flush(batches)
+        except Exception as exc:
+            self._enter_outage(exc)
+            return False
+        done = set(map(id, batches))
+        self._ready = [b for b in self._ready if id(b) not in done]
+        flushed = sum(b.messages for b in batches)
+        self._pending = max(0, self._pending - flushed)
+        if not self._open and not self._ready:
+            self._pending, self._oldest = 0, None
+        elif not self._open:
+            self._oldest = None
+        self._leave_outage()
+        return True
+
+    def _flush(self, batches: list[PartitionBatch]) -> None:
         started = time.monotonic()
+        self._flush_number += 1
+        self.state.record(self._intent(b) for b in batches)
+        self._crash("after_intent", self._flush_number)
         self._deliver_dead_letters(batches)
         for batch in batches:
-            self._write_with_retry(batch)
-        assert self._consumer is not None
-        self._consumer.commit(
-            offsets=[TopicPartition(b.topic, b.partition, b.last_offset + 1) for b in batches],
-            asynchronous=False,
-        )
-        flushed = sum(b.messages for b in batches)
-        self._pending -= flushed
-        if not self._batches:
-            self._pending, self._oldest = 0, None
+            self.sink.write(batch)
+            self._crash("after_events", self._flush_number)
+        self._crash("before_commit", self._flush_number)
+        self._commit(batches)
         with self.status.lock:
-            self.status.committed += flushed
+            self.status.committed += sum(b.messages for b in batches)
             self.status.flushes += 1
             self.status.last_flush_at = time.time()
             self.status.last_flush_seconds = time.monotonic() - started
+            self.status.last_flush_batches = len(batches)
+
+    def _intent(self, batch: PartitionBatch) -> BatchIntent:
+        return BatchIntent(
+            batch.topic,
+            self._parts[(batch.topic, batch.partition)].topic_id,
+            batch.partition,
+            batch.first_offset,
+            batch.last_offset,
+            batch.watermark_start,
+            batch.watermark,
+            batch.token,
+        )
+
+    def _commit(self, batches: list[PartitionBatch]) -> None:
+        latest: dict[TP, int] = {}
+        for b in batches:
+            latest[(b.topic, b.partition)] = max(
+                latest.get((b.topic, b.partition), -1), b.last_offset
+            )
+        assert self._consumer is not None
+        try:
+            self._consumer.commit(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in latest.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:
+            # The rows are written and recorded: a restart replays the recorded range into
+            # deduplicated inserts, and the next successful commit covers these offsets.
+            log.warning("offset commit failed (will be covered by the next): %s", exc)
 
     def _deliver_dead_letters(self, batches: list[PartitionBatch]) -> None:
         producer = self._producer
@@ -211,41 +410,92 @@ class IngestLoop:
         if err is not None:
             self._delivery_errors.append(str(err))
 
-    def _write_with_retry(self, batch: PartitionBatch) -> None:
-        # The same batch (same offset range, same token) is re-sent, so a retry after an
-        # insert that did land is deduplicated by ClickHouse.
-        for attempt, delay in enumerate((*_RETRY_BACKOFF_S, None)):
-            try:
-                self.sink.write(batch)
-                return
-            except Exception as exc:
-                if delay is None or self._stop.is_set():
-                    raise
-                log.warning("ClickHouse insert failed (attempt %d): %s", attempt + 1, exc)
-                time.sleep(delay)
+    # -- outages ------------------------------------------------------------------------
+    def _enter_outage(self, exc: Exception) -> None:
+        max_backoff = self.settings.stream.retry_max_backoff_s
+        self._backoff = min(max_backoff, max(0.2, self._backoff * 2))
+        self._retry_at = time.monotonic() + self._backoff
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.error("writes failing, pausing consumption and retrying: %s", exc)
+            self._pause(True)
+        with self.status.lock:
+            self.status.state = "degraded"
+            self.status.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.status.write_failures += 1
+
+    def _leave_outage(self) -> None:
+        if self._outage_since is None:
+            return
+        lasted = time.monotonic() - self._outage_since
+        log.warning("writes succeed again after %.1f s; resuming consumption", lasted)
+        self._outage_since, self._backoff, self._retry_at = None, 0.0, 0.0
+        self._pause(False)
+        with self.status.lock:
+            self.status.state, self.status.error = "running", None
+            self.status.outage_seconds += lasted
+
+    def _pause(self, paused: bool) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assignment = consumer.assignment()
+        if assignment:
+            # Paused, the consumer keeps its group membership but fetches nothing: memory
+            # stays bounded to what is already buffered while ClickHouse is away.
+            (consumer.pause if paused else consumer.resume)(assignment)
 
     # -- rebalancing --------------------------------------------------------------------
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _load_topic_ids(self) -> None:
+        admin = AdminClient(self.settings.kafka.client_config())
+        futures = admin.describe_topics(TopicCollection(list(self._topic_type)))
+        for name, future in futures.items():
+            try:
+                self._topic_ids[name] = str(future.result(10).topic_id)
+            except KafkaException as exc:
+                log.warning("no topic id for %s yet: %s", name, exc)
+
+    def _topic_id(self, topic: str) -> str:
+        if topic not in self._topic_ids:
+            self._load_topic_ids()
+        return self._topic_ids.get(topic, "")
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self.status.lock:
             self.status.assigned = sorted(
                 {*self.status.assigned, *(f"{p.topic}[{p.partition}]" for p in partitions)}
             )
+        if self._outage_since is not None and partitions:
+            consumer.pause(partitions)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Finish what we hold for these partitions before another worker takes them.
-        self._flush([(p.topic, p.partition) for p in partitions])
-        self._forget(partitions)
+        # Finish what we hold for these partitions before another worker takes them; if
+        # ClickHouse is away, let go uncommitted: the new owner replays from the record.
+        revoked = {(p.topic, p.partition) for p in partitions}
+        if not self._try_flush(only=revoked):
+            self._drop(revoked)
+        self._forget(revoked)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may already own them: drop, the new owner re-reads from the commit.
-        for p in partitions:
-            dropped = self._batches.pop((p.topic, p.partition), None)
+        # Another member may already own them: drop, the new owner replays from the record.
+        lost = {(p.topic, p.partition) for p in partitions}
+        self._drop(lost)
+        self._forget(lost)
+
+    def _drop(self, tps: set[TP]) -> None:
+        for tp in tps:
+            dropped = self._open.pop(tp, None)
             if dropped:
                 self._pending -= dropped.messages
-        self._forget(partitions)
+        kept = [b for b in self._ready if (b.topic, b.partition) not in tps]
+        self._pending -= sum(b.messages for b in self._ready) - sum(b.messages for b in kept)
+        self._ready = kept
+        self._pending = max(0, self._pending)
 
-    def _forget(self, partitions: list[TopicPartition]) -> None:
-        gone = {f"{p.topic}[{p.partition}]" for p in partitions}
+    def _forget(self, tps: set[TP]) -> None:
+        for tp in tps:
+            self._parts.pop(tp, None)
+        gone = {f"{t}[{p}]" for t, p in tps}
         with self.status.lock:
             self.status.assigned = [a for a in self.status.assigned if a not in gone]
 

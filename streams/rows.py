@@ -30,11 +30,14 @@ EVENT_COLUMNS = (
     "agent_id",
     "kafka_partition",
     "kafka_offset",
+    "is_late",
     "ingested_at",
 )
 
 
-def event_row(event: Envelope, partition: int, offset: int, ingested_at: datetime) -> list[object]:
+def event_row(
+    event: Envelope, partition: int, offset: int, ingested_at: datetime, late: bool = False
+) -> list[object]:
     method = provider = merchant = platform = product = payment = order_status = kind = agent = ""
     if isinstance(event, OnlinePayment):
         method, provider, merchant = event.method, event.provider, event.merchant_category
@@ -66,5 +69,6 @@ def event_row(event: Envelope, partition: int, offset: int, ingested_at: datetim
         agent,
         partition,
         offset,
+        int(late),
         ingested_at,
     ]

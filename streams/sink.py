@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from clickhouse_connect.driver.client import Client
 
-from streams.aggregate import AGGREGATE_COLUMNS
+from streams.aggregate import AGGREGATE_COLUMNS, LATE_COLUMNS
 from streams.batch import PartitionBatch
 from streams.rows import EVENT_COLUMNS
 
+DEAD_LETTER_COLUMNS = (
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "code",
+    "reason",
+    "value_prefix",
+    "ingested_at",
+)
+FaultHook = Callable[[str], None]
+
 
 class ClickHouseSink:
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: Client, database: str, lock: threading.Lock | None = None) -> None:
         self.client = client
         self.database = database
+        # One client may serve several ingest loops (tests run two workers in one process).
+        self.lock = lock or threading.Lock()
+        # Called with the table name before each insert; fault-injection tests raise from it.
+        self.fault: FaultHook | None = None
 
     def write(self, batch: PartitionBatch) -> None:
-        """Insert the batch's raw rows and aggregates.
+        """Insert the batch into every table it touches.
 
         Re-sending the same offset range is harmless: ClickHouse drops a block whose
         insert_deduplication_token it has already seen (non_replicated_deduplication_window).
@@ -25,13 +44,34 @@ class ClickHouseSink:
         aggregates = list(batch.aggregator.rows())
         if aggregates:
             self._insert("event_aggregates", AGGREGATE_COLUMNS, aggregates, batch.token)
+        late = list(batch.late.rows())
+        if late:
+            self._insert("late_events", LATE_COLUMNS, late, batch.token)
+        if batch.dead_letters:
+            ingested_at = batch.ingested_at or datetime.now(UTC)
+            rows: list[list[object]] = [
+                [
+                    dl.topic,
+                    dl.partition,
+                    dl.offset,
+                    dl.code,
+                    dl.reason,
+                    (dl.value or b"")[:1024].decode("utf-8", "replace"),
+                    ingested_at,
+                ]
+                for dl in batch.dead_letters
+            ]
+            self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows, batch.token)
 
     def _insert(
         self, table: str, columns: tuple[str, ...], rows: list[list[object]], token: str
     ) -> None:
-        self.client.insert(
-            f"{self.database}.{table}",
-            rows,
-            column_names=list(columns),
-            settings={"insert_deduplication_token": f"{token}:{table}"},
-        )
+        with self.lock:
+            if self.fault is not None:
+                self.fault(table)
+            self.client.insert(
+                f"{self.database}.{table}",
+                rows,
+                column_names=list(columns),
+                settings={"insert_deduplication_token": f"{token}:{table}"},
+            )

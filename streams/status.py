@@ -14,8 +14,14 @@ class WorkerStatus:
     consumed: int = 0
     accepted: int = 0
     dead_lettered: int = 0
+    duplicates: int = 0
+    late: int = 0
+    skipped_replayed: int = 0  # re-read after a restart, already written: not processed again
     committed: int = 0  # messages whose rows are in ClickHouse and whose offsets are committed
     flushes: int = 0
+    last_flush_batches: int = 0
+    write_failures: int = 0
+    outage_seconds: float = 0.0
     last_flush_at: float = 0.0
     last_flush_seconds: float = 0.0
     assigned: list[str] = field(default_factory=list)
@@ -34,8 +40,14 @@ class WorkerStatus:
                 "consumed": self.consumed,
                 "accepted": self.accepted,
                 "dead_lettered": self.dead_lettered,
+                "duplicates": self.duplicates,
+                "late": self.late,
+                "skipped_replayed": self.skipped_replayed,
                 "committed": self.committed,
                 "flushes": self.flushes,
+                "last_flush_batches": self.last_flush_batches,
+                "write_failures": self.write_failures,
+                "outage_seconds": round(self.outage_seconds, 2),
                 "last_flush_at": self.last_flush_at,
                 "last_flush_seconds": round(self.last_flush_seconds, 4),
                 "assigned": list(self.assigned),
