@@ -246,7 +246,7 @@ def produce(
 @bootstrap_option
 @dsn_option
 @data_dir_option
-@click.option("--web-port", type=click.IntRange(0, 65535), help="Status page port [default 6066].")
+@click.option("--web-port", type=click.IntRange(1, 65535), help="Status page port [default 6066].")
 @click.option(
     "--create-topics/--no-create-topics",
     default=True,

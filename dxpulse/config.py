@@ -105,7 +105,7 @@ class ProducerSettings(BaseModel):
 
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
-    port: int = Field(default=6066, ge=0, le=65_535)
+    port: int = Field(default=6066, ge=1, le=65_535)
 
 
 class Settings(BaseSettings):

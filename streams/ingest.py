@@ -314,7 +314,9 @@ class IngestLoop:
     def _try_flush(self, only: set[TP] | None = None) -> bool:
         """Flush; on failure keep everything, pause consumption and retry with backoff."""
         for tp in [tp for tp in self._open if only is None or tp in only]:
-            self._close(tp)
+            part = self._parts.get(tp)
+            if part is None or part.resume is None:  # a replay is only flushed when complete
+                self._close(tp)
         batches = [b for b in self._ready if only is None or (b.topic, b.partition) in only]
         if not batches:
             return True
@@ -472,8 +474,8 @@ class IngestLoop:
         # Finish what we hold for these partitions before another worker takes them; if
         # ClickHouse is away, let go uncommitted: the new owner replays from the record.
         revoked = {(p.topic, p.partition) for p in partitions}
-        if not self._try_flush(only=revoked):
-            self._drop(revoked)
+        self._try_flush(only=revoked)
+        self._drop(revoked)  # what could not be written, or a replay still incomplete
         self._forget(revoked)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
@@ -83,10 +83,10 @@ def topics(settings: Settings) -> list[str]:
 class RunningIngest:
     """An IngestLoop in a background thread, as the Faust service runs it."""
 
-    def __init__(self, settings: Settings, client: Client) -> None:
+    def __init__(self, settings: Settings, client: Client, lock: threading.Lock) -> None:
         self.status = WorkerStatus()
-        sink = ClickHouseSink(client, settings.clickhouse.database)
-        self.loop = IngestLoop(settings, sink, self.status)
+        self.sink = ClickHouseSink(client, settings.clickhouse.database, lock)
+        self.loop = IngestLoop(settings, self.sink, self.status)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -122,9 +122,10 @@ class RunningIngest:
 @pytest.fixture
 def ingest_factory(settings: Settings, ch: Client) -> Iterator[Callable[[], RunningIngest]]:
     started: list[RunningIngest] = []
+    lock = threading.Lock()  # loops in one process share the chDB client
 
     def make() -> RunningIngest:
-        running = RunningIngest(settings, ch).start()
+        running = RunningIngest(settings, ch, lock).start()
         started.append(running)
         return running
 
@@ -170,3 +171,58 @@ def consume_all(
     finally:
         consumer.close()
     return got
+
+
+def committed_offsets(settings: Settings, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": settings.kafka.group_id})
+    try:
+        found = consumer.committed([TopicPartition(t, p) for t, p in tps], 10)
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in found}
+
+
+class TrackingProducer:
+    """Sends raw messages and records each delivered offset: the ground truth of what is
+    in the log, per partition (the broker's reported end offsets are not trusted)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.producer = Producer({**settings.kafka.client_config(), "linger.ms": 5,
+                                  "enable.idempotence": True, "acks": "all"})  # fmt: skip
+        self.next_offset: dict[tuple[str, int], int] = {}
+        self.failed = 0
+
+    def _on_delivery(self, err: Any, msg: Message) -> None:
+        if err is not None:
+            self.failed += 1
+            return
+        tp = (msg.topic(), msg.partition())
+        self.next_offset[tp] = max(self.next_offset.get(tp, 0), msg.offset() + 1)
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    def flush(self) -> None:
+        assert self.producer.flush(60) == 0
+        assert self.failed == 0
+
+
+def wait_caught_up(
+    settings: Settings, produced: TrackingProducer, timeout_s: float = 180,
+    alive: Callable[[], None] = lambda: None,
+) -> None:  # fmt: skip
+    """Until the group's committed offsets reach every produced message."""
+    deadline = time.monotonic() + timeout_s
+    want = produced.next_offset
+    while time.monotonic() < deadline:
+        alive()
+        have = committed_offsets(settings, list(want))
+        if all(have.get(tp, -1) >= n for tp, n in want.items()):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"not caught up: want {want}, committed {have}")
