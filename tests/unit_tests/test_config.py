@@ -43,7 +43,7 @@ def test_env_overrides_top_level_and_nested_fields(clean_env):
     clean_env.setenv("DXPULSE_CLICKHOUSE__DSN", "http://ch:8123")
     clean_env.setenv("DXPULSE_STREAM__FLUSH_INTERVAL_S", "0.5")
     clean_env.setenv("DXPULSE_PRODUCER__COMPRESSION", "zstd")
-    clean_env.setenv("DXPULSE_WEB__PORT", "0")
+    clean_env.setenv("DXPULSE_WEB__PORT", "7070")
     s = Settings()
     assert s.data_dir == Path("/srv/dxpulse")
     assert s.log_level == "DEBUG"
@@ -53,7 +53,7 @@ def test_env_overrides_top_level_and_nested_fields(clean_env):
     assert s.clickhouse.dsn == "http://ch:8123"
     assert s.stream.flush_interval_s == 0.5
     assert s.producer.compression == "zstd"
-    assert s.web.port == 0
+    assert s.web.port == 7070
 
 
 def test_env_names_are_case_insensitive(clean_env):
@@ -160,7 +160,7 @@ def _full_settings(tmp_path: Path) -> Settings:
         ),
         stream=StreamSettings(window_seconds=10, flush_interval_s=0.25, max_future_skew_s=0),
         producer=ProducerSettings(compression="zstd", linger_ms=0),
-        web=WebSettings(host="0.0.0.0", port=0),
+        web=WebSettings(host="0.0.0.0", port=7070),
     )
 
 
