@@ -89,7 +89,7 @@ seed_option = click.option(
     type=int,
     default=0,
     show_default=True,
-    help="Random seed: the same seed gives the same events.",
+    help="Random seed: the same seed and event times give the same events.",
 )
 
 
