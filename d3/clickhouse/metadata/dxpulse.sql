@@ -1,2 +1,0 @@
-ATTACH DATABASE _ UUID 'c95ce405-bf22-4524-834a-fd7eda63b2bd'
-ENGINE = Atomic
