@@ -7,27 +7,18 @@ from datetime import datetime
 from schemas.events import EcommerceOrder, Envelope, MobileMoney, OnlinePayment
 from schemas.provinces import region_of
 
+ENVELOPE_COLUMNS = (
+    "event_id", "event_type", "schema_version", "event_time", "province_code", "region",
+    "area", "channel", "amount_vnd", "status", "customer_id",
+)  # fmt: skip
+# Type-specific columns: an empty string where the event type has no such field.
+TYPE_COLUMNS = (
+    "method", "provider", "merchant_category", "platform", "product_category",
+    "payment_method", "order_status", "kind", "agent_id",
+)  # fmt: skip
 EVENT_COLUMNS = (
-    "event_id",
-    "event_type",
-    "schema_version",
-    "event_time",
-    "province_code",
-    "region",
-    "area",
-    "channel",
-    "amount_vnd",
-    "status",
-    "customer_id",
-    "method",
-    "provider",
-    "merchant_category",
-    "platform",
-    "product_category",
-    "payment_method",
-    "order_status",
-    "kind",
-    "agent_id",
+    *ENVELOPE_COLUMNS,
+    *TYPE_COLUMNS,
     "kafka_partition",
     "kafka_offset",
     "is_late",

@@ -7,20 +7,9 @@ from uuid import UUID
 
 import pytest
 
-from streams.rows import EVENT_COLUMNS, event_row
+from streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_row
 
 INGESTED = datetime(2024, 3, 4, 10, 5, tzinfo=UTC)
-TYPE_COLUMNS = (
-    "method",
-    "provider",
-    "merchant_category",
-    "platform",
-    "product_category",
-    "payment_method",
-    "order_status",
-    "kind",
-    "agent_id",
-)
 
 
 def _row(event) -> dict[str, object]:
