@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import DEFAULT_MAX_FUTURE_SKEW, MODELS, Envelope, Event
+from schemas.flat import FlatEvent, flatten, precheck
 
 REJECTION_CODES = ("empty", "too_large", "invalid_json", "invalid_event", "wrong_topic")
 _MAX_REASON_ERRORS = 3
 _MAX_REASON_CHARS = 500
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _adapter: TypeAdapter[Envelope] = TypeAdapter(Event)
 
 
@@ -40,7 +43,32 @@ class EventValidator:
 
     def context(self, now: datetime | None = None) -> dict[str, Any]:
         """Validation context; build once per batch so ``now`` is read once."""
-        return {"now": now or datetime.now(UTC), "max_future_skew": self.max_future_skew}
+        now = now or datetime.now(UTC)
+        limit = now + self.max_future_skew
+        max_event_us = (limit - _EPOCH) // timedelta(microseconds=1)
+        return {"now": now, "max_future_skew": self.max_future_skew, "max_event_us": max_event_us}
+
+    def validate_flat(
+        self,
+        payload: bytes | None,
+        expected_type: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> FlatEvent | Rejection:
+        """Like :meth:`validate`, returning the flat event; the hot path's entry point.
+
+        Canonical events take the fast pre-check; everything else, valid or not, gets the
+        models' verdict, so the outcome and every rejection reason are the models'.
+        """
+        ctx = context or self.context()
+        if payload and len(payload) <= self.max_bytes:
+            try:
+                flat = precheck(orjson.loads(payload), expected_type, ctx["max_event_us"])
+            except orjson.JSONDecodeError:
+                flat = None
+            if flat is not None:
+                return flat
+        result = self.validate(payload, expected_type, ctx)
+        return result if isinstance(result, Rejection) else flatten(result)
 
     def validate(
         self,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from schemas.events import Envelope
+from schemas.flat import AMOUNT, AREA, CHANNEL, EVENT_MS, EVENT_TYPE, PROVINCE, STATUS, FlatEvent
 from schemas.provinces import region_of
-from streams.windows import EPOCH, epoch_ms, window_start_ms
+from streams.windows import EPOCH
 
 AGGREGATE_COLUMNS = (
     "window_start",
@@ -35,27 +35,29 @@ Key = tuple[int, str, str, str, str]  # window start (epoch s), type, province, 
 
 
 class WindowAggregator:
-    __slots__ = ("_groups", "window_seconds")
+    __slots__ = ("_groups", "_window_ms", "window_seconds")
 
     def __init__(self, window_seconds: int) -> None:
         self.window_seconds = window_seconds
+        self._window_ms = window_seconds * 1000
         # values: events, successes, failures, amount, success amount, min, max
         self._groups: dict[Key, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._groups)
 
-    def add(self, event: Envelope) -> None:
-        start_s = window_start_ms(epoch_ms(event.event_time), self.window_seconds * 1000) // 1000
-        key = (start_s, event.event_type, event.province_code, event.area, event.channel)
-        amount = event.amount_vnd
-        ok = event.status == "success"
+    def add(self, event: FlatEvent) -> None:
+        start_s = event[EVENT_MS] // self._window_ms * self.window_seconds
+        key = (start_s, event[EVENT_TYPE], event[PROVINCE], event[AREA], event[CHANNEL])
+        amount = event[AMOUNT]
+        status = event[STATUS]
+        ok = status == "success"
         group = self._groups.get(key)
         if group is None:
             self._groups[key] = [
                 1,
                 int(ok),
-                int(event.status == "failed"),
+                int(status == "failed"),
                 amount,
                 amount if ok else 0,
                 amount,
@@ -66,7 +68,7 @@ class WindowAggregator:
         if ok:
             group[1] += 1
             group[4] += amount
-        elif event.status == "failed":
+        elif status == "failed":
             group[2] += 1
         group[3] += amount
         if amount < group[5]:
@@ -107,11 +109,11 @@ class LateAggregator:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def add(self, event: Envelope, event_ms: int) -> None:
-        start_s = window_start_ms(event_ms, self.window_seconds * 1000) // 1000
-        group = self._groups.setdefault((start_s, event.event_type), [0, 0])
+    def add(self, event: FlatEvent) -> None:
+        start_s = event[EVENT_MS] // (self.window_seconds * 1000) * self.window_seconds
+        group = self._groups.setdefault((start_s, event[EVENT_TYPE]), [0, 0])
         group[0] += 1
-        group[1] += event.amount_vnd
+        group[1] += event[AMOUNT]
 
     def rows(self) -> Iterator[list[object]]:
         for (start_s, event_type), (events, amount) in sorted(self._groups.items()):

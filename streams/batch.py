@@ -10,12 +10,11 @@ from __future__ import annotations
 import zlib
 from datetime import datetime
 
-from schemas.events import Envelope
+from schemas.flat import EVENT_ID, EVENT_MS, FlatEvent
 from schemas.validation import Rejection
 from streams.aggregate import LateAggregator, WindowAggregator
 from streams.deadletter import DeadLetter
 from streams.dedup import DedupIndex
-from streams.rows import event_row
 from streams.windows import epoch_ms
 
 NO_WATERMARK = -(2**62)
@@ -42,7 +41,13 @@ class PartitionBatch:
         self.watermark = watermark_ms
         self.lateness_ms = lateness_ms
         self.dedup = dedup
-        self.event_rows: list[list[object]] = []
+        # The raw rows, kept as columns' worth of parallel lists (see streams.rows).
+        self.events: list[FlatEvent] = []
+        self.offsets: list[int] = []
+        self.ingested_ms: list[int] = []
+        self.late_rows: list[int] = []  # indexes into events
+        # Kafka CreateTime of each accepted message: production -> visible freshness.
+        self.produced_ms: list[int] = []
         self.aggregator = WindowAggregator(window_seconds)
         self.late = LateAggregator(window_seconds)
         self.dead_letters: list[DeadLetter] = []
@@ -59,13 +64,23 @@ class PartitionBatch:
         self.messages += 1
 
     def add_event(
-        self, offset: int, event: Envelope, ingested_at: datetime, value: bytes | None
+        self,
+        offset: int,
+        event: FlatEvent,
+        ingested_at: datetime,
+        value: bytes | None,
+        ingested_ms: int = 0,
+        produced_ms: int = 0,
     ) -> bool:
-        """Add a valid event; False if it was a duplicate and dropped."""
+        """Add a valid event; False if it was a duplicate and dropped.
+
+        ``ingested_ms`` is ``ingested_at`` in epoch ms (the caller converts once per poll).
+        """
         self._advance(offset, value)
-        self.ingested_at = self.ingested_at or ingested_at
-        event_ms = epoch_ms(event.event_time)
-        if self.dedup is not None and self.dedup.seen_before(event.event_id.bytes, event_ms):
+        if self.ingested_at is None:
+            self.ingested_at = ingested_at
+        event_ms = event[EVENT_MS]
+        if self.dedup is not None and self.dedup.seen_before(event[EVENT_ID], event_ms):
             self.duplicates += 1
             return False
         late = event_ms < self.watermark - self.lateness_ms
@@ -73,12 +88,17 @@ class PartitionBatch:
             self.watermark = event_ms
             if self.dedup is not None:
                 self.dedup.evict(event_ms)
-        self.event_rows.append(event_row(event, self.partition, offset, ingested_at, late))
         if late:
             self.late_count += 1
-            self.late.add(event, event_ms)
+            self.late_rows.append(len(self.events))
+            self.late.add(event)
         else:
             self.aggregator.add(event)
+        self.events.append(event)
+        self.offsets.append(offset)
+        self.ingested_ms.append(ingested_ms or epoch_ms(ingested_at))
+        if produced_ms:
+            self.produced_ms.append(produced_ms)
         return True
 
     def add_rejection(
@@ -90,7 +110,8 @@ class PartitionBatch:
         ingested_at: datetime | None = None,
     ) -> None:
         self._advance(offset, value)
-        self.ingested_at = self.ingested_at or ingested_at
+        if self.ingested_at is None:
+            self.ingested_at = ingested_at
         self.dead_letters.append(
             DeadLetter(
                 self.topic, self.partition, offset, key, value, rejection.code, rejection.reason

@@ -16,13 +16,13 @@ class DedupIndex:
 
     def __init__(self, horizon_ms: int) -> None:
         self.horizon_ms = horizon_ms
-        self._seen: set[bytes] = set()
-        self._order: deque[tuple[int, bytes]] = deque()
+        self._seen: set[str] = set()
+        self._order: deque[tuple[int, str]] = deque()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def seen_before(self, event_id: bytes, event_ms: int) -> bool:
+    def seen_before(self, event_id: str, event_ms: int) -> bool:
         """True if ``event_id`` is a duplicate; otherwise remember it."""
         if event_id in self._seen:
             return True
@@ -30,7 +30,7 @@ class DedupIndex:
         self._order.append((event_ms, event_id))
         return False
 
-    def load(self, entries: Iterable[tuple[int, bytes]]) -> None:
+    def load(self, entries: Iterable[tuple[int, str]]) -> None:
         """Seed with (event_ms, event_id) of events already written (after a restart)."""
         for event_ms, event_id in sorted(entries):
             if event_id not in self._seen:

@@ -39,6 +39,7 @@ from streams.dedup import DedupIndex
 from streams.sink import ClickHouseSink
 from streams.state import BatchIntent, SinkStateStore
 from streams.status import WorkerStatus
+from streams.windows import epoch_ms
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,9 @@ class IngestLoop:
     def _absorb(self, messages: list[Message]) -> None:
         ctx = self.validator.context()
         now = ctx["now"]
+        now_ms = epoch_ms(now)
+        validate = self.validator.validate_flat
+        topic_type = self._topic_type
         accepted = rejected = duplicates = skipped = late = 0
         rejections: list[str] = []
         for msg in messages:
@@ -208,18 +212,20 @@ class IngestLoop:
                 skipped += 1
                 continue
             value = msg.value()
-            result = self.validator.validate(value, self._topic_type.get(topic), ctx)
-            if isinstance(result, Rejection):
-                batch.add_rejection(offset, msg.key(), value, result, now)
-                rejections.append(result.code)
-                rejected += 1
-            else:
+            result = validate(value, topic_type.get(topic), ctx)
+            if type(result) is tuple:
                 late_before = batch.late_count
-                if batch.add_event(offset, result, now, value):
+                produced_ms = msg.timestamp()[1]
+                if batch.add_event(offset, result, now, value, now_ms, produced_ms):
                     accepted += 1
                     late += batch.late_count - late_before
                 else:
                     duplicates += 1
+            else:
+                rejection = cast(Rejection, result)
+                batch.add_rejection(offset, msg.key(), value, rejection, now)
+                rejections.append(rejection.code)
+                rejected += 1
             self._seal_if_replayed(tp, batch)
         handled = accepted + rejected + duplicates
         if handled and self._oldest is None:

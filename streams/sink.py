@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
 from streams.aggregate import AGGREGATE_COLUMNS, LATE_COLUMNS
 from streams.batch import PartitionBatch
-from streams.rows import EVENT_COLUMNS
+from streams.rows import EVENT_COLUMNS, event_columns
 
 DEAD_LETTER_COLUMNS = (
     "source_topic",
@@ -32,6 +33,8 @@ class ClickHouseSink:
         self.lock = lock or threading.Lock()
         # Called with the table name before each insert; fault-injection tests raise from it.
         self.fault: FaultHook | None = None
+        # Column types per table, read once: otherwise every insert costs a DESCRIBE query.
+        self._types: dict[str, Sequence[ClickHouseType]] = {}
 
     def write(self, batch: PartitionBatch) -> None:
         """Insert the batch into every table it touches.
@@ -39,8 +42,11 @@ class ClickHouseSink:
         Re-sending the same offset range is harmless: ClickHouse drops a block whose
         insert_deduplication_token it has already seen (non_replicated_deduplication_window).
         """
-        if batch.event_rows:
-            self._insert("events", EVENT_COLUMNS, batch.event_rows, batch.token)
+        if batch.events:
+            columns = event_columns(
+                batch.events, batch.partition, batch.offsets, batch.ingested_ms, batch.late_rows
+            )
+            self._insert("events", EVENT_COLUMNS, columns, batch.token, column_oriented=True)
         aggregates = list(batch.aggregator.rows())
         if aggregates:
             self._insert("event_aggregates", AGGREGATE_COLUMNS, aggregates, batch.token)
@@ -64,14 +70,26 @@ class ClickHouseSink:
             self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows, batch.token)
 
     def _insert(
-        self, table: str, columns: tuple[str, ...], rows: list[list[object]], token: str
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        data: Sequence[Sequence[object]],
+        token: str,
+        column_oriented: bool = False,
     ) -> None:
+        name = f"{self.database}.{table}"
         with self.lock:
             if self.fault is not None:
                 self.fault(table)
+            types = self._types.get(table)
+            if types is None:
+                context = self.client.create_insert_context(name, list(columns))
+                types = self._types[table] = context.column_types
             self.client.insert(
-                f"{self.database}.{table}",
-                rows,
+                name,
+                data,
                 column_names=list(columns),
+                column_types=types,
+                column_oriented=column_oriented,
                 settings={"insert_deduplication_token": f"{token}:{table}"},
             )

@@ -97,7 +97,7 @@ class SinkStateStore:
 
     def written_event_ids(
         self, event_type: str, partition: int, max_offset: int, since_ms: int
-    ) -> list[tuple[int, bytes]]:
+    ) -> list[tuple[int, str]]:
         """(event_ms, event_id) already written from a partition, to re-seed deduplication."""
         with self.lock:
             rows = self.client.query(
@@ -115,4 +115,4 @@ class SinkStateStore:
                     "s": max(since_ms, 0),
                 },
             ).result_rows
-        return [(int(ms), event_id.bytes) for ms, event_id in rows]
+        return [(int(ms), str(event_id)) for ms, event_id in rows]

@@ -20,7 +20,7 @@ def _batch(first_offset: int, n: int, seed: int) -> PartitionBatch:
     batch = PartitionBatch("t.ecommerce_order", 0, 60)
     for offset in range(first_offset, first_offset + n):
         value = gen.encode(gen.event(now))
-        event = validator.validate(value)
+        event = validator.validate_flat(value)
         assert not isinstance(event, Rejection)
         batch.add_event(offset, event, now, value)
     return batch

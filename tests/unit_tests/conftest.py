@@ -17,6 +17,7 @@ import pytest
 
 from producers.generator import EventGenerator
 from schemas.events import Envelope
+from schemas.flat import FlatEvent, flatten
 from schemas.validation import EventValidator, Rejection
 
 # A Monday, 00:00 UTC; the generated week runs from here.
@@ -111,6 +112,16 @@ def model(sample: EventFactory, validator: EventValidator, ctx: dict[str, Any]) 
         result = validator.validate(orjson.dumps(sample(event_type, **overrides)), context=ctx)
         assert not isinstance(result, Rejection), result
         return result
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def flat(model: ModelFactory) -> Callable[..., FlatEvent]:
+    """``flat(event_type, **overrides)``: the flat form of a sample event (the hot path's)."""
+
+    def make(event_type: str = "online_payment", /, **overrides: Any) -> FlatEvent:
+        return flatten(model(event_type, **overrides))
 
     return make
 

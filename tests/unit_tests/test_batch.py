@@ -15,40 +15,41 @@ import orjson
 from schemas.validation import Rejection
 from streams.batch import PartitionBatch
 from streams.deadletter import DeadLetter
-from streams.rows import EVENT_COLUMNS
+from streams.rows import EVENT_COLUMNS, event_columns
+from streams.windows import epoch_ms
 
 INGESTED = datetime(2024, 3, 4, 10, 5, tzinfo=UTC)
 TOPIC = "dxpulse.online_payment"
 
 
-def _fill(batch: PartitionBatch, model, offsets, amount: int = 1_000) -> list[bytes]:
+def _fill(batch: PartitionBatch, flat, offsets, amount: int = 1_000) -> list[bytes]:
     values = []
     for offset in offsets:
-        event = model(amount_vnd=amount + offset)
-        value = orjson.dumps(event.model_dump(mode="json"))
+        event = flat(amount_vnd=amount + offset)
+        value = orjson.dumps(event)
         batch.add_event(offset, event, INGESTED, value)
         values.append(value)
     return values
 
 
-def _token(model, partition: int, offsets, amount: int = 1_000) -> str:
+def _token(flat, partition: int, offsets, amount: int = 1_000) -> str:
     batch = PartitionBatch(TOPIC, partition, 60)
-    _fill(batch, model, offsets, amount)
+    _fill(batch, flat, offsets, amount)
     return batch.token
 
 
 def test_new_batch_is_empty():
     batch = PartitionBatch(TOPIC, 3, 60)
     assert (batch.first_offset, batch.last_offset, batch.messages) == (-1, -1, 0)
-    assert batch.event_rows == []
+    assert batch.events == []
     assert batch.dead_letters == []
     assert len(batch.aggregator) == 0
     assert batch.aggregator.window_seconds == 60
 
 
-def test_token_is_topic_partition_offset_range_and_digest(model):
+def test_token_is_topic_partition_offset_range_and_digest(flat):
     batch = PartitionBatch(TOPIC, 3, 60)
-    values = _fill(batch, model, range(10, 15))
+    values = _fill(batch, flat, range(10, 15))
     assert (batch.first_offset, batch.last_offset, batch.messages) == (10, 14, 5)
     assert re.fullmatch(r"dxpulse\.online_payment:3:10-14:[0-9a-f]{8}", batch.token)
     digest = 0
@@ -57,55 +58,59 @@ def test_token_is_topic_partition_offset_range_and_digest(model):
     assert batch.token == f"dxpulse.online_payment:3:10-14:{digest:08x}"
 
 
-def test_single_message_token(model):
+def test_single_message_token(flat):
     batch = PartitionBatch("t.mobile_money", 0, 60)
-    batch.add_event(0, model("mobile_money"), INGESTED, b"abc")
+    batch.add_event(0, flat("mobile_money"), INGESTED, b"abc")
     assert batch.token == f"t.mobile_money:0:0-0:{zlib.crc32(b'abc'):08x}"
 
 
-def test_same_content_gives_the_same_token(model):
-    assert _token(model, 1, range(0, 5)) == _token(model, 1, range(0, 5))
+def test_same_content_gives_the_same_token(flat):
+    assert _token(flat, 1, range(0, 5)) == _token(flat, 1, range(0, 5))
 
 
-def test_other_partition_offsets_or_content_give_another_token(model):
+def test_other_partition_offsets_or_content_give_another_token(flat):
     tokens = {
-        _token(model, 1, range(0, 5)),
-        _token(model, 2, range(0, 5)),
-        _token(model, 1, range(5, 10)),
-        _token(model, 1, range(0, 5), amount=2_000),  # a recreated topic: same offsets
+        _token(flat, 1, range(0, 5)),
+        _token(flat, 2, range(0, 5)),
+        _token(flat, 1, range(5, 10)),
+        _token(flat, 1, range(0, 5), amount=2_000),  # a recreated topic: same offsets
     }
     assert len(tokens) == 4
 
 
-def test_events_become_rows_and_aggregates(model):
+def test_events_become_rows_and_aggregates(flat):
     batch = PartitionBatch(TOPIC, 2, 60)
-    batch.add_event(7, model(amount_vnd=1_000), INGESTED, b"a")
-    batch.add_event(8, model(amount_vnd=2_000, status="failed"), INGESTED, b"b")
-    rows = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in batch.event_rows]
+    batch.add_event(7, flat(amount_vnd=1_000), INGESTED, b"a")
+    batch.add_event(8, flat(amount_vnd=2_000, status="failed"), INGESTED, b"b")
+    columns = event_columns(
+        batch.events, batch.partition, batch.offsets, batch.ingested_ms, batch.late_rows
+    )
+    rows = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in zip(*columns, strict=True)]
     assert [(r["kafka_partition"], r["kafka_offset"]) for r in rows] == [(2, 7), (2, 8)]
     assert [r["amount_vnd"] for r in rows] == [1_000, 2_000]
-    assert all(r["ingested_at"] == INGESTED for r in rows)
+    assert all(r["ingested_at"] == epoch_ms(INGESTED) for r in rows)
+    assert [r["is_late"] for r in rows] == [0, 0]
     (agg,) = batch.aggregator.rows()
     assert agg[7:10] == [2, 1, 1]  # events, successes, failures
 
 
-def test_rejections_become_dead_letters_and_advance_offsets(model):
+def test_rejections_become_dead_letters_and_advance_offsets(flat):
     batch = PartitionBatch(TOPIC, 5, 60)
-    batch.add_event(100, model(), INGESTED, b"ok")
+    batch.add_event(100, flat(), INGESTED, b"ok")
     rejection = Rejection("invalid_json", "not valid JSON: EOF while parsing")
     batch.add_rejection(101, b"79", b"{oops", rejection)
     batch.add_rejection(102, None, None, Rejection("empty", "message has no value"))
-    batch.add_event(103, model(), INGESTED, b"ok")
+    batch.add_event(103, flat(), INGESTED, b"ok")
     assert batch.token.startswith(f"{TOPIC}:5:100-103:")
     assert batch.messages == 4
-    assert len(batch.event_rows) == 2
+    assert len(batch.events) == 2
     assert batch.dead_letters == [
         DeadLetter(TOPIC, 5, 101, b"79", b"{oops", "invalid_json", rejection.reason),
         DeadLetter(TOPIC, 5, 102, None, None, "empty", "message has no value"),
     ]
 
 
-def test_rejected_content_is_part_of_the_token(model):
+def test_rejected_content_is_part_of_the_token(flat):
     def token(bad_value: bytes) -> str:
         batch = PartitionBatch(TOPIC, 0, 60)
         batch.add_rejection(0, None, bad_value, Rejection("invalid_json", "x"))
@@ -122,7 +127,7 @@ def test_batch_of_only_rejections(validator, ctx, sample):
     assert isinstance(result, Rejection)
     batch.add_rejection(42, None, payload, result)
     assert batch.token.startswith(f"{TOPIC}:0:42-42:")
-    assert batch.event_rows == []
+    assert batch.events == []
     assert len(batch.aggregator) == 0
     (letter,) = batch.dead_letters
     assert letter.value == payload

@@ -50,7 +50,7 @@ def test_every_message_is_accounted_for(messages: list[bytes]) -> None:
     batch = PartitionBatch("t.x", 0, 60, dedup=DedupIndex(600_000))
     accepted = duplicates = 0
     for offset, payload in enumerate(messages):
-        result = VALIDATOR.validate(payload, None, CTX)
+        result = VALIDATOR.validate_flat(payload, None, CTX)
         if isinstance(result, Rejection):
             assert result.code in REJECTION_CODES and result.reason
             batch.add_rejection(offset, None, payload, result, NOW)
@@ -61,5 +61,5 @@ def test_every_message_is_accounted_for(messages: list[bytes]) -> None:
     assert batch.messages == len(messages)
     assert batch.messages == accepted + len(batch.dead_letters) + duplicates
     assert duplicates == batch.duplicates
-    assert len(batch.event_rows) == accepted
+    assert len(batch.events) == accepted
     assert sum(int(r[7]) for r in batch.aggregator.rows()) + batch.late_count == accepted

@@ -1,0 +1,233 @@
+"""The fast pre-check is a strict subset of the models, and agrees with them on every value.
+
+``validate_flat`` must give exactly what ``validate`` gives (then flattened): the same
+events, the same rejections with the same reasons. The pre-check may only decline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_origin
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.events import MODELS, values
+from schemas.flat import FLAT_FIELDS, event_ms_of, flatten, precheck
+from schemas.validation import EventValidator, Rejection
+from tests.unit_tests.conftest import NOW, VALID_SAMPLES
+
+VALIDATOR = EventValidator()
+CTX = VALIDATOR.context(now=NOW)
+LIMIT_US = CTX["max_event_us"]
+
+
+def _both(payload: bytes, expected: str | None = None) -> tuple[Any, Any]:
+    slow = VALIDATOR.validate(payload, expected, CTX)
+    fast = VALIDATOR.validate_flat(payload, expected, CTX)
+    return slow, fast
+
+
+def _assert_agree(payload: bytes, expected: str | None = None) -> None:
+    slow, fast = _both(payload, expected)
+    if isinstance(slow, Rejection):
+        assert fast == slow
+    else:
+        assert fast == flatten(slow)
+    obj = _loads(payload)
+    quick = precheck(obj, expected, LIMIT_US) if obj is not None else None
+    if quick is not None:  # the pre-check accepted: the models must, with the same values
+        assert not isinstance(slow, Rejection), slow
+        assert quick == flatten(slow)
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def test_generated_events_all_take_the_fast_path(mix_events):
+    for event in mix_events[:20_000]:
+        obj = orjson.loads(orjson.dumps(event))
+        quick = precheck(obj, event["event_type"], LIMIT_US)
+        assert quick is not None, event
+        model = VALIDATOR.validate(orjson.dumps(event), None, CTX)
+        assert not isinstance(model, Rejection)
+        assert quick == flatten(model)
+
+
+def test_flat_fields_follow_the_declared_order(flat):
+    event = dict(zip(FLAT_FIELDS, flat("mobile_money"), strict=True))
+    assert event["event_id"] == VALID_SAMPLES["mobile_money"]["event_id"]
+    assert event["event_ms"] == event_ms_of("2024-03-05T08:30:00.000Z")
+    assert (event["provider"], event["kind"], event["agent_id"]) == (
+        "viettel_money",
+        "cash_out",
+        "AG1400042",
+    )
+    assert event["platform"] == event["method"] == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("schema_version", True),
+        ("schema_version", 1.0),
+        ("amount_vnd", True),
+        ("amount_vnd", 1000.0),
+        ("amount_vnd", -1),
+        ("amount_vnd", 10**13 + 1),
+        ("amount_vnd", "1000"),
+        ("event_id", "0B7E7D8E-3C1F-4B7A-9A52-2F1D6C0E4A11"),  # the models accept, lowercased
+        ("event_id", "0b7e7d8e3c1f4b7a9a522f1d6c0e4a11"),
+        ("event_id", "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a1"),
+        ("event_time", "2024-03-04T10:00:00Z"),  # not canonical: the models decide (valid)
+        ("event_time", "2024-03-04T17:00:00.000+07:00"),
+        ("event_time", "2024-03-04 10:00:00.000Z"),
+        ("event_time", "2024-02-30T10:00:00.000Z"),
+        ("event_time", "2024-03-04T10:00:00.000"),
+        ("event_time", "1999-12-31T23:59:59.999Z"),
+        ("event_time", "2024-03-04T10:00:00.1234Z"),
+        ("event_time", "２０２４-03-04T10:00:00.000Z"),
+        ("event_time", 1709546400000),
+        ("province_code", "99"),
+        ("province_code", 79),
+        ("area", "URBAN"),
+        ("channel", ["web"]),
+        ("status", None),
+        ("customer_id", "abc"),
+        ("customer_id", "Ptest0001\n"),
+        ("provider", "Viettel"),
+        ("merchant_category", {"a": 1}),
+        ("unknown_field", 1),
+    ],
+)
+def test_edge_values_agree_with_the_models(sample, field, value):
+    _assert_agree(orjson.dumps(sample("online_payment", **{field: value})))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"agent_id": None},  # cash_out needs an agent
+        {"kind": "airtime", "agent_id": None, "channel": "ussd"},
+        {"kind": "airtime", "channel": "ussd"},
+        {"agent_id": "AG1"},
+        {"agent_id": "ag1400042"},
+        {"provider": "momo"},
+        {"extra": None},
+    ],
+)
+def test_mobile_money_edges_agree(sample, overrides):
+    _assert_agree(orjson.dumps(sample("mobile_money", **overrides)))
+
+
+def test_missing_optional_agent_is_accepted_fast(sample):
+    event = sample("mobile_money", kind="p2p_transfer", channel="mobile_app")
+    del event["agent_id"]
+    obj = orjson.loads(orjson.dumps(event))
+    assert precheck(obj, None, LIMIT_US) is not None
+    _assert_agree(orjson.dumps(event))
+
+
+@pytest.mark.parametrize("event_type", sorted(MODELS))
+def test_each_missing_field_agrees(sample, event_type):
+    for field in VALID_SAMPLES[event_type]:
+        event = sample(event_type)
+        del event[field]
+        _assert_agree(orjson.dumps(event))
+
+
+def test_wrong_topic_and_duplicate_keys_agree(sample):
+    payload = orjson.dumps(sample("online_payment"))
+    _assert_agree(payload, expected="mobile_money")
+    duplicated = payload[:-1] + b',"area":"rural"}'
+    _assert_agree(duplicated)
+    duplicated_bad = payload[:-1] + b',"area":"nowhere"}'
+    _assert_agree(duplicated_bad)
+
+
+def test_future_limit_is_exact_to_the_millisecond(sample):
+    strict = EventValidator(max_future_skew=NOW - NOW)  # zero skew
+    ctx = strict.context(now=NOW)
+    at_now = NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    obj = orjson.loads(orjson.dumps(sample(event_time=at_now)))
+    assert precheck(obj, None, ctx["max_event_us"]) is not None
+    later = at_now.replace(".000Z", ".001Z")
+    obj = orjson.loads(orjson.dumps(sample(event_time=later)))
+    assert precheck(obj, None, ctx["max_event_us"]) is None
+
+
+def test_not_objects_are_declined():
+    for obj in (None, 1, "x", [VALID_SAMPLES["online_payment"]], {"event_type": ["x"]}, {}):
+        assert precheck(obj, None, LIMIT_US) is None
+
+
+# -- property: over near-valid events, the pre-check never disagrees with the models ---------
+_LITERAL_VALUES = sorted(
+    {
+        value
+        for model in MODELS.values()
+        for field in model.model_fields.values()
+        for value in (values(field.annotation) if get_origin(field.annotation) is Literal else ())
+        if isinstance(value, str)
+    }
+)
+_ALL_STRINGS = sorted(
+    {v for e in VALID_SAMPLES.values() for v in e.values() if isinstance(v, str)}
+    | set(_LITERAL_VALUES)
+)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(_ALL_STRINGS),
+    st.text(max_size=40),
+    st.from_regex(
+        r"20[0-9]{2}-[01][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-6][0-9]:[0-6][0-9]"
+        r"(\.[0-9]{1,4})?(Z|[+-]0[0-9]:00)?",
+        fullmatch=True,
+    ),
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@st.composite
+def _near_valid(draw: st.DrawFn) -> tuple[bytes, str | None]:
+    event_type = draw(st.sampled_from(sorted(VALID_SAMPLES)))
+    event = dict(VALID_SAMPLES[event_type])
+    fields = sorted({k for v in VALID_SAMPLES.values() for k in v} | {"extra"})
+    for _ in range(draw(st.integers(1, 3))):
+        field = draw(st.sampled_from(fields))
+        if draw(st.booleans()) and field in event:
+            del event[field]
+        else:
+            event[field] = draw(_json)
+    expected = draw(st.sampled_from([None, *sorted(VALID_SAMPLES)]))
+    return orjson.dumps(event), expected
+
+
+@settings(max_examples=1_500, deadline=None)
+@given(_near_valid())
+def test_fast_path_agrees_with_the_models_on_near_valid_events(case):
+    payload, expected = case
+    _assert_agree(payload, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(VALID_SAMPLES)), st.data())
+def test_enum_values_agree(event_type, data):
+    event = dict(VALID_SAMPLES[event_type])
+    field = data.draw(st.sampled_from([k for k, v in event.items() if isinstance(v, str)]))
+    event[field] = data.draw(st.sampled_from(_LITERAL_VALUES))
+    _assert_agree(orjson.dumps(event))
