@@ -95,6 +95,11 @@ class StreamSettings(BaseModel):
         ge=0,
         description="An event_id seen again within this much event time is dropped.",
     )
+    dedup_max_ids: int = Field(
+        default=20_000,
+        ge=0,
+        description="Per partition; bounds the dedup index's memory (~150 bytes an id).",
+    )
     retry_max_backoff_s: float = Field(default=30.0, gt=0, le=600)
 
 

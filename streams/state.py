@@ -96,9 +96,12 @@ class SinkStateStore:
         )
 
     def written_event_ids(
-        self, event_type: str, partition: int, max_offset: int, since_ms: int
+        self, event_type: str, partition: int, max_offset: int, since_ms: int, limit: int
     ) -> list[tuple[int, str]]:
-        """(event_ms, event_id) already written from a partition, to re-seed deduplication."""
+        """(event_ms, event_id) already written from a partition, to re-seed deduplication.
+
+        The ``limit`` latest by offset, returned in offset order, as the live index held them.
+        """
         with self.lock:
             rows = self.client.query(
                 f"""
@@ -107,12 +110,15 @@ class SinkStateStore:
                 WHERE event_type = {{t:String}} AND kafka_partition = {{p:UInt16}}
                   AND kafka_offset <= {{o:UInt64}}
                   AND event_time >= fromUnixTimestamp64Milli({{s:Int64}})
+                ORDER BY kafka_offset DESC
+                LIMIT {{n:UInt64}}
                 """,
                 parameters={
                     "t": event_type,
                     "p": partition,
                     "o": max(max_offset, 0),
                     "s": max(since_ms, 0),
+                    "n": limit,
                 },
             ).result_rows
-        return [(int(ms), str(event_id)) for ms, event_id in rows]
+        return [(int(ms), str(event_id)) for ms, event_id in reversed(rows)]

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.freshness import FreshnessHistogram
+
 
 @dataclass
 class WorkerStatus:
@@ -30,6 +32,7 @@ class WorkerStatus:
     state: str = "starting"
     error: str | None = None
     started_at: float = field(default_factory=time.time)
+    freshness: FreshnessHistogram = field(default_factory=FreshnessHistogram)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class WorkerStatus:
                 "rejections": dict(self.rejections),
                 "dead_letter_topic_seen": dict(self.dead_letter_topic_seen),
                 "uptime_s": round(time.time() - self.started_at, 1),
+                "freshness": self.freshness.summary(),
             }
 
     @property
