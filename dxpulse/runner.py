@@ -74,6 +74,10 @@ class WorkerProcess:
     def url(self) -> str:
         return f"http://{self.settings.web.host}:{self.settings.web.port}/status"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> WorkerProcess:
         env = {**os.environ, **settings_env(self.settings)}
         with self.log_path.open("ab") as log:

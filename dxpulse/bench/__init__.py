@@ -1,0 +1,1 @@
+"""`dxpulse bench`: our worker against reference consumers doing the same job."""

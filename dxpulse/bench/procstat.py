@@ -1,0 +1,40 @@
+"""CPU time and memory of another process, read from /proc (Linux)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    cpu_s: float  # user + system, all threads
+    rss_mb: float
+    peak_rss_mb: float  # VmHWM: the high-water mark since the process started
+    # Private memory (heap). RSS also counts file-backed pages such as the ~270 MB of
+    # chDB's engine library mapped into a worker that writes to an embedded chDB.
+    anon_mb: float = 0.0
+
+
+def sample(pid: int) -> ProcSample | None:
+    """None once the process is gone."""
+    base = Path(f"/proc/{pid}")
+    try:
+        stat = (base / "stat").read_text()
+        status = (base / "status").read_text()
+    except OSError:
+        return None
+    # Fields after the command name, which may itself hold spaces and parentheses.
+    fields = stat.rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+    memory = {
+        line.split(":")[0]: int(line.split()[1]) / 1024
+        for line in status.splitlines()
+        if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:"))
+    }
+    return ProcSample(
+        cpu, memory.get("VmRSS", 0.0), memory.get("VmHWM", 0.0), memory.get("RssAnon", 0.0)
+    )
