@@ -251,6 +251,8 @@ class IngestLoop:
             self._oldest = time.monotonic()
         self._pending += handled
         with self.status.lock:
+            if handled and not self.status.first_consumed_at:
+                self.status.first_consumed_at = time.time()
             self.status.consumed += handled
             self.status.accepted += accepted
             self.status.dead_lettered += rejected

@@ -25,6 +25,7 @@ class WorkerStatus:
     write_failures: int = 0
     outage_seconds: float = 0.0
     last_flush_at: float = 0.0
+    first_consumed_at: float = 0.0  # wall clock of the first message handled
     last_flush_seconds: float = 0.0
     assigned: list[str] = field(default_factory=list)
     rejections: Counter[str] = field(default_factory=Counter)
@@ -52,6 +53,7 @@ class WorkerStatus:
                 "write_failures": self.write_failures,
                 "outage_seconds": round(self.outage_seconds, 2),
                 "last_flush_at": self.last_flush_at,
+                "first_consumed_at": self.first_consumed_at,
                 "last_flush_seconds": round(self.last_flush_seconds, 4),
                 "assigned": list(self.assigned),
                 "rejections": dict(self.rejections),

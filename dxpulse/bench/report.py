@@ -22,6 +22,7 @@ class Measurement:
     peak_rss_mb: float
     exact: bool | None = None  # None: the consumer does not write anywhere to check
     note: str = ""
+    anon_mb: float | None = None  # private memory at the end, without mapped library code
 
     @property
     def rate(self) -> float:
@@ -165,7 +166,7 @@ class BenchReport:
             f"{self.machine.get('python', '?')}, broker {self.machine.get('broker', '?')}.",
             "",
             "| consumer doing the same job | events | events/s | CPU-s per 1M events "
-            "| peak RSS MB | × ceiling | exact |",
+            "| peak RSS MB (private) | × ceiling | exact |",
             "|---|---:|---:|---:|---:|---:|---|",
         ]
         for m in self.consumers:
@@ -173,7 +174,8 @@ class BenchReport:
             exact = {True: "yes", False: "**NO**", None: "n/a"}[m.exact]
             lines.append(
                 f"| {m.name}{f' ({m.note})' if m.note else ''} | {m.events:,} | "
-                f"{m.rate:,.0f} | {m.cpu_per_million:.1f} | {m.peak_rss_mb:.0f} | "
+                f"{m.rate:,.0f} | {m.cpu_per_million:.1f} | {m.peak_rss_mb:.0f}"
+                f"{'' if m.anon_mb is None else f' ({m.anon_mb:.0f})'} | "
                 f"{'' if ratio is None else f'{ratio:.2f}'} | {exact} |"
             )
         p = self.producer

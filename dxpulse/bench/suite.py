@@ -241,6 +241,7 @@ def _workers(
         watch.peak_rss_mb,
         exact=exact,
         note="" if exact else note,
+        anon_mb=watch.anon_mb,
     )
     return measurement, watch.broker_cores
 
@@ -251,46 +252,56 @@ class _Watch:
     seconds: float
     cpu_s: float
     peak_rss_mb: float
+    anon_mb: float
     broker_cores: float | None
 
 
 def _watch(run: _Run, procs: list[WorkerProcess], expected: int, name: str) -> _Watch:
-    """Follow the workers' /status until they committed ``expected`` messages."""
-    start: tuple[float, int, float, float | None] | None = None
+    """Follow the workers' /status until they committed ``expected`` messages.
+
+    The span is the workers' own clock, first message handled to last flush; CPU and the
+    broker's CPU are sampled from the last poll before the first message.
+    """
+    before: tuple[float, float | None] | None = None
     last_progress, last_committed = time.monotonic(), -1
     with _progress(run.console) as progress:
         task = progress.add_task(f"{name}: committed", total=expected)
         while True:
             for proc in procs:
                 proc.check_alive()
-            statuses = [proc.status() or {} for proc in procs]
+            statuses = [proc.status() for proc in procs]
             now = time.monotonic()
-            consumed = sum(s.get("consumed", 0) for s in statuses)
-            committed = sum(s.get("committed", 0) for s in statuses)
-            if start is None and consumed > 0:
-                start = (now, consumed, _cpu(procs), _broker_cpu(run))
+            consumed = sum(s.get("consumed", 0) for s in statuses if s)
+            committed = sum(s.get("committed", 0) for s in statuses if s)
+            if consumed == 0 and all(statuses):
+                before = (_cpu(procs), _broker_cpu(run))
             progress.update(task, completed=min(committed, expected))
-            if committed >= expected and start is not None:
+            if committed >= expected:
                 break
             if committed != last_committed:
                 last_progress, last_committed = now, committed
             elif now - last_progress > _STALL_S:
                 raise DxpulseError(f"{name}: no progress for {_STALL_S:.0f} s")
             time.sleep(_POLL_S)
-    t0, consumed0, cpu0, broker0 = start
-    seconds = now - t0
-    # The first poll already saw consumed0 messages: count the span's messages only.
-    events = expected - consumed0 if seconds > 0 else expected
+    if before is None:
+        raise DxpulseError(f"{name}: consumed before its status page answered; use more events")
+    cpu0, broker0 = before
+    done = [s for s in statuses if s]
+    first = min(s["first_consumed_at"] for s in done if s.get("first_consumed_at"))
+    seconds = max(s["last_flush_at"] for s in done) - first
     samples = [s for s in (sample(p.pid) for p in procs if p.pid) if s is not None]
     broker1 = _broker_cpu(run)
     broker_cores = (
-        (broker1 - broker0) / seconds if broker0 is not None and broker1 is not None else None
+        (broker1 - broker0) / seconds
+        if broker0 is not None and broker1 is not None and seconds > 0
+        else None
     )
     return _Watch(
-        events,
+        expected,
         seconds,
         sum(s.cpu_s for s in samples) - cpu0,
         max((s.peak_rss_mb for s in samples), default=0.0),
+        max((s.anon_mb for s in samples), default=0.0),
         broker_cores,
     )
 

@@ -1,0 +1,49 @@
+"""`dxpulse bench` end to end at a tiny size: every phase runs and the report adds up.
+
+No timing is asserted (machines are shared and noisy); the benchmark's own report is the
+judge of speed. What is asserted is that each contender consumed the data set exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+
+def test_bench_runs_every_phase_and_writes_the_report(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXPULSE_")}
+    command = [
+        sys.executable, "-m", "dxpulse", "bench",
+        "--events", "3000", "--faust-events", "1000",
+        "--freshness-rate", "500", "--freshness-seconds", "2",
+        "--output", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (run_dir,) = tmp_path.iterdir()
+    report = orjson.loads((run_dir / "report.json").read_bytes())
+    assert report["producer"]["events"] == 3_000
+    consumers = {c["name"]: c for c in report["consumers"]}
+    assert set(consumers) == {"plain confluent-kafka", "dxpulse worker", "vanilla Faust"}
+    assert all(c["exact"] for c in consumers.values()), consumers
+    assert consumers["vanilla Faust"]["events"] >= 1_000
+    assert consumers["dxpulse worker"]["events"] == 3_000
+    assert consumers["dxpulse worker"]["seconds"] > 0
+    assert consumers["dxpulse worker"]["peak_rss_mb"] > 0
+    assert report["scaling"]["exact"] is True
+    fresh = report["freshness"]
+    assert fresh["events"] >= 900 and fresh["p50_ms"] is not None
+    assert fresh["p50_ms"] <= fresh["p99_ms"] <= fresh["max_ms"]
+    markdown = (run_dir / "report.md").read_text()
+    assert "| dxpulse worker |" in markdown and "| target | goal | measured | met |" in markdown
+    assert "Report:" in done.stdout

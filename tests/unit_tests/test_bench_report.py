@@ -1,0 +1,93 @@
+"""The bench report: rates, ratios to the ceiling, targets met or missed, Markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+
+from dxpulse.bench.report import (
+    CEILING,
+    FAUST,
+    WORKER,
+    BenchReport,
+    Freshness,
+    Measurement,
+    Scaling,
+    Soak,
+)
+
+
+def _report(**overrides) -> BenchReport:
+    report = BenchReport(
+        events=1_000_000,
+        partitions=8,
+        producer=Measurement("producer", 1_000_000, 4.0, 4.5, 200.0),
+        consumers=[
+            Measurement(CEILING, 1_000_000, 2.5, 3.0, 150.0, exact=True),
+            Measurement(WORKER, 1_000_000, 10.0, 12.0, 420.0, exact=True),
+            Measurement(FAUST, 200_000, 20.0, 14.0, 140.0, exact=True),
+        ],
+        freshness=Freshness(10_000, 30, 300_000, 700.0, 1_900.0, 2_300.0, 400.0),
+        scaling=Scaling(100_000, 170_000, 1_000_000, 5.9, 0.4, 1.5, exact=True),
+        machine={"cpus": 2, "python": "3.11", "broker": "embedded Tansu"},
+    )
+    for key, value in overrides.items():
+        setattr(report, key, value)
+    return report
+
+
+def test_rates_and_ratio_to_the_ceiling():
+    report = _report()
+    worker = report.consumer(WORKER)
+    assert worker is not None
+    assert worker.rate == 100_000
+    assert worker.cpu_per_million == 12.0
+    assert report.ratio_to_ceiling(worker) == 0.25
+    assert report.scaling is not None and report.scaling.speedup == 1.7
+
+
+def test_targets_say_which_are_met():
+    met = {t.what: t.met for t in _report().targets()}
+    assert met == {
+        "producer events/s": True,  # 250,000
+        "worker events/s": True,  # exactly 100,000
+        "worker / confluent ceiling": False,  # 0.25
+        "worker peak RSS MB": False,  # 420
+        "freshness p50 ms": True,
+        "freshness p99 ms": True,
+        "2 workers / 1 worker": True,
+    }
+
+
+def test_missing_phases_are_not_judged():
+    report = _report(freshness=None, scaling=None)
+    whats = [t.what for t in report.targets()]
+    assert "freshness p99 ms" not in whats and "2 workers / 1 worker" not in whats
+    empty = Freshness(10_000, 1, 0, None, None, None, 0.0)
+    (p50,) = [t for t in _report(freshness=empty).targets() if t.what == "freshness p50 ms"]
+    assert (p50.measured, p50.met) == ("n/a", None)
+
+
+def test_soak_growth_is_measured_after_warm_up():
+    soak = Soak(20_000, 600, 12_000_000, [100.0] * 10 + [400.0] + [410.0] * 589 + [415.0])
+    assert soak.rss_growth_mb == 5.0  # 415 at the end against 410 after the first minute
+    (target,) = [t for t in _report(soak=soak).targets() if t.what.startswith("RSS growth")]
+    assert target.met is True
+
+
+def test_markdown_has_every_consumer_and_target():
+    text = _report().to_markdown()
+    for name in (CEILING, WORKER, FAUST):
+        assert f"| {name} |" in text
+    assert "| 100,000 | 12.0 | 420 | 0.25 | yes |" in text
+    assert "p50 700 ms, p99 1,900 ms" in text
+    assert "| 2 | 170,000 | 1.70 | 0.40 | 1.50 |" in text
+    assert "| worker / confluent ceiling | >= 0.30 | 0.25 | **no** |" in text
+
+
+def test_json_round_trips_with_derived_fields():
+    data = json.loads(json.dumps(_report().to_json()))
+    worker = next(c for c in data["consumers"] if c["name"] == WORKER)
+    assert worker["rate"] == 100_000 and worker["vs_ceiling"] == 0.25
+    assert data["producer"]["rate"] == 250_000
+    assert data["scaling"]["speedup"] == 1.7
+    assert {t["what"] for t in data["targets"]} >= {"worker events/s", "freshness p99 ms"}
