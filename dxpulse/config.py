@@ -80,7 +80,7 @@ class ClickHouseSettings(BaseModel):
 
 class StreamSettings(BaseModel):
     window_seconds: int = Field(default=60, ge=1, le=86_400, description="Tumbling window size.")
-    flush_interval_s: float = Field(default=2.0, gt=0, le=300)
+    flush_interval_s: float = Field(default=1.0, gt=0, le=300)
     flush_max_events: int = Field(default=50_000, ge=1)
     poll_batch: int = Field(default=10_000, ge=1, le=1_000_000)
     max_event_bytes: int = Field(default=64 * 1024, ge=256)

@@ -171,7 +171,7 @@ class IngestLoop:
         self._set_state("running")
         try:
             while not self._stop.is_set():
-                messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.2)
+                messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.1)
                 if messages:
                     self._absorb(messages)
                 if self._flush_due():
