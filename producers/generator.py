@@ -1,8 +1,17 @@
 """Deterministic generator of realistic synthetic events (pure logic, no I/O).
 
-Same seed and same event times give the same events. Customers are stable: a customer
-index always maps to the same pseudonymous id, province and area, so per-customer
-questions (active customers, rural share of customers) have consistent answers.
+Two ways to generate, both calibrated and both deterministic for a seed and event times:
+
+- ``event(at)`` makes one event as a dict: for tests, tools and low rates.
+- ``batch(at, n)`` makes ``n`` events at once, already encoded as Kafka keys and JSON values.
+  Its draws are vectorised with numpy and each value is one ``%`` fill of a per-type JSON
+  template with ready-made fragments, so an event costs well under a microsecond of Python.
+  The two paths use separate random streams: for one seed they give different events with
+  the same distributions.
+
+Customers are shared by both paths and stable: a customer is a function of the seed, the
+event type and its index only, so per-customer questions (active customers, rural share of
+customers) have consistent answers.
 """
 
 from __future__ import annotations
@@ -12,12 +21,15 @@ import math
 import random
 import uuid
 from bisect import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import accumulate
-from typing import Any
+from functools import cache
+from itertools import accumulate, product
+from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from dxpulse.config import EVENT_TYPES
@@ -28,6 +40,16 @@ from schemas.provinces import Province, provinces
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
 _ID_PREFIX = {"online_payment": "P", "ecommerce_order": "E", "mobile_money": "M"}
+_CASH_KINDS = ("cash_in", "cash_out")
+# Customers are derived in blocks: one numpy draw per block, and a single event() only
+# builds the block it needs (a generator used for a handful of events stays cheap).
+_CUSTOMER_BLOCK = 4_096
+_AGENT_DIGITS = 5  # agent ids are "AG" + province code + a zero-padded 5-digit number
+
+IntArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+ByteMatrix = npt.NDArray[np.uint8]  # (n, width) ASCII, one fixed-width string per row
+ObjectArray = npt.NDArray[np.object_]
 
 
 class _Choice:
@@ -51,6 +73,14 @@ class Customer:
     area: str
 
 
+class EncodedEvents(NamedTuple):
+    """Events of one type from :meth:`EventGenerator.batch`, ready for Kafka."""
+
+    event_type: str
+    keys: list[bytes]  # province code: keeps a province's events in order on one partition
+    values: list[bytes]  # compact JSON, as ``EventGenerator.encode`` would write it
+
+
 class EventGenerator:
     def __init__(
         self,
@@ -65,12 +95,7 @@ class EventGenerator:
         self.event_types = tuple(event_types)
         self._rng = random.Random(seed)
         self._trend_origin = trend_origin
-        provs = list(provinces().values())
-        self._by_population = _ProvincePicker(provs, lambda p: p.population)
-        self._by_area = {
-            "urban": _ProvincePicker(provs, lambda p: p.population * p.urban_share),
-            "rural": _ProvincePicker(provs, lambda p: p.population * (1 - p.urban_share)),
-        }
+        self._tables: dict[str, _CustomerTable] = {}
         self._customers: dict[tuple[str, int], Customer] = {}
         self._mix_key: tuple[int, int] = (-1, -1)
         self._mix: _Choice | None = None
@@ -86,6 +111,10 @@ class EventGenerator:
         self._order_channels = _Choice(cal.ORDER_CHANNELS)
         self._mm_providers = _Choice(cal.MOBILE_MONEY_PROVIDERS)
         self._mm_kinds = _Choice(cal.MOBILE_MONEY_KINDS)
+        # The batch path's own stream, so event() and batch() calls do not shift each other.
+        self._np_rng = _derived_rng(f"{seed}:batch")
+        self._batch_mix_hour = -1
+        self._batch_mix: FloatArray = np.ones(1)
 
     # -- public API ---------------------------------------------------------------------
     def event(self, at: datetime, event_type: str | None = None) -> dict[str, Any]:
@@ -113,11 +142,28 @@ class EventGenerator:
             self._fill_mobile_money(event, customer)
         return event
 
+    def batch(self, at: datetime, n: int, event_type: str | None = None) -> list[EncodedEvents]:
+        """``n`` encoded events at time ``at``, grouped by type (types with none are left out).
+
+        Types follow the mix at ``at`` (one multinomial draw of the counts) unless
+        ``event_type`` is given; every field follows the same calibration as :meth:`event`.
+        """
+        if event_type is not None and event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type: {event_type!r}")
+        types = (event_type,) if event_type else self.event_types
+        counts = [n] if len(types) == 1 else self._np_rng.multinomial(n, self._mix_at(at))
+        event_time = format_event_time(at)
+        out = []
+        for etype, count in zip(types, counts, strict=True):
+            if count:
+                out.append(self._encode(etype, int(count), at, event_time))
+        return out
+
     def customer(self, event_type: str, index: int) -> Customer:
         key = (event_type, index)
         found = self._customers.get(key)
         if found is None:
-            found = self._customers[key] = self._make_customer(event_type, index)
+            found = self._customers[key] = self._table(event_type).customer(index)
         return found
 
     @staticmethod
@@ -129,19 +175,11 @@ class EventGenerator:
         pool = cal.CUSTOMER_POOL[event_type]
         return int(pool * self._rng.random() ** cal.CUSTOMER_ACTIVITY_SKEW)
 
-    def _make_customer(self, event_type: str, index: int) -> Customer:
-        label = f"{self.seed}:{event_type}:{index}"
-        rng = random.Random(label)  # str seeds hash with SHA-512: stable across runs
-        if event_type == "mobile_money":
-            # Seed 001: ~72% of Mobile Money customers are rural; the province then
-            # follows where rural (or urban) people live.
-            area = "rural" if rng.random() < cal.MOBILE_MONEY_RURAL_SHARE else "urban"
-            province = self._by_area[area](rng)
-        else:
-            province = self._by_population(rng)
-            area = "urban" if rng.random() < province.urban_share else "rural"
-        digest = hashlib.blake2b(label.encode(), digest_size=8).hexdigest()
-        return Customer(f"{_ID_PREFIX[event_type]}{digest}", province, area)
+    def _table(self, event_type: str) -> _CustomerTable:
+        table = self._tables.get(event_type)
+        if table is None:
+            table = self._tables[event_type] = _CustomerTable(self.seed, event_type)
+        return table
 
     # -- per-type fields ----------------------------------------------------------------
     def _pick_type(self, at: datetime) -> str:
@@ -168,11 +206,10 @@ class EventGenerator:
         rng = self._rng
         method = self._methods(rng)
         median, sigma = cal.PAYMENT_TICKETS[method]
-        family = "ewallet" if method == "ewallet" else "card" if method == "card" else "bank"
         event["channel"] = self._pay_channels[method](rng)
         event["amount_vnd"] = self._ticket(median * self._trend(at), sigma)
         event["method"] = method
-        event["provider"] = self._providers[family](rng)
+        event["provider"] = self._providers[_payment_family(method)](rng)
         event["merchant_category"] = self._merchants(rng)
 
     def _fill_order(self, event: dict[str, Any]) -> None:
@@ -191,21 +228,420 @@ class EventGenerator:
         event["amount_vnd"] = self._ticket(*cal.MOBILE_MONEY_TICKETS[kind])
         event["provider"] = self._mm_providers(rng)
         event["kind"] = kind
-        if kind in ("cash_in", "cash_out"):
+        if kind in _CASH_KINDS:
             event["channel"] = "agent"
-            agents = max(5, customer.province.population * cal.AGENTS_PER_100K_PEOPLE // 100_000)
+            agents = _agent_pool(customer.province)
             event["agent_id"] = f"AG{customer.province.code}{rng.randrange(agents):05d}"
         else:
             ussd = cal.MOBILE_MONEY_USSD_SHARE[customer.area]
             event["channel"] = "ussd" if rng.random() < ussd else "mobile_app"
             event["agent_id"] = None
 
+    # -- batch path ---------------------------------------------------------------------
+    def _mix_at(self, at: datetime) -> FloatArray:
+        hour = int(at.timestamp()) // 3600  # the mix changes by the hour, like _pick_type's
+        if hour != self._batch_mix_hour:
+            weights = type_weights(at)
+            shares = np.array([weights[t] for t in self.event_types])
+            self._batch_mix, self._batch_mix_hour = shares / shares.sum(), hour
+        return self._batch_mix
 
-class _ProvincePicker:
-    def __init__(self, provs: Sequence[Province], weight: Any) -> None:
-        self._provs = list(provs)
-        self._choice = _Choice({p.code: float(weight(p)) for p in provs})
-        self._by_code = {p.code: p for p in provs}
+    def _encode(self, etype: str, n: int, at: datetime, event_time: str) -> EncodedEvents:
+        rng = self._np_rng
+        table = self._table(etype)
+        skewed = rng.random(n) ** cal.CUSTOMER_ACTIVITY_SKEW  # as _customer_index draws it
+        index = (cal.CUSTOMER_POOL[etype] * skewed).astype(np.intp)
+        table.ensure(index)
+        head = [_uuid4s(rng, n), table.fragments[index].tolist()]
+        if etype == "online_payment":
+            rest = _payment_columns(rng, n, self._trend(at))
+        elif etype == "ecommerce_order":
+            rest = _order_columns(rng, n)
+        else:
+            rest = _mobile_money_columns(rng, table, index)
+        template = _TEMPLATES[etype].replace(b"@TIME@", event_time.encode())
+        values = [template % fields for fields in zip(*head, *rest, strict=True)]
+        return EncodedEvents(etype, _geography().keys[table.province[index]].tolist(), values)
 
-    def __call__(self, rng: random.Random) -> Province:
-        return self._by_code[self._choice(rng)]
+
+# --- batch path: fields as columns ----------------------------------------------------
+# Each ``%b`` takes a ready-made JSON fragment ("name":"value",...), ``%d`` the amount. The
+# vocabularies are fixed identifiers, so no fragment needs JSON escaping.
+_HEAD = (
+    b'{"event_id":"%b","event_type":"@TYPE@","schema_version":'
+    + str(SCHEMA_VERSION).encode()
+    + b',"event_time":"@TIME@",%b'
+)
+_TEMPLATES = {
+    etype: _HEAD.replace(b"@TYPE@", etype.encode()) + tail
+    for etype, tail in {
+        # fragments: channel+method+provider, amount, status+merchant_category
+        "online_payment": b',%b,"amount_vnd":%d,%b}',
+        # fragments: channel+platform, amount, product+payment, status+order_status
+        "ecommerce_order": b',%b,"amount_vnd":%d,%b,%b}',
+        # fragments: amount, status, provider+kind, channel+agent_id
+        "mobile_money": b',"amount_vnd":%d,%b,%b,%b}',
+    }.items()
+}
+
+
+class _Fragments:
+    """A categorical draw whose outcomes are ready-made JSON fragments."""
+
+    def __init__(self, outcomes: Mapping[bytes, float]) -> None:
+        self.fragments: ObjectArray = np.array(list(outcomes), dtype=object)
+        cum = np.cumsum(np.fromiter(outcomes.values(), dtype=np.float64))
+        self._cum: FloatArray = cum / cum[-1]
+
+    def draw(self, rng: np.random.Generator, n: int) -> IntArray:
+        return _pick(self._cum, rng.random(n))
+
+    def take(self, drawn: IntArray) -> list[bytes]:
+        taken: list[bytes] = self.fragments[drawn].tolist()
+        return taken
+
+
+def _payment_columns(rng: np.random.Generator, n: int, trend: float) -> list[Iterable[Any]]:
+    tables = _payment_tables()
+    drawn = tables.channel_method_provider.draw(rng, n)
+    median, sigma = tables.medians[drawn] * trend, tables.sigmas[drawn]
+    tail = tables.status_merchant.take(tables.status_merchant.draw(rng, n))
+    return [tables.channel_method_provider.take(drawn), _tickets(rng, median, sigma), tail]
+
+
+def _order_columns(rng: np.random.Generator, n: int) -> list[Iterable[Any]]:
+    tables = _order_tables()
+    median, sigma = cal.ORDER_TICKET
+    return [
+        tables.channel_platform.take(tables.channel_platform.draw(rng, n)),
+        _tickets(rng, np.full(n, median), np.full(n, sigma)),
+        tables.product_payment.take(tables.product_payment.draw(rng, n)),
+        tables.status_order.take(tables.status_order.draw(rng, n)),
+    ]
+
+
+def _mobile_money_columns(
+    rng: np.random.Generator, table: _CustomerTable, index: IntArray
+) -> list[Iterable[Any]]:
+    tables, geo, n = _mobile_money_tables(), _geography(), len(index)
+    kind = tables.kinds.draw(rng, n)
+    provider = tables.providers.draw(rng, n)
+    amounts = _tickets(rng, tables.medians[kind], tables.sigmas[kind])
+    status = tables.status.take(tables.status.draw(rng, n))
+    provider_kind = tables.provider_kind[provider * len(tables.kinds.fragments) + kind]
+    province = table.province[index]
+    ussd_share = np.where(table.rural[index], tables.ussd_rural, tables.ussd_urban)
+    ussd = rng.random(n) < ussd_share
+    agent_no = (rng.random(n) * geo.agents[province]).astype(np.intp)
+    channel = tables.app_or_ussd[ussd.astype(np.intp)]
+    cash = tables.is_cash[kind]
+    if cash.any():
+        agent = b'"channel":"agent","agent_id":"AG'
+        digits = _digits(agent_no[cash])
+        channel[cash] = _strings(_join(agent, geo.codes[province[cash]], digits, b'"'))
+    return [amounts, status, provider_kind.tolist(), channel.tolist()]
+
+
+def _tickets(rng: np.random.Generator, median: FloatArray, sigma: FloatArray) -> list[int]:
+    """Log-normal tickets rounded to 1,000 VND, at least 1,000 (as ``_ticket`` draws them)."""
+    amount = median * np.exp(sigma * rng.standard_normal(len(median)))
+    tickets: list[int] = np.maximum(1_000, np.round(amount, -3)).astype(np.int64).tolist()
+    return tickets
+
+
+def _uuid4s(rng: np.random.Generator, n: int) -> list[bytes]:
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = _hex(raw)
+    dash = b"-"
+    return _strings(
+        _join(
+            digits[:, :8], dash, digits[:, 8:12], dash, digits[:, 12:16], dash,
+            digits[:, 16:20], dash, digits[:, 20:],
+        )
+    )  # fmt: skip
+
+
+# --- batch path: calibration as joint fragment tables ---------------------------------
+@dataclass(frozen=True)
+class _PaymentTables:
+    channel_method_provider: _Fragments
+    medians: FloatArray  # ticket of each channel_method_provider outcome, by its method
+    sigmas: FloatArray
+    status_merchant: _Fragments
+
+
+@dataclass(frozen=True)
+class _OrderTables:
+    channel_platform: _Fragments
+    product_payment: _Fragments
+    status_order: _Fragments
+
+
+@dataclass(frozen=True)
+class _MobileMoneyTables:
+    kinds: _Fragments
+    providers: _Fragments
+    provider_kind: ObjectArray  # fragment of provider p and kind k at p * len(kinds) + k
+    medians: FloatArray  # by kind
+    sigmas: FloatArray
+    is_cash: npt.NDArray[np.bool_]  # by kind
+    status: _Fragments
+    app_or_ussd: ObjectArray  # channel fragment of a non-cash event, by "is USSD"
+    ussd_rural: float
+    ussd_urban: float
+
+
+@cache
+def _payment_tables() -> _PaymentTables:
+    outcomes: dict[bytes, float] = {}
+    medians, sigmas = [], []
+    for method, p_method in _shares(cal.PAYMENT_METHODS).items():
+        channels = _shares(cal.PAYMENT_CHANNELS[method])
+        providers = _shares(cal.PAYMENT_PROVIDERS[_payment_family(method)])
+        for (channel, p_channel), (provider, p_provider) in product(
+            channels.items(), providers.items()
+        ):
+            fragment = _fields(channel=channel, method=method, provider=provider)
+            outcomes[fragment] = p_method * p_channel * p_provider
+            medians.append(cal.PAYMENT_TICKETS[method][0])
+            sigmas.append(cal.PAYMENT_TICKETS[method][1])
+    return _PaymentTables(
+        _Fragments(outcomes),
+        np.array(medians, dtype=np.float64),
+        np.array(sigmas, dtype=np.float64),
+        _joint(status=cal.STATUS_WEIGHTS, merchant_category=cal.MERCHANT_CATEGORIES),
+    )
+
+
+@cache
+def _order_tables() -> _OrderTables:
+    # A failed order is always cancelled; other outcomes draw the order status.
+    status_order: dict[bytes, float] = {}
+    statuses = _shares(cal.ORDER_STATUSES)
+    for status, p_status in _shares(cal.STATUS_WEIGHTS).items():
+        choices = {"cancelled": 1.0} if status == "failed" else statuses
+        for order_status, p_order in choices.items():
+            status_order[_fields(status=status, order_status=order_status)] = p_status * p_order
+    return _OrderTables(
+        _joint(channel=cal.ORDER_CHANNELS, platform=cal.PLATFORMS),
+        _joint(product_category=cal.PRODUCT_CATEGORIES, payment_method=cal.ORDER_PAYMENTS),
+        _Fragments(status_order),
+    )
+
+
+@cache
+def _mobile_money_tables() -> _MobileMoneyTables:
+    kinds = list(cal.MOBILE_MONEY_KINDS)
+    provider_kind = [
+        _fields(provider=p, kind=k) for p, k in product(cal.MOBILE_MONEY_PROVIDERS, kinds)
+    ]
+    return _MobileMoneyTables(
+        kinds=_Fragments({k.encode(): w for k, w in cal.MOBILE_MONEY_KINDS.items()}),
+        providers=_Fragments({p.encode(): w for p, w in cal.MOBILE_MONEY_PROVIDERS.items()}),
+        provider_kind=np.array(provider_kind, dtype=object),
+        medians=np.array([cal.MOBILE_MONEY_TICKETS[k][0] for k in kinds], dtype=np.float64),
+        sigmas=np.array([cal.MOBILE_MONEY_TICKETS[k][1] for k in kinds], dtype=np.float64),
+        is_cash=np.array([k in _CASH_KINDS for k in kinds]),
+        status=_joint(status=cal.STATUS_WEIGHTS),
+        app_or_ussd=np.array(
+            [
+                _fields(channel="mobile_app") + b',"agent_id":null',
+                _fields(channel="ussd") + b',"agent_id":null',
+            ],
+            dtype=object,
+        ),
+        ussd_rural=cal.MOBILE_MONEY_USSD_SHARE["rural"],
+        ussd_urban=cal.MOBILE_MONEY_USSD_SHARE["urban"],
+    )
+
+
+def _joint(**fields: Mapping[str, float]) -> _Fragments:
+    """Independent draws of several fields as one draw over their combinations."""
+    names = list(fields)
+    outcomes: dict[bytes, float] = {}
+    for combo in product(*(_shares(w).items() for w in fields.values())):
+        fragment = _fields(**{name: value for name, (value, _) in zip(names, combo, strict=True)})
+        outcomes[fragment] = math.prod(p for _, p in combo)
+    return _Fragments(outcomes)
+
+
+def _fields(**values: str) -> bytes:
+    return b",".join(b'"%b":"%b"' % (k.encode(), v.encode()) for k, v in values.items())
+
+
+def _shares(weights: Mapping[str, float]) -> dict[str, float]:
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+# --- customers ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Geography:
+    """Provinces in code order as arrays, for vectorised draws and lookups."""
+
+    provinces: tuple[Province, ...]
+    codes: ByteMatrix  # (P, 2) ASCII
+    keys: ObjectArray  # code as bytes: the Kafka key
+    urban_share: FloatArray
+    by_population: FloatArray  # cumulative shares
+    by_urban: FloatArray
+    by_rural: FloatArray
+    agents: npt.NDArray[np.int64]
+
+
+@cache
+def _geography() -> _Geography:
+    provs = tuple(provinces().values())
+    pop = np.array([p.population for p in provs], dtype=np.float64)
+    urban = np.array([p.urban_share for p in provs], dtype=np.float64)
+    agents = np.array([_agent_pool(p) for p in provs], dtype=np.int64)
+    if agents.max() > 10**_AGENT_DIGITS:
+        raise ValueError(f"agent pools above {10**_AGENT_DIGITS} do not fit the agent id")
+    return _Geography(
+        provinces=provs,
+        codes=np.frombuffer(b"".join(p.code.encode() for p in provs), dtype=np.uint8).reshape(
+            len(provs), 2
+        ),
+        keys=np.array([p.code.encode() for p in provs], dtype=object),
+        urban_share=urban,
+        by_population=_cumulative(pop),
+        by_urban=_cumulative(pop * urban),
+        by_rural=_cumulative(pop * (1 - urban)),
+        agents=agents,
+    )
+
+
+class _CustomerTable:
+    """All customers of one event type, as arrays by index, derived a block at a time.
+
+    Block ``b`` is drawn from its own stream, seeded by (seed, event type, b), so a customer
+    depends on nothing but the seed, the type and its index.
+    """
+
+    def __init__(self, seed: int, event_type: str) -> None:
+        pool = cal.CUSTOMER_POOL[event_type]
+        self._seed, self._event_type = seed, event_type
+        self._built = np.zeros(-(-pool // _CUSTOMER_BLOCK), dtype=bool)
+        self.province: IntArray = np.zeros(pool, dtype=np.intp)  # into _geography()
+        self.rural = np.zeros(pool, dtype=bool)
+        self.ids = np.zeros(pool, dtype="S17")
+        # '"province_code":..,"area":..,"customer_id":..' for the batch path's template
+        self.fragments: ObjectArray = np.empty(pool, dtype=object)
+
+    def customer(self, index: int) -> Customer:
+        if not 0 <= index < len(self.province):
+            raise IndexError(f"no {self._event_type} customer {index}")
+        block = index // _CUSTOMER_BLOCK
+        if not self._built[block]:
+            self._build(block)
+        area = "rural" if self.rural[index] else "urban"
+        province = _geography().provinces[self.province[index]]
+        return Customer(self.ids[index].decode(), province, area)
+
+    def ensure(self, index: IntArray) -> None:
+        """Derive the blocks holding these indices, if not done yet."""
+        blocks = index // _CUSTOMER_BLOCK
+        for block in np.unique(blocks[~self._built[blocks]]).tolist():
+            self._build(block)
+
+    def _build(self, block: int) -> None:
+        geo = _geography()
+        start = block * _CUSTOMER_BLOCK
+        stop = min(start + _CUSTOMER_BLOCK, len(self.province))
+        n = stop - start
+        # Raw PCG64 output, whose stream numpy keeps stable across versions (Generator
+        # methods may change theirs): customers must not change with a numpy upgrade.
+        bits = _derived_bits(f"{self._seed}:{self._event_type}:customers:{block}")
+        raw = np.asarray(bits.random_raw(3 * n), dtype=np.uint64).reshape(3, n)
+        u_area, u_place = _unit(raw[0]), _unit(raw[1])
+        if self._event_type == "mobile_money":
+            # Seed 001: ~72% of Mobile Money customers are rural; the province then
+            # follows where rural (or urban) people live.
+            rural = u_area < cal.MOBILE_MONEY_RURAL_SHARE
+            by_urban = _pick(geo.by_urban, u_place)
+            province = np.where(rural, _pick(geo.by_rural, u_place), by_urban)
+        else:
+            province = _pick(geo.by_population, u_place)
+            rural = u_area >= geo.urban_share[province]
+        prefix = _ID_PREFIX[self._event_type].encode()
+        ids = _join(prefix, _hex(raw[2].astype(">u8").view(np.uint8).reshape(n, 8)))
+        area = np.where(rural[:, None], _ascii(b"rural"), _ascii(b"urban"))
+        fragment = _join(
+            b'"province_code":"', geo.codes[province], b'","area":"', area,
+            b'","customer_id":"', ids, b'"',
+        )  # fmt: skip
+        self.province[start:stop] = province
+        self.rural[start:stop] = rural
+        self.ids[start:stop] = ids.view(f"S{ids.shape[1]}").ravel()
+        self.fragments[start:stop] = _strings(fragment)
+        self._built[block] = True
+
+
+# --- helpers --------------------------------------------------------------------------
+def _payment_family(method: str) -> str:
+    return "ewallet" if method == "ewallet" else "card" if method == "card" else "bank"
+
+
+def _agent_pool(province: Province) -> int:
+    return max(5, province.population * cal.AGENTS_PER_100K_PEOPLE // 100_000)
+
+
+def _derived_bits(label: str) -> np.random.PCG64:
+    # blake2b, not hash(): the stream must not depend on the process's hash seed.
+    digest = hashlib.blake2b(label.encode(), digest_size=16).digest()
+    return np.random.PCG64(int.from_bytes(digest, "little"))
+
+
+def _derived_rng(label: str) -> np.random.Generator:
+    return np.random.Generator(_derived_bits(label))
+
+
+def _unit(raw: npt.NDArray[np.uint64]) -> FloatArray:
+    """Uniform floats in [0, 1) from 64 random bits each (53 used, as numpy's random())."""
+    return (raw >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
+
+
+def _cumulative(weights: FloatArray) -> FloatArray:
+    cum = np.cumsum(weights)
+    return np.asarray(cum / cum[-1], dtype=np.float64)
+
+
+def _pick(cumulative: FloatArray, u: FloatArray) -> IntArray:
+    """Index drawn by uniforms ``u`` from normalised cumulative weights (as ``bisect``)."""
+    found = np.searchsorted(cumulative, u, side="right")
+    return np.minimum(found, len(cumulative) - 1).astype(np.intp)  # rounding at the top
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex(raw: ByteMatrix) -> ByteMatrix:
+    out = np.empty((raw.shape[0], raw.shape[1] * 2), dtype=np.uint8)
+    out[:, 0::2] = _HEX_DIGITS[raw >> 4]
+    out[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
+    return out
+
+
+def _digits(values: IntArray) -> ByteMatrix:
+    powers = 10 ** np.arange(_AGENT_DIGITS - 1, -1, -1)
+    return ((values[:, None] // powers) % 10 + ord("0")).astype(np.uint8)
+
+
+def _ascii(text: bytes) -> ByteMatrix:
+    return np.frombuffer(text, dtype=np.uint8).reshape(1, len(text))
+
+
+def _join(*parts: bytes | ByteMatrix) -> ByteMatrix:
+    """Fixed-width strings side by side: (n, w) matrices and constants repeated on every row."""
+    rows = max(p.shape[0] for p in parts if isinstance(p, np.ndarray))
+    matrices = [
+        np.broadcast_to(_ascii(p), (rows, len(p))) if isinstance(p, bytes) else p for p in parts
+    ]
+    return np.concatenate(matrices, axis=1)
+
+
+def _strings(matrix: ByteMatrix) -> list[bytes]:
+    strings: list[bytes] = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1]}").ravel().tolist()
+    return strings
