@@ -387,16 +387,24 @@ def _wait_assigned(proc: WorkerProcess, timeout_s: float = 60.0) -> None:
     raise DxpulseError(f"worker got no partitions in {timeout_s:.0f} s")
 
 
-def _freshness(run: _Run, options: BenchOptions) -> Freshness:
-    rss: list[float] = []
-
+def _rss_sampler(into: list[float]) -> Callable[[WorkerProcess], None]:
     def on_tick(proc: WorkerProcess) -> None:
         found = sample(proc.pid) if proc.pid else None
         if found:
-            rss.append(found.rss_mb)
+            into.append(found.rss_mb)
 
+    return on_tick
+
+
+def _freshness(run: _Run, options: BenchOptions) -> Freshness:
+    rss: list[float] = []
     events, status, _ = _fixed_rate_run(
-        run, options, "freshness", options.freshness_rate, options.freshness_seconds, on_tick
+        run,
+        options,
+        "freshness",
+        options.freshness_rate,
+        options.freshness_seconds,
+        _rss_sampler(rss),
     )
     fresh = status.get("freshness", {})
     return Freshness(
@@ -412,14 +420,8 @@ def _freshness(run: _Run, options: BenchOptions) -> Freshness:
 
 def _soak(run: _Run, options: BenchOptions) -> Soak:
     rss: list[float] = []
-
-    def on_tick(proc: WorkerProcess) -> None:
-        found = sample(proc.pid) if proc.pid else None
-        if found:
-            rss.append(found.rss_mb)
-
     events, _, _ = _fixed_rate_run(
-        run, options, "soak", options.soak_rate, options.soak_seconds, on_tick
+        run, options, "soak", options.soak_rate, options.soak_seconds, _rss_sampler(rss)
     )
     return Soak(options.soak_rate, options.soak_seconds, events, rss)
 
