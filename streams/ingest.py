@@ -20,7 +20,6 @@ import time
 from datetime import timedelta
 from typing import Any, cast
 
-import orjson
 from confluent_kafka import (
     Consumer,
     KafkaError,
@@ -34,7 +33,6 @@ from confluent_kafka.admin import AdminClient
 
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.errors import DxpulseError
-from schemas.flat import flatten, precheck
 from schemas.validation import EventValidator, Rejection
 from streams.batch import NO_WATERMARK, PartitionBatch
 from streams.dedup import DedupIndex
@@ -199,8 +197,7 @@ class IngestLoop:
         ctx = self.validator.context()
         now = ctx["now"]
         now_ms = epoch_ms(now)
-        max_event_us, max_bytes = ctx["max_event_us"], self.validator.max_bytes
-        loads, validate = orjson.loads, self.validator.validate
+        validate = self.validator.validate_flat
         accepted = rejected = duplicates = skipped = late = 0
         rejections: list[str] = []
         # Messages come in runs of one partition: look the batch up once per run. A
@@ -222,22 +219,14 @@ class IngestLoop:
                 expected = self._topic_type.get(tp[0])
                 run = tp if self._parts[tp].resume is None else None
             value = msg.value()
-            flat = None
-            if value and len(value) <= max_bytes:
-                try:  # noqa: SIM105 - contextlib.suppress costs a context manager per event
-                    flat = precheck(loads(value), expected, max_event_us)
-                except orjson.JSONDecodeError:
-                    pass
-            if flat is None:  # not canonical: the models give the verdict and the reason
-                result = validate(value, expected, ctx)
-                if isinstance(result, Rejection):
-                    batch.add_rejection(offset, msg.key(), value, result, now)
-                    rejections.append(result.code)
-                    rejected += 1
-                    if run is None:
-                        self._seal_if_replayed(tp, batch)
-                    continue
-                flat = flatten(result)
+            flat = validate(value, expected, ctx)
+            if isinstance(flat, Rejection):
+                batch.add_rejection(offset, msg.key(), value, flat, now)
+                rejections.append(flat.code)
+                rejected += 1
+                if run is None:
+                    self._seal_if_replayed(tp, batch)
+                continue
             late_before = batch.late_count
             if batch.add_event(offset, flat, now, value, now_ms, msg.timestamp()[1]):
                 accepted += 1
