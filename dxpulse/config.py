@@ -113,6 +113,33 @@ class WebSettings(BaseModel):
     port: int = Field(default=6066, ge=1, le=65_535)
 
 
+class GrafanaSettings(BaseModel):
+    """Where `dxpulse dashboards push` sends the dashboards, and how Grafana reaches ClickHouse."""
+
+    url: str = Field(
+        default="http://localhost:3000",
+        pattern=r"^https?://[^\s]+$",
+        description="Grafana base URL.",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="Service-account token with Editor rights on the folder."
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    folder_uid: str = Field(default="dxpulse", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    folder_title: str = Field(default="dxpulse", min_length=1, max_length=100)
+    datasource_uid: str = Field(default="dxpulse-clickhouse", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    datasource_name: str = Field(default="dxpulse ClickHouse", min_length=1, max_length=100)
+    # How Grafana (not dxpulse) reaches ClickHouse: inside compose, the service name.
+    clickhouse_host: str = Field(default="clickhouse", pattern=r"^[A-Za-z0-9._-]{1,253}$")
+    clickhouse_port: int = Field(default=9000, ge=1, le=65_535)
+    clickhouse_protocol: str = Field(default="native", pattern=r"^(native|http)$")
+    clickhouse_secure: bool = False
+    clickhouse_username: str = Field(
+        default="dxpulse_grafana", description="A read-only ClickHouse user."
+    )
+    clickhouse_password: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DXPULSE_", env_nested_delimiter="__", extra="ignore"
@@ -125,6 +152,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     producer: ProducerSettings = ProducerSettings()
     web: WebSettings = WebSettings()
+    grafana: GrafanaSettings = GrafanaSettings()
 
     def clickhouse_dsn(self) -> str:
         if self.clickhouse.dsn:
