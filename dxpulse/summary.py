@@ -99,6 +99,7 @@ def exactness_checks(
         settings={"join_use_nulls": 0},
     ).result_rows[0][0]
     checks = []
+    checks += rollup_checks(client, database)
     if produced is not None:
         checks.append(Check("raw rows = events produced", produced, int(new_rows)))
         checks.append(Check("distinct event_id = raw rows", int(new_rows), int(new_ids)))
@@ -111,6 +112,29 @@ def exactness_checks(
         Check("groups differing from GROUP BY over raw", 0, int(mismatched)),
     ]
     return checks
+
+
+def rollup_checks(client: Client, database: str) -> list[Check]:
+    """The dashboards' per-minute rollups (kept by materialized views) against raw events."""
+    raw = client.query(
+        f"""SELECT countIf(event_type = 'ecommerce_order'),
+                   sumIf(amount_vnd, event_type = 'ecommerce_order'),
+                   countIf(event_type = 'mobile_money'),
+                   sumIf(amount_vnd, event_type = 'mobile_money')
+            FROM {database}.events"""
+    ).result_rows[0]
+    orders, gmv = client.query(
+        f"SELECT sum(orders), sum(gmv_vnd) FROM {database}.ecommerce_minute"
+    ).result_rows[0]
+    transactions, mm_amount = client.query(
+        f"SELECT sum(transactions), sum(amount_vnd) FROM {database}.mobile_money_minute"
+    ).result_rows[0]
+    return [
+        Check("e-commerce rollup orders = raw orders", int(raw[0]), int(orders or 0)),
+        Check("e-commerce rollup GMV = raw GMV", int(raw[1] or 0), int(gmv or 0)),
+        Check("Mobile Money rollup transactions = raw", int(raw[2]), int(transactions or 0)),
+        Check("Mobile Money rollup VND = raw VND", int(raw[3] or 0), int(mm_amount or 0)),
+    ]
 
 
 def checks_table(checks: list[Check]) -> Table:

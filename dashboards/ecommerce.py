@@ -1,0 +1,131 @@
+"""3. E-commerce: orders and GMV by platform, status, payment and category."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards.panels import (
+    BuildContext,
+    area_variable,
+    bar_gauge,
+    filters,
+    new_dashboard,
+    pie_chart,
+    province_variable,
+    region_variable,
+    sql,
+    stat_panel,
+    time_series,
+)
+
+UID = "dxpulse-ecommerce"
+WHERE = sql(
+    """
+    $__timeFilter(minute)
+  AND {filters}""",
+    filters=filters("region", "province", "area"),
+)
+
+
+def build(ctx: BuildContext) -> dashboard.Dashboard:
+    gmv_by_platform = sql(
+        """
+        SELECT $__timeInterval(minute) AS time, platform, sum(gmv_vnd) AS gmv_vnd
+        FROM ecommerce_minute
+        WHERE {where}
+        GROUP BY time, platform
+        ORDER BY time""",
+        where=WHERE,
+    )
+    orders_by_platform = sql(
+        """
+        SELECT $__timeInterval(minute) AS time, platform, sum(orders) AS orders
+        FROM ecommerce_minute
+        WHERE {where}
+        GROUP BY time, platform
+        ORDER BY time""",
+        where=WHERE,
+    )
+    totals = sql(
+        """
+        SELECT sum(gmv_vnd) AS gmv_vnd, sum(orders) AS orders,
+               sum(gmv_vnd) / nullIf(sum(orders), 0) AS average_order_vnd
+        FROM ecommerce_minute
+        WHERE {where}""",
+        where=WHERE,
+    )
+    status = sql(
+        """
+        SELECT order_status, sum(orders) AS orders
+        FROM ecommerce_minute
+        WHERE {where}
+        GROUP BY order_status
+        ORDER BY orders DESC""",
+        where=WHERE,
+    )
+    cod = sql(
+        """
+        SELECT if(payment_method = 'cod', 'cash on delivery', 'paid online') AS payment,
+               sum(orders) AS orders
+        FROM ecommerce_minute
+        WHERE {where}
+        GROUP BY payment
+        ORDER BY payment""",
+        where=WHERE,
+    )
+    categories = sql(
+        """
+        SELECT product_category, sum(gmv_vnd) AS gmv_vnd
+        FROM ecommerce_minute
+        WHERE {where}
+        GROUP BY product_category
+        ORDER BY gmv_vnd DESC
+        LIMIT 10""",
+        where=WHERE,
+    )
+    return (
+        new_dashboard(
+            UID,
+            "dxpulse · E-commerce",
+            "Orders on the top retail platforms (Shopee, TikTok Shop, Lazada, Tiki, Sendo).",
+        )
+        .with_variable(region_variable(ctx))
+        .with_variable(province_variable(ctx))
+        .with_variable(area_variable())
+        .with_panel(
+            stat_panel(
+                ctx, "GMV, orders and average order", "How big is e-commerce in this range?",
+                totals, "short", width=24,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "GMV by platform", "Which platforms carry the gross merchandise value?",
+                gmv_by_platform, "currencyVND", stacked=True,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Orders by platform", "How many orders does each platform take?",
+                orders_by_platform, "short", stacked=True,
+            )
+        )
+        .with_panel(
+            pie_chart(
+                ctx, "Order status", "How many orders are delivered, cancelled or returned?",
+                status, "short",
+            )
+        )
+        .with_panel(
+            pie_chart(
+                ctx, "Cash on delivery vs online payment",
+                "How much of e-commerce is still paid in cash at the door?", cod, "short",
+            )
+        )
+        .with_panel(
+            bar_gauge(
+                ctx, "Top categories by GMV", "What do Vietnamese shoppers buy?",
+                categories, "currencyVND", width=8,
+            )
+        )
+    )

@@ -1,0 +1,142 @@
+"""1. Digital economy overview: how much is flowing, how well, compared with yesterday."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards.panels import (
+    BuildContext,
+    area_variable,
+    event_type_variable,
+    filters,
+    new_dashboard,
+    province_variable,
+    region_variable,
+    sql,
+    stat_panel,
+    table_panel,
+    time_series,
+    window_variable,
+)
+
+UID = "dxpulse-overview"
+ALL_FILTERS = filters("region", "province", "area", "event_type")
+WHERE = sql(
+    """
+    window_seconds = $window_seconds
+  AND $__timeFilter(window_start)
+  AND {filters}""",
+    filters=ALL_FILTERS,
+)
+
+
+TODAY = "toStartOfDay($__toTime, 'Asia/Ho_Chi_Minh')"
+# {{t}} is filled per event type by _per_type.
+RATIO = "sumIf({num}, event_type = '{{t}}') / nullIf(sumIf(events, event_type = '{{t}}'), 0)"
+
+
+def _per_type(expression: str) -> str:
+    """One column per event type: a stat panel shows each as its own big number."""
+    return ",\n".join(
+        expression.format(t=t) + f" AS {t}"
+        for t in ("online_payment", "ecommerce_order", "mobile_money")
+    )
+
+
+def build(ctx: BuildContext) -> dashboard.Dashboard:
+    events_rate = """
+        SELECT $__timeInterval(window_start) AS time, event_type,
+               sum(events) / $__interval_s AS events_per_s
+        FROM event_aggregates
+        WHERE {where}
+        GROUP BY time, event_type
+        ORDER BY time"""
+    value_rate = """
+        SELECT $__timeInterval(window_start) AS time, event_type,
+               sum(amount_vnd) / $__interval_s AS vnd_per_s
+        FROM event_aggregates
+        WHERE {where}
+        GROUP BY time, event_type
+        ORDER BY time"""
+    success = """
+        SELECT {columns}
+        FROM event_aggregates
+        WHERE {where}"""
+    ticket = """
+        SELECT {columns}
+        FROM event_aggregates
+        WHERE {where}"""
+    # "Today" is the Vietnamese calendar day of the range's end; yesterday is compared up to
+    # the same time of day, so the numbers are like for like.
+    today_vs_yesterday = """
+        SELECT event_type,
+               sumIf(events, window_start >= {today}) AS events_today,
+               sumIf(events, window_start < {today}) AS events_yesterday,
+               sumIf(amount_vnd, window_start >= {today}) AS vnd_today,
+               sumIf(amount_vnd, window_start < {today}) AS vnd_yesterday,
+               if(vnd_yesterday > 0, vnd_today / vnd_yesterday - 1, NULL) AS vnd_change
+        FROM event_aggregates
+        WHERE window_seconds = $window_seconds
+        AND window_start >= {today} - INTERVAL 1 DAY
+        AND window_start < $__toTime
+        AND (window_start >= {today} OR window_start < $__toTime - INTERVAL 1 DAY)
+        AND {filters}
+        GROUP BY event_type
+        ORDER BY event_type"""
+    events_rate, value_rate = sql(events_rate, where=WHERE), sql(value_rate, where=WHERE)
+    success = sql(success, columns=_per_type(RATIO.format(num="successes")), where=WHERE)
+    ticket = sql(ticket, columns=_per_type(RATIO.format(num="amount_vnd")), where=WHERE)
+    today_vs_yesterday = sql(today_vs_yesterday, today=TODAY, filters=ALL_FILTERS)
+    return (
+        new_dashboard(
+            UID,
+            "dxpulse · Digital economy overview",
+            "Online payments, e-commerce orders and Mobile Money across Vietnam, live.",
+        )
+        .with_variable(region_variable(ctx))
+        .with_variable(province_variable(ctx))
+        .with_variable(event_type_variable())
+        .with_variable(area_variable())
+        .with_variable(window_variable(ctx))
+        .with_panel(
+            stat_panel(
+                ctx,
+                "Success rate",
+                "What share of transactions succeed, per event type?",
+                success,
+                "percentunit",
+                width=12,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                ctx,
+                "Average ticket",
+                "How large is the average transaction, per event type?",
+                ticket,
+                "currencyVND",
+                width=12,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Events per second", "How many events per second, by type?",
+                events_rate, "ops",
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Value per second (VND/s)", "How much money moves per second, by type?",
+                value_rate, "currencyVND",
+            )
+        )
+        .with_panel(
+            table_panel(
+                ctx,
+                "Today vs yesterday",
+                "Are we ahead of yesterday at the same time of day?",
+                today_vs_yesterday,
+                width=24,
+            )
+        )
+    )

@@ -1,0 +1,340 @@
+"""Panel and variable builders shared by the dashboards: one look, one datasource, one filter."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from grafana_foundation_sdk.builders import (
+    barchart,
+    bargauge,
+    dashboard,
+    geomap,
+    piechart,
+    stat,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import piechart as piechart_models
+
+from dashboards.query import PLUGIN_ID, ClickHouseQueryBuilder
+
+# Column each template variable filters, per table alias-free query.
+FILTER_COLUMNS = {
+    "region": "region",
+    "province": "province_code",
+    "area": "area",
+    "event_type": "event_type",
+}
+EVENT_TYPE_LABELS = {
+    "online_payment": "Online payment",
+    "ecommerce_order": "E-commerce order",
+    "mobile_money": "Mobile Money",
+}
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    datasource_uid: str = "dxpulse-clickhouse"
+    window_seconds: int = 60
+
+    @property
+    def datasource(self) -> dm.DataSourceRef:
+        return dm.DataSourceRef(type_val=PLUGIN_ID, uid=self.datasource_uid)
+
+
+def sql(template: str, **parts: str) -> str:
+    """Dedent ``template`` and fill its ``{name}`` placeholders with ``parts``.
+
+    A multi-line part is indented like the line its placeholder sits on, so the SQL reads
+    well in Grafana's editor. Only the named placeholders are touched: the template may hold
+    other braces (``${var:singlequote}``).
+    """
+    lines = []
+    for line in textwrap.dedent(template).strip().splitlines():
+        indent = " " * (len(line) - len(line.lstrip()))
+        for name, value in parts.items():
+            key = "{" + name + "}"
+            if key in line:
+                filled = textwrap.dedent(value).strip().replace("\n", "\n" + indent)
+                line = line.replace(key, filled)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def filters(*variables: str, prefix: str = "", columns: dict[str, str] | None = None) -> str:
+    """`AND`-joined conditions, each dropped to 1=1 by the plugin when its variable is All."""
+    parts = []
+    for var in variables:
+        column = prefix + (columns or {}).get(var, FILTER_COLUMNS[var])
+        parts.append(f"$__conditionalAll({column} IN (${{{var}:singlequote}}), ${var})")
+    return "\nAND ".join(parts)
+
+
+# -- template variables -----------------------------------------------------------------------
+def _all() -> dm.VariableOption:
+    return dm.VariableOption(selected=True, text="All", value="$__all")
+
+
+def region_variable(ctx: BuildContext) -> dashboard.QueryVariable:
+    return (
+        dashboard.QueryVariable("region")
+        .label("Region")
+        .description("GSO socio-economic region")
+        .datasource(ctx.datasource)
+        .query("SELECT DISTINCT region FROM provinces ORDER BY region")
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .multi(True)
+        .include_all(True)
+        .current(_all())
+    )
+
+
+def province_variable(ctx: BuildContext) -> dashboard.QueryVariable:
+    # Two columns: the plugin takes the first as the value and the second as the text.
+    return (
+        dashboard.QueryVariable("province")
+        .label("Province")
+        .description("One of the 63 provinces (GSO code); narrowed by the region")
+        .datasource(ctx.datasource)
+        .query(
+            "SELECT code, name_vi FROM provinces "
+            "WHERE $__conditionalAll(region IN (${region:singlequote}), $region) "
+            "ORDER BY name_vi"
+        )
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .multi(True)
+        .include_all(True)
+        .current(_all())
+    )
+
+
+def event_type_variable() -> dashboard.CustomVariable:
+    values = ",".join(f"{label} : {value}" for value, label in EVENT_TYPE_LABELS.items())
+    return (
+        dashboard.CustomVariable("event_type")
+        .label("Event type")
+        .values(values)
+        .multi(True)
+        .include_all(True)
+        .current(_all())
+    )
+
+
+def area_variable() -> dashboard.CustomVariable:
+    return (
+        dashboard.CustomVariable("area")
+        .label("Area")
+        .values("Urban : urban,Rural : rural")
+        .multi(True)
+        .include_all(True)
+        .current(_all())
+    )
+
+
+def window_variable(ctx: BuildContext) -> dashboard.ConstantVariable:
+    # Must equal the workers' DXPULSE_STREAM__WINDOW_SECONDS: event_aggregates may hold
+    # more than one window size, and summing across sizes would count events twice.
+    return (
+        dashboard.ConstantVariable("window_seconds")
+        .value(str(ctx.window_seconds))
+        .description("Window size of event_aggregates (DXPULSE_STREAM__WINDOW_SECONDS)")
+    )
+
+
+# -- panels -----------------------------------------------------------------------------------
+def _target(ctx: BuildContext, query: str, series: bool) -> ClickHouseQueryBuilder:
+    target = ClickHouseQueryBuilder(sql(query)).ref_id("A").datasource(ctx.datasource)
+    return target.time_series() if series else target.table()
+
+
+def time_series(
+    ctx: BuildContext,
+    title: str,
+    question: str,
+    query: str,
+    unit: str,
+    *,
+    stacked: bool = False,
+    min_interval: str | None = "1m",
+    width: int = 12,
+) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=True))
+        .unit(unit)
+        .fill_opacity(20 if stacked else 10)
+        .line_width(1)
+        .span(width)
+        .height(8)
+    )
+    if min_interval:
+        # The rollups are per minute: a finer bucket would show empty or spiky rates.
+        panel = panel.interval(min_interval)
+    if stacked:
+        panel = panel.stacking(
+            common_builders.StackingConfig().mode(common.StackingMode.NORMAL)
+        )
+    return panel
+
+
+def stat_panel(
+    ctx: BuildContext, title: str, question: str, query: str, unit: str, width: int = 6
+) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=False))
+        .unit(unit)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .reduce_options(
+            common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+        )
+        .span(width)
+        .height(4)
+    )
+
+
+def bar_chart(
+    ctx: BuildContext,
+    title: str,
+    question: str,
+    query: str,
+    unit: str,
+    x_field: str,
+    *,
+    stacking: common.StackingMode = common.StackingMode.NONE,
+    horizontal: bool = False,
+    width: int = 12,
+) -> barchart.Panel:
+    return (
+        barchart.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=False))
+        .unit(unit)
+        .x_field(x_field)
+        .stacking(stacking)
+        .orientation(common.VizOrientation.HORIZONTAL if horizontal else common.VizOrientation.AUTO)
+        .show_value(common.VisibilityMode.AUTO)
+        .span(width)
+        .height(8)
+    )
+
+
+def pie_chart(
+    ctx: BuildContext, title: str, question: str, query: str, unit: str, width: int = 8
+) -> piechart.Panel:
+    # Table rows become slices: reduce over all values, one slice per row.
+    return (
+        piechart.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=False))
+        .unit(unit)
+        .pie_type(piechart_models.PieChartType.DONUT)
+        .reduce_options(common_builders.ReduceDataOptions().values(True).calcs([]))
+        .span(width)
+        .height(8)
+    )
+
+
+def bar_gauge(
+    ctx: BuildContext, title: str, question: str, query: str, unit: str, width: int = 12
+) -> bargauge.Panel:
+    return (
+        bargauge.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=False))
+        .unit(unit)
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
+        .reduce_options(common_builders.ReduceDataOptions().values(True).calcs([]))
+        .span(width)
+        .height(8)
+    )
+
+
+def table_panel(
+    ctx: BuildContext, title: str, question: str, query: str, width: int = 12
+) -> table.Panel:
+    return (
+        table.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=False))
+        .span(width)
+        .height(8)
+    )
+
+
+def province_map(
+    ctx: BuildContext, title: str, question: str, query: str, size_field: str, unit: str
+) -> geomap.Panel:
+    markers = (
+        common_builders.MapLayerOptions()
+        .type("markers")
+        .name("Provinces")
+        .location(
+            common_builders.FrameGeometrySource()
+            .mode(common.FrameGeometrySourceMode.COORDS)
+            .latitude("latitude")
+            .longitude("longitude")
+        )
+        .config(
+            {
+                "showLegend": True,
+                "style": {
+                    "size": {"field": size_field, "min": 3, "max": 30, "fixed": 5},
+                    "color": {"field": size_field},
+                    "opacity": 0.6,
+                    "symbol": {"mode": "fixed", "fixed": "img/icons/marker/circle.svg"},
+                },
+            }
+        )
+        .tooltip(True)
+    )
+    return (
+        geomap.Panel()
+        .title(title)
+        .description(question)
+        .datasource(ctx.datasource)
+        .with_target(_target(ctx, query, series=False))
+        .unit(unit)
+        .view(geomap.MapViewConfig().id("coords").lat(16).lon(106).zoom(5))
+        .basemap(common_builders.MapLayerOptions().type("default").name("Basemap"))
+        .layers([markers])
+        .color_scheme(dashboard.FieldColor().mode(dm.FieldColorModeId.CONTINUOUS_GR_YL_RD))
+        .span(12)
+        .height(16)
+    )
+
+
+def new_dashboard(uid: str, title: str, description: str) -> dashboard.Dashboard:
+    """The frame every dxpulse dashboard shares: live (10 s refresh), last hour, VN time."""
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["dxpulse"])
+        .editable()
+        .timezone("Asia/Ho_Chi_Minh")
+        .time("now-1h", "now")
+        .refresh("10s")
+        .timepicker(
+            dashboard.TimePicker().refresh_intervals(["5s", "10s", "30s", "1m", "5m", "15m"])
+        )
+    )

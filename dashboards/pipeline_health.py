@@ -1,0 +1,160 @@
+"""5. Pipeline health: is data arriving, clean, on time and written promptly?
+
+Reads `pipeline_flushes`, the row per flush and partition that the workers write (see
+docs/data-model.md), and `dead_letters`: no metrics server is needed.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+from grafana_foundation_sdk.models import dashboard as dashboard_models
+
+from dashboards.panels import (
+    BuildContext,
+    event_type_variable,
+    filters,
+    new_dashboard,
+    sql,
+    stat_panel,
+    table_panel,
+    time_series,
+)
+
+UID = "dxpulse-pipeline-health"
+WHERE = sql(
+    """
+    $__timeFilter(flushed_at)
+  AND {filters}""",
+    filters=filters("event_type"),
+)
+
+
+def _series(value: str, label: str = "event_type") -> str:
+    """A time series of ``value`` per ``label``, from pipeline_flushes."""
+    return sql(
+        """
+        SELECT $__timeInterval(flushed_at) AS time, {label}, {value}
+        FROM pipeline_flushes
+        WHERE {where}
+        GROUP BY time, {label_name}
+        ORDER BY time""",
+        label=label,
+        value=value,
+        where=WHERE,
+        label_name=label.split(" AS ")[-1],
+    )
+
+
+def build(ctx: BuildContext) -> dashboard.Dashboard:
+    # Freshness = now minus the newest event time written: what a dashboard can be behind by.
+    freshness = sql(
+        """
+        SELECT dateDiff('millisecond', max(max_event_time), now64(3)) / 1000 AS freshness_s,
+               sum(messages) / nullIf(dateDiff('second', min(flushed_at), max(flushed_at)), 0)
+                   AS messages_per_s,
+               sum(dead_lettered) / nullIf(sum(messages), 0) AS dead_letter_rate,
+               max(consumer_lag) AS max_lag
+        FROM pipeline_flushes
+        WHERE {where}
+        AND events > 0""",
+        where=WHERE,
+    )
+    dead_letters = """
+        SELECT code, count() AS messages, any(reason) AS example_reason,
+               max(ingested_at) AS last_seen
+        FROM dead_letters
+        WHERE $__timeFilter(ingested_at)
+        GROUP BY code
+        ORDER BY messages DESC"""
+    workers = sql(
+        """
+        SELECT worker, max(flushed_at) AS last_flush, sum(messages) AS messages,
+               uniqExact(topic, partition) AS partitions, max(flush_ms) AS max_flush_ms
+        FROM pipeline_flushes
+        WHERE {where}
+        GROUP BY worker
+        ORDER BY worker""",
+        where=WHERE,
+    )
+    return (
+        new_dashboard(
+            UID,
+            "dxpulse · Pipeline health",
+            "Ingest rate, dead letters, late events, freshness, lag and flushes of the workers.",
+        )
+        .with_variable(event_type_variable())
+        .with_panel(
+            stat_panel(
+                ctx, "Freshness, rate, dead letters, lag",
+                "Is the pipeline keeping up right now?", freshness, "short", width=24,
+            )
+            .override_by_name("freshness_s", [_unit("s")])
+            .override_by_name("dead_letter_rate", [_unit("percentunit")])
+        )
+        .with_panel(
+            time_series(
+                ctx, "Ingest rate", "How many messages per second do the workers take in?",
+                _series("sum(messages) / $__interval_s AS messages_per_s"), "ops",
+                min_interval=None,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Dead-letter rate", "What share of messages is rejected?",
+                _series("sum(dead_lettered) / nullIf(sum(messages), 0) AS dead_letter_rate"),
+                "percentunit", min_interval=None,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Late events", "How many events arrive after their window closed?",
+                _series("sum(late) AS late_events"), "short", min_interval=None,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Event time to visible",
+                "How old is the newest event of a flush when it becomes queryable?",
+                _series(
+                    "max(dateDiff('millisecond', max_event_time, flushed_at)) / 1000 AS delay_s"
+                ),
+                "s", min_interval=None,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Consumer lag per partition", "Which partitions are falling behind?",
+                _series(
+                    "max(consumer_lag) AS lag",
+                    "concat(event_type, '[', toString(partition), ']') AS partition_label",
+                ),
+                "short", min_interval=None,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Flush latency", "How long does writing a flush to ClickHouse take?",
+                _series("quantile(0.5)(flush_ms) AS p50_ms, max(flush_ms) AS max_ms", "worker"),
+                "ms", min_interval=None,
+            )
+        )
+        .with_panel(
+            time_series(
+                ctx, "Batch size", "How many messages does a flush carry per partition?",
+                _series("avg(messages) AS avg_messages, max(messages) AS max_messages", "worker"),
+                "short", min_interval=None,
+            )
+        )
+        .with_panel(
+            table_panel(
+                ctx, "Dead letters by reason", "Why are messages rejected?", dead_letters,
+            )
+        )
+        .with_panel(
+            table_panel(ctx, "Workers", "Which workers are alive, and what do they own?", workers)
+        )
+    )
+
+
+def _unit(unit: str) -> dashboard_models.DynamicConfigValue:
+    return dashboard_models.DynamicConfigValue(id_val="unit", value=unit)
