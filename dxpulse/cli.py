@@ -59,8 +59,8 @@ def _settings(**overrides: Any) -> Settings:
         else:
             top[key] = value
     for section, values in sections.items():
-        current = getattr(settings, section)
-        top[section] = type(current).model_validate({**current.model_dump(), **values})
+        # Validated below as part of Settings, so errors name the section (grafana.url).
+        top[section] = {**getattr(settings, section).model_dump(), **values}
     settings = Settings.model_validate({**settings.model_dump(), **top})
     # librdkafka repeats connection failures many times a second; its errors reach the user
     # as exceptions or consumer errors instead. DEBUG shows them all.
@@ -517,6 +517,59 @@ def schemas_export(check: bool) -> None:
         return
     for path in export():
         console.print(f"wrote {path}")
+
+
+@cli.group("dashboards", short_help="Grafana dashboards and alert rules, as code.")
+def dashboards_group() -> None:
+    """Grafana dashboards and alert rules, as code.
+
+    dxpulse's folder, ClickHouse datasource, dashboards and alert rules are built from one
+    bundle in Python (dashboards/bundle.py). Grafana settings come from DXPULSE_GRAFANA__*
+    environment variables (see the README).
+    """
+
+
+@dashboards_group.command("push", short_help="Push them to a running Grafana over its HTTP API.")
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Grafana base URL [env DXPULSE_GRAFANA__URL; http://localhost:3000].",
+)
+@click.option("--dry-run", is_flag=True, help="Only read and show what would change.")
+def dashboards_push(url: str | None, dry_run: bool) -> None:
+    """Create or update dxpulse's folder, datasource, dashboards and alert rules in a
+    running Grafana through its HTTP API, in that order.
+
+    Idempotent: each object is read first and written only when it is missing or differs,
+    so pushing twice changes nothing the second time. The token is read only from the
+    environment, DXPULSE_GRAFANA__TOKEN (a service-account token), never from an option,
+    so that it stays out of shell history. The datasource's ClickHouse password, if any,
+    comes from DXPULSE_GRAFANA__CLICKHOUSE_PASSWORD.
+    """
+    from dashboards.bundle import build_bundle
+    from dxpulse.grafana.push import display_url, push_bundle
+
+    settings = _settings(grafana__url=url)
+    outcomes = push_bundle(build_bundle(settings), settings.grafana, dry_run=dry_run)
+    where = display_url(settings.grafana.url)
+    table = Table(title=f"Grafana at {where}" + (" (dry run)" if dry_run else ""))
+    for column in ("object", "uid", "title", "action"):
+        table.add_column(column)
+    for o in outcomes:
+        action = f"would be {o.action}" if dry_run and o.action != "unchanged" else o.action
+        table.add_row(o.kind, o.uid, o.title, action)
+    console.print(table)
+    n = {a: sum(o.action == a for o in outcomes) for a in ("created", "updated", "unchanged")}
+    if dry_run:
+        console.print(
+            f"Dry run, nothing written: {n['created']} to create, {n['updated']} to update, "
+            f"{n['unchanged']} unchanged."
+        )
+    else:
+        console.print(
+            f"Pushed to {where}: {n['created']} created, {n['updated']} updated, "
+            f"{n['unchanged']} unchanged."
+        )
 
 
 def _require_kafka(settings: Settings) -> Settings:

@@ -122,7 +122,8 @@ class GrafanaSettings(BaseModel):
         description="Grafana base URL.",
     )
     token: SecretStr | None = Field(
-        default=None, description="Service-account token with Editor rights on the folder."
+        default=None,
+        description="Service-account token, role Admin (only admins may manage datasources).",
     )
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     folder_uid: str = Field(default="dxpulse", pattern=r"^[A-Za-z0-9_-]{1,40}$")

@@ -84,6 +84,23 @@ def test_produce_without_a_broker(tmp_path):
     assert list(tmp_path.iterdir()) == []  # failed before touching anything
 
 
+def test_dashboards_push_without_a_token(tmp_path):
+    # Port 1 would refuse: the error must come before any request.
+    done = dxpulse(tmp_path, "dashboards", "push", "--url", "http://127.0.0.1:1")
+    line = _assert_one_line_error(done)
+    assert done.returncode == 1
+    assert line == (
+        "dxpulse: error: no Grafana token: set DXPULSE_GRAFANA__TOKEN to a service-account token"
+    )
+
+
+def test_dashboards_push_with_a_bad_url(tmp_path):
+    done = dxpulse(tmp_path, "dashboards", "push", "--url", "grafana:3000")
+    line = _assert_one_line_error(done)
+    assert done.returncode == 2
+    assert line.startswith("dxpulse: error: bad setting grafana.url:")
+
+
 def test_worker_without_a_broker(tmp_path):
     done = dxpulse(tmp_path, "worker", "--data-dir", str(tmp_path / "data"))
     assert "no Kafka configured" in _assert_one_line_error(done)
@@ -114,6 +131,8 @@ def test_bad_setting_in_the_environment(tmp_path, name, value, where):
         ["query", "--help"],
         ["schemas", "--help"],
         ["schemas", "export", "--help"],
+        ["dashboards", "--help"],
+        ["dashboards", "push", "--help"],
         ["run", "-h"],
     ],
 )
