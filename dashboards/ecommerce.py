@@ -48,8 +48,8 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
     )
     totals = sql(
         """
-        SELECT sum(gmv_vnd) AS gmv_vnd, sum(orders) AS orders,
-               sum(gmv_vnd) / nullIf(sum(orders), 0) AS average_order_vnd
+        SELECT sum(gmv_vnd) AS gmv_total_vnd, sum(orders) AS orders_total,
+               gmv_total_vnd / nullIf(orders_total, 0) AS average_order_vnd
         FROM ecommerce_minute
         WHERE {where}""",
         where=WHERE,

@@ -51,8 +51,8 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
     headline = sql(
         """
         SELECT uniqMerge(agents) AS active_agents, uniqMerge(customers) AS customers,
-               sum(transactions) AS transactions,
-               sum(successes) / nullIf(sum(transactions), 0) AS success_rate
+               sum(transactions) AS transactions_total,
+               sum(successes) / nullIf(transactions_total, 0) AS success_rate
         FROM mobile_money_minute
         WHERE {where}""",
         where=WHERE,

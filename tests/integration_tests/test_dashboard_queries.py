@@ -1,0 +1,251 @@
+"""Every dashboard query, expanded as Grafana and the plugin would, runs on real pipeline data.
+
+Data: the real producer and ingest loop put ~20,000 events (plus dead letters and late
+events) through Tansu into chDB. Then each panel's SQL is expanded with the time range, its
+interval and the template variables — once with every variable on "All", once with one
+value each — and run on chDB, as the datasource would with its default database. The
+template variables' own queries run the same way to produce their options.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from dashboards import alerts, build
+from dashboards.macros import QueryContext, Selection, expand
+from dashboards.panels import BuildContext
+from dxpulse.clickhouse import connect, migrate
+from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
+from dxpulse.topics import ensure_topics
+from producers.generator import EventGenerator
+from producers.producer import produce
+from tests.integration_tests.conftest import RunningIngest, TrackingProducer
+
+JSON = dict[str, Any]
+EVENTS = 20_000
+BAD = 40
+LATE = 20
+
+
+@dataclass
+class PipelineData:
+    settings: Settings
+    client: Client  # default database = the test database, as the Grafana datasource has
+    produced_at: datetime
+
+
+@pytest.fixture(scope="module")
+def data(
+    bootstrap_servers: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PipelineData]:
+    tag = uuid.uuid4().hex[:10]
+    settings = Settings(
+        data_dir=Path(tmp_path_factory.mktemp("dash")),
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap_servers, topic_prefix=f"d{tag}", partitions=4,
+            group_id=f"g{tag}", session_timeout_ms=2_000,
+        ),
+        clickhouse=ClickHouseSettings(dsn=clickhouse_dsn, database=f"d{tag}"),
+        # Small flushes: the workers start behind and catch up over several flushes.
+        stream=StreamSettings(flush_interval_s=0.5, flush_max_events=2_000),
+    )
+    admin = connect(settings)
+    migrate(admin, settings.clickhouse.database)
+    ensure_topics(settings.kafka)
+    started = datetime.now(UTC)
+    report = produce(settings, EventGenerator(seed=21), count=EVENTS)
+    assert report.delivered == EVENTS
+    extra = TrackingProducer(settings)
+    gen = EventGenerator(seed=22, event_types=("mobile_money",))
+    topic = settings.kafka.topic("mobile_money")
+    # One partition, in order: the watermark is now, then 25-minutes-old events are late.
+    extra.send(topic, b"late-key", gen.encode(gen.event(datetime.now(UTC))))
+    for _ in range(LATE):
+        old = gen.event(datetime.now(UTC) - timedelta(minutes=25))
+        extra.send(topic, b"late-key", gen.encode(old))
+    for i in range(BAD):
+        extra.send(settings.kafka.topic("online_payment"), None, b"{not json %d" % i)
+    extra.flush()
+    # Started after production, the workers begin behind: the lag panel has something to show.
+    ingest = RunningIngest(settings, admin, threading.Lock()).start()
+    snap = ingest.wait_committed(EVENTS + 1 + LATE + BAD)
+    ingest.stop()
+    assert (snap["dead_lettered"], snap["late"]) == (BAD, LATE)
+    client = clickhouse_connect.get_client(
+        dsn=settings.clickhouse_dsn(), database=settings.clickhouse.database
+    )
+    yield PipelineData(settings, client, started)
+    admin.command(f"DROP DATABASE IF EXISTS {settings.clickhouse.database}")
+
+
+# -- how Grafana would fill in the variables --------------------------------------------------
+def _custom_options(variable: JSON) -> list[str]:
+    return [part.split(" : ")[-1].strip() for part in variable["query"].split(",")]
+
+
+def _context(variables: dict[str, Selection], interval_s: int = 60) -> QueryContext:
+    now = datetime.now(UTC)
+    return QueryContext(now - timedelta(hours=1), now, interval_s, variables)
+
+
+def _options(client: Client, variable: JSON, chosen: dict[str, Selection]) -> list[str]:
+    if variable["type"] == "custom":
+        return _custom_options(variable)
+    if variable["type"] == "constant":
+        return [variable["query"]]
+    sql = expand(variable["query"], _context(chosen))
+    return [str(row[0]) for row in client.query(sql).result_rows]
+
+
+def _busiest(client: Client) -> dict[str, str]:
+    """One value per variable that certainly has data: the busiest province and its area."""
+    region, province, area = client.query(
+        "SELECT region, province_code, area FROM events "
+        "GROUP BY region, province_code, area ORDER BY count() DESC LIMIT 1"
+    ).result_rows[0]
+    return {"region": region, "province": province, "area": area, "event_type": "mobile_money"}
+
+
+def resolve(client: Client, model: JSON, mode: str) -> dict[str, Selection]:
+    """Every variable of the dashboard, in order (a variable's query may use earlier ones)."""
+    chosen: dict[str, Selection] = {}
+    busiest = _busiest(client) if mode == "single" else {}
+    for variable in build.variables(model):
+        options = _options(client, variable, chosen)
+        assert options, f"variable {variable['name']} has no options"
+        name = variable["name"]
+        if variable["type"] == "constant":
+            chosen[name] = Selection((options[0],), multi=False)
+        elif mode == "all":
+            chosen[name] = Selection(tuple(options), is_all=True)
+        else:
+            assert busiest[name] in options, f"{busiest[name]} not an option of ${name}"
+            chosen[name] = Selection((busiest[name],))
+    return chosen
+
+
+# -- what each panel needs from its result ----------------------------------------------------
+def expected_columns(panel: JSON) -> set[str]:
+    wanted: set[str] = set()
+    if panel["type"] == "timeseries":
+        wanted.add("time")
+    if panel["type"] == "geomap":
+        layer = panel["options"]["layers"][0]
+        wanted |= {layer["location"]["latitude"], layer["location"]["longitude"]}
+        wanted.add(layer["config"]["style"]["size"]["field"])
+    if panel["type"] == "barchart":
+        wanted.add(panel["options"]["xField"])
+    for override in panel.get("fieldConfig", {}).get("overrides", []):
+        if override["matcher"]["id"] == "byName":
+            wanted.add(override["matcher"]["options"])
+    return wanted
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _finite(value: object) -> bool:
+    return _numeric(value) and math.isfinite(float(value))  # type: ignore[arg-type]
+
+
+PANELS = [
+    (model["uid"], panel["title"])
+    for model in build.dashboards(BuildContext())
+    for panel in model["panels"]
+]
+
+
+@pytest.mark.parametrize("mode", ["all", "single"])
+@pytest.mark.parametrize(("uid", "title"), PANELS)
+def test_panel_query_returns_what_the_panel_draws(
+    data: PipelineData, uid: str, title: str, mode: str
+) -> None:
+    model = next(m for m in build.dashboards(BuildContext()) if m["uid"] == uid)
+    panel = next(p for p in model["panels"] if p["title"] == title)
+    variables = resolve(data.client, model, mode)
+    interval_s = 60 if panel.get("interval") == "1m" else 5
+    for target in panel["targets"]:
+        sql = expand(target["rawSql"], _context(variables, interval_s))
+        result = data.client.query(sql)
+        columns = list(result.column_names)
+        assert expected_columns(panel) <= set(columns), (columns, sql)
+        rows = result.result_rows
+        assert rows, f"no rows:\n{sql}"
+        values = [v for row in rows for v in row]
+        assert any(_finite(v) for v in values), f"no numbers in {rows[:3]}:\n{sql}"
+        if panel["type"] == "timeseries":
+            times = [row[columns.index("time")] for row in rows]
+            assert all(isinstance(t, datetime) for t in times) and times == sorted(times)
+        if mode == "all":
+            assert any(_finite(v) and float(v) > 0 for v in values), f"all zero:\n{sql}"
+
+
+def test_all_and_single_differ_where_a_filter_applies(data: PipelineData) -> None:
+    """The filters are live: the busiest province is a fraction of the whole country."""
+    model = next(m for m in build.dashboards(BuildContext()) if m["uid"] == "dxpulse-ecommerce")
+    panel = next(p for p in model["panels"] if p["title"].startswith("GMV, orders"))
+    totals = {}
+    for mode in ("all", "single"):
+        sql = expand(panel["targets"][0]["rawSql"], _context(resolve(data.client, model, mode)))
+        totals[mode] = data.client.query(sql).result_rows[0][1]  # orders
+    raw_orders = data.client.query(
+        "SELECT count() FROM events WHERE event_type = 'ecommerce_order'"
+    ).result_rows[0][0]
+    assert totals["all"] == raw_orders
+    assert 0 < totals["single"] < totals["all"]
+
+
+def test_mobile_money_rural_share_is_near_the_72_percent_reference(data: PipelineData) -> None:
+    model = next(m for m in build.dashboards(BuildContext()) if m["uid"] == "dxpulse-regions")
+    panel = next(p for p in model["panels"] if p["title"].startswith("Mobile Money customers"))
+    sql = expand(panel["targets"][0]["rawSql"], _context(resolve(data.client, model, "all")))
+    (share,) = data.client.query(sql).result_rows[0]
+    assert 0.65 < share < 0.79
+
+
+# -- alert rules ------------------------------------------------------------------------------
+def _alert_value(client: Client, rule: alerts.AlertRule, end: datetime) -> float:
+    ctx = QueryContext(end - timedelta(seconds=rule.lookback_s), end, 1, {})
+    result = client.query(expand(rule.query, ctx))
+    assert len(result.column_names) == 1 and len(result.result_rows) == 1, rule.uid
+    (value,) = result.result_rows[0]
+    assert _finite(value), (rule.uid, value)
+    return float(value)
+
+
+def _fires(rule: alerts.AlertRule, value: float) -> bool:
+    return value > rule.threshold if rule.comparison == "gt" else value < rule.threshold
+
+
+def test_alert_queries_return_one_number_and_stay_quiet_on_a_healthy_run(
+    data: PipelineData,
+) -> None:
+    rules = {r.uid: r for r in alerts.rules(BuildContext())}
+    now = datetime.now(UTC)
+    values = {uid: _alert_value(data.client, rule, now) for uid, rule in rules.items()}
+    assert values["dxpulse-no-events"] == EVENTS + 1 + LATE
+    assert values["dxpulse-dead-letter-rate"] == pytest.approx(BAD / (EVENTS + 1 + LATE + BAD))
+    assert 0 <= values["dxpulse-freshness"] < 60
+    assert values["dxpulse-failure-spike"] >= 0
+    assert [uid for uid, rule in rules.items() if _fires(rule, values[uid])] == []
+
+
+def test_no_events_and_freshness_alerts_fire_when_nothing_arrives(data: PipelineData) -> None:
+    rules = {r.uid: r for r in alerts.rules(BuildContext())}
+    before_any_data = data.produced_at - timedelta(minutes=30)
+    for uid in ("dxpulse-no-events", "dxpulse-freshness"):
+        value = _alert_value(data.client, rules[uid], before_any_data)
+        assert _fires(rules[uid], value), (uid, value)
