@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime
+from operator import itemgetter
 
 from schemas.flat import EVENT_ID, EVENT_MS, FlatEvent
 from schemas.validation import Rejection
@@ -18,6 +19,7 @@ from streams.dedup import DedupIndex
 from streams.windows import epoch_ms
 
 NO_WATERMARK = -(2**62)
+_event_ms = itemgetter(EVENT_MS)
 
 
 class PartitionBatch:
@@ -117,6 +119,15 @@ class PartitionBatch:
                 self.topic, self.partition, offset, key, value, rejection.code, rejection.reason
             )
         )
+
+    @property
+    def max_event_ms(self) -> int:
+        """Newest event time among this batch's own accepted events (epoch ms), 0 if none.
+
+        Unlike ``watermark`` it ignores earlier batches. Computed on demand (once per flush)
+        so that add_event stays as it is.
+        """
+        return max(map(_event_ms, self.events), default=0)
 
     @property
     def token(self) -> str:

@@ -5,7 +5,8 @@ confluent-kafka's batch ``consume()`` rather than Faust's per-event stream machi
 which costs ~100 µs of CPU per event (docs/architecture.md).
 
 Each flush, for every topic-partition batch: record the batch's intent in ClickHouse ->
-deliver dead letters -> insert rows with deterministic tokens -> commit offsets. A worker
+deliver dead letters -> insert rows with deterministic tokens -> one insert of the flush's
+pipeline-health rows (streams/health.py) -> commit offsets. A worker
 that dies anywhere in between is replaced by one that replays exactly the recorded range
 (docs/reliability.md), so nothing is lost and nothing counts twice.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -36,6 +38,7 @@ from dxpulse.errors import DxpulseError
 from schemas.validation import EventValidator, Rejection
 from streams.batch import NO_WATERMARK, PartitionBatch
 from streams.dedup import DedupIndex
+from streams.health import health_rows, health_token
 from streams.sink import ClickHouseSink
 from streams.state import BatchIntent, SinkStateStore
 from streams.status import WorkerStatus
@@ -143,6 +146,7 @@ class IngestLoop:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._flush_number = 0
+        self._worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._crash = _CrashHook()
         if self._crash.point == "before_aggregates":
             sink.fault = self._crash_between_tables
@@ -369,6 +373,7 @@ class IngestLoop:
             self.sink.write(batch)
             visible_ms.append(int(time.time() * 1000))  # the insert returned: queryable now
             self._crash("after_events", self._flush_number)
+        self._write_health(batches, visible_ms[-1], started)
         self._crash("before_commit", self._flush_number)
         self._commit(batches)
         with self.status.lock:
@@ -379,6 +384,37 @@ class IngestLoop:
             self.status.last_flush_at = time.time()
             self.status.last_flush_seconds = time.monotonic() - started
             self.status.last_flush_batches = len(batches)
+
+    def _write_health(self, batches: list[PartitionBatch], flushed_ms: int, started: float) -> None:
+        """Report the flush in ``pipeline_flushes``: one insert, a row per batch.
+
+        The rows are written inside the flush they describe, so ``flush_ms`` is the flush's
+        duration up to here: intents, dead letters and row inserts, not this insert and the
+        offset commit. Like any insert, a failure fails the flush, which is retried; the
+        token is the same for the same batches, so a retry does not report them twice.
+        """
+        flush_ms = (time.monotonic() - started) * 1000
+        highs = {tp: self._high_watermark(tp) for tp in {(b.topic, b.partition) for b in batches}}
+        rows = health_rows(
+            batches,
+            highs,
+            worker=self._worker_id,
+            group_id=self.settings.kafka.group_id,
+            topic_types=self._topic_type,
+            flush_ms=flush_ms,
+            flushed_ms=flushed_ms,
+        )
+        self.sink.write_health(rows, health_token(batches))
+
+    def _high_watermark(self, tp: TP) -> int | None:
+        """The partition's end offset as of the last fetch (no broker round trip), if known."""
+        if self._consumer is None:
+            return None
+        try:
+            _low, high = self._consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
+        except KafkaException:
+            return None
+        return cast(int | None, high)
 
     def _intent(self, batch: PartitionBatch) -> BatchIntent:
         return BatchIntent(

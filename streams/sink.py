@@ -11,6 +11,7 @@ from clickhouse_connect.driver.client import Client
 
 from streams.aggregate import AGGREGATE_COLUMNS, LATE_COLUMNS
 from streams.batch import PartitionBatch
+from streams.health import HEALTH_COLUMNS
 from streams.rows import EVENT_COLUMNS, event_columns
 
 DEAD_LETTER_COLUMNS = (
@@ -68,6 +69,12 @@ class ClickHouseSink:
                 for dl in batch.dead_letters
             ]
             self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows, batch.token)
+
+    def write_health(self, rows: Sequence[Sequence[object]], token: str) -> None:
+        """One insert of a flush's pipeline-health rows (streams.health), deduplicated by the
+        flush's token like the batches' own inserts."""
+        if rows:
+            self._insert("pipeline_flushes", HEALTH_COLUMNS, rows, token)
 
     def _insert(
         self,

@@ -6,6 +6,7 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import load_migrations, migrate
 from dxpulse.config import Settings
+from streams.health import HEALTH_COLUMNS
 
 
 def test_migrate_twice_applies_nothing_the_second_time(settings: Settings, ch: Client) -> None:
@@ -22,6 +23,13 @@ def test_tables_and_provinces(settings: Settings, ch: Client) -> None:
     )
     assert engines["events"] == "MergeTree"
     assert engines["event_aggregates"] == "AggregatingMergeTree"
+    assert engines["pipeline_flushes"] == "MergeTree"
+    # The health dashboard is written against these columns: the workers fill exactly them.
+    columns = ch.query(
+        f"SELECT name FROM system.columns WHERE database = '{db}' AND table = 'pipeline_flushes' "
+        "ORDER BY position"
+    ).result_rows
+    assert tuple(c for (c,) in columns) == HEALTH_COLUMNS
     n, regions, units = ch.query(
         f"SELECT count(), uniqExact(region), uniqExact(unit_2025_code) FROM {db}.provinces"
     ).result_rows[0]
