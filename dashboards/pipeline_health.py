@@ -59,6 +59,21 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         AND events > 0""",
         where=WHERE,
     )
+    # Every row of a flush repeats its flush_ms: one value per flush first, then quantiles.
+    flush_latency = sql(
+        """
+        SELECT time, worker, quantile(0.5)(flush_ms) AS p50_ms, max(flush_ms) AS max_ms
+        FROM (
+            SELECT $__timeInterval(flushed_at) AS time, worker, flushed_at,
+                   any(flush_ms) AS flush_ms
+            FROM pipeline_flushes
+            WHERE {where}
+            GROUP BY time, worker, flushed_at
+        )
+        GROUP BY time, worker
+        ORDER BY time""",
+        where=WHERE,
+    )
     dead_letters = """
         SELECT code, count() AS messages, any(reason) AS example_reason,
                max(ingested_at) AS last_seen
@@ -116,7 +131,9 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
                 ctx, "Event time to visible",
                 "How old is the newest event of a flush when it becomes queryable?",
                 _series(
-                    "max(dateDiff('millisecond', max_event_time, flushed_at)) / 1000 AS delay_s"
+                    # A batch of only dead letters or duplicates has no event time (0).
+                    "maxIf(dateDiff('millisecond', max_event_time, flushed_at), events > 0) / 1000"
+                    " AS delay_s"
                 ),
                 "s", min_interval=None,
             )
@@ -134,7 +151,7 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         .with_panel(
             time_series(
                 ctx, "Flush latency", "How long does writing a flush to ClickHouse take?",
-                _series("quantile(0.5)(flush_ms) AS p50_ms, max(flush_ms) AS max_ms", "worker"),
+                flush_latency,
                 "ms", min_interval=None,
             )
         )
