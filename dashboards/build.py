@@ -48,7 +48,7 @@ def context(settings: Settings) -> BuildContext:
     )
 
 
-def bundle(settings: Settings) -> GrafanaBundle:
+def bundle_for(settings: Settings) -> GrafanaBundle:
     """What `dxpulse dashboards push` sends, from the live settings."""
     return build_bundle(settings.grafana, settings.clickhouse.database, context(settings))
 

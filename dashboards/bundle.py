@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dxpulse.config import GrafanaSettings, Settings
+from dxpulse.config import GrafanaSettings
 
 CLICKHOUSE_PLUGIN = "grafana-clickhouse-datasource"
 JSON = dict[str, Any]
@@ -50,12 +50,3 @@ def datasource(settings: GrafanaSettings, database: str) -> JSON:
         "jsonData": datasource_json_data(settings, database),
     }
 
-
-def build_bundle(settings: Settings) -> GrafanaBundle:
-    """The bundle for these settings: folder and datasource (dashboards and rules to come)."""
-    grafana = settings.grafana
-    return GrafanaBundle(
-        folder_uid=grafana.folder_uid,
-        folder_title=grafana.folder_title,
-        datasource=datasource(grafana, settings.clickhouse.database),
-    )

@@ -546,11 +546,11 @@ def dashboards_push(url: str | None, dry_run: bool) -> None:
     so that it stays out of shell history. The datasource's ClickHouse password, if any,
     comes from DXPULSE_GRAFANA__CLICKHOUSE_PASSWORD.
     """
-    from dashboards.bundle import build_bundle
+    from dashboards.build import bundle_for
     from dxpulse.grafana.push import display_url, push_bundle
 
     settings = _settings(grafana__url=url)
-    outcomes = push_bundle(build_bundle(settings), settings.grafana, dry_run=dry_run)
+    outcomes = push_bundle(bundle_for(settings), settings.grafana, dry_run=dry_run)
     where = display_url(settings.grafana.url)
     table = Table(title=f"Grafana at {where}" + (" (dry run)" if dry_run else ""))
     for column in ("object", "uid", "title", "action"):

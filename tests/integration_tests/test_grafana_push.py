@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from dashboards.build import bundle_for
 from dashboards.bundle import GrafanaBundle, datasource
-from dxpulse.config import GrafanaSettings
+from dxpulse.config import GrafanaSettings, Settings
 from dxpulse.errors import DxpulseError
 from dxpulse.grafana.push import PUSH_MESSAGE, PushOutcome, push_bundle
 from tests.grafana_fake import TOKEN, FakeGrafana
@@ -482,13 +483,32 @@ def test_cli_push_prints_a_table_and_a_summary(grafana):
     assert header.split() == ["┃", "object", "┃", "uid", "┃", "title", "┃", "action", "┃"]
     assert any("folder" in line and FOLDER in line and "created" in line for line in lines)
     assert any(DS in line and "dxpulse ClickHouse" in line and "created" in line for line in lines)
-    assert lines[-1] == f"Pushed to {grafana.url}: 2 created, 0 updated, 0 unchanged."
+    assert lines[-1] == f"Pushed to {grafana.url}: 11 created, 0 updated, 0 unchanged."
     assert TOKEN not in done.stdout
-    assert grafana.calls() == FIRST_PUSH[:4]  # build_bundle: folder and datasource so far
+    # The real bundle: folder, datasource, the 5 dashboards, the 4 alert rules, in order.
+    real = bundle_for(Settings())
+    expected = [
+        ("GET", f"/api/folders/{FOLDER}"), ("POST", "/api/folders"),
+        ("GET", f"/api/datasources/uid/{DS}"), ("POST", "/api/datasources"),
+    ]  # fmt: skip
+    for model in real.dashboards:
+        expected += [
+            ("GET", f"/api/dashboards/uid/{model['uid']}"),
+            ("POST", "/api/dashboards/db"),
+        ]
+    for rule in real.alert_rules:
+        expected += [
+            ("GET", f"/api/v1/provisioning/alert-rules/{rule['uid']}"),
+            ("POST", "/api/v1/provisioning/alert-rules"),
+        ]
+    assert grafana.calls() == expected
+    stored = grafana.state()
 
     again = dxpulse("dashboards", "push", **env)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[-1].endswith(": 0 created, 0 updated, 2 unchanged.")
+    assert again.stdout.splitlines()[-1].endswith(": 0 created, 0 updated, 11 unchanged.")
+    assert grafana.calls()[len(expected) :] == [c for c in expected if c[0] == "GET"]
+    assert grafana.state() == stored
 
 
 def test_cli_dry_run_and_url_option(grafana):
@@ -500,7 +520,7 @@ def test_cli_dry_run_and_url_option(grafana):
     assert done.returncode == 0, done.stderr
     assert "would be created" in done.stdout
     assert done.stdout.splitlines()[-1] == (
-        "Dry run, nothing written: 2 to create, 0 to update, 0 unchanged."
+        "Dry run, nothing written: 11 to create, 0 to update, 0 unchanged."
     )
     assert grafana.writes == []
     assert grafana.requests  # the --url option won over the environment

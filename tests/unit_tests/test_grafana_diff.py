@@ -8,7 +8,8 @@ import copy
 import pytest
 from pydantic import SecretStr
 
-from dashboards.bundle import build_bundle, datasource
+from dashboards.build import bundle_for
+from dashboards.bundle import datasource
 from dxpulse.config import GrafanaSettings, Settings
 from dxpulse.errors import DxpulseError
 from dxpulse.grafana.diff import (
@@ -151,18 +152,20 @@ def test_display_url_drops_credentials():
 
 
 def test_no_token_is_an_error_before_any_request():
-    bundle = build_bundle(Settings())
+    bundle = bundle_for(Settings())
     # Port 1: a request would fail as unreachable, not with this message.
     settings = GrafanaSettings(url="http://127.0.0.1:1", token=SecretStr(""))
     with pytest.raises(DxpulseError, match=r"^no Grafana token: set DXPULSE_GRAFANA__TOKEN"):
         push_bundle(bundle, settings)
 
 
-def test_build_bundle_follows_the_settings(clean_env):
+def test_bundle_follows_the_settings(clean_env):
     clean_env.setenv("DXPULSE_GRAFANA__FOLDER_UID", "dx")
     clean_env.setenv("DXPULSE_CLICKHOUSE__DATABASE", "analytics")
-    bundle = build_bundle(Settings())
+    bundle = bundle_for(Settings())
     assert (bundle.folder_uid, bundle.folder_title) == ("dx", "dxpulse")
     assert bundle.datasource["uid"] == "dxpulse-clickhouse"
     assert bundle.datasource["jsonData"]["defaultDatabase"] == "analytics"
     assert "secureJsonData" not in bundle.datasource
+    assert len(bundle.dashboards) == 5 and len(bundle.alert_rules) == 4
+    assert {r["folderUID"] for r in bundle.alert_rules} == {"dx"}
