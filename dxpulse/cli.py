@@ -524,7 +524,7 @@ def dashboards_group() -> None:
     """Grafana dashboards and alert rules, as code.
 
     dxpulse's folder, ClickHouse datasource, dashboards and alert rules are built from one
-    bundle in Python (dashboards/bundle.py). Grafana settings come from DXPULSE_GRAFANA__*
+    bundle in Python (dashboards/). Grafana settings come from DXPULSE_GRAFANA__*
     environment variables (see the README).
     """
 
@@ -570,6 +570,34 @@ def dashboards_push(url: str | None, dry_run: bool) -> None:
             f"Pushed to {where}: {n['created']} created, {n['updated']} updated, "
             f"{n['unchanged']} unchanged."
         )
+
+
+@dashboards_group.command("build", short_help="Regenerate the committed JSON and provisioning.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a generated file is stale.")
+def dashboards_build(check: bool) -> None:
+    """Build the dashboards, alert rules and provisioning files from dashboards/*.py.
+
+    Writes deploy/grafana/dashboards/*.json, deploy/grafana/provisioning/**/dxpulse.yaml and
+    the dashboard tables in README.md. They are built from default settings, never from the
+    environment, so every machine generates the same files; `push` uses your settings.
+    """
+    from dashboards.build import ROOT, stale_files, write_files
+
+    changed = stale_files() if check else write_files()
+    names = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in changed]
+    if check and names:
+        raise DxpulseError(
+            f"{len(names)} generated file(s) out of date ({', '.join(names)}): "
+            "run `dxpulse dashboards build` and commit"
+        )
+    if not names:
+        console.print("Generated dashboard files are up to date.")
+        return
+    table = Table(title="Regenerated")
+    table.add_column("file")
+    for name in names:
+        table.add_row(name)
+    console.print(table)
 
 
 def _require_kafka(settings: Settings) -> Settings:

@@ -214,3 +214,36 @@ def test_readme_lists_every_panel() -> None:
 def test_paths_are_inside_the_repository() -> None:
     for path in build.generated_files():
         assert Path(path).resolve().is_relative_to(ROOT)
+
+
+def test_cli_build_check_passes_on_the_committed_files() -> None:
+    from click.testing import CliRunner
+
+    from dxpulse.cli import cli
+
+    result = CliRunner().invoke(cli, ["dashboards", "build", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+
+
+def test_cli_build_check_names_stale_files_and_build_writes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dxpulse.cli import main
+
+    monkeypatch.setattr(build, "DASHBOARDS_DIR", tmp_path / "dashboards")
+    monkeypatch.setattr("sys.argv", ["dxpulse", "dashboards", "build", "--check"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dxpulse: error: 5 generated file(s) out of date")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "dashboards").exists()  # --check writes nothing
+    monkeypatch.setattr("sys.argv", ["dxpulse", "dashboards", "build"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 0
+    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == sorted(
+        f"{uid}.json" for uid in committed_dashboards()
+    )
