@@ -6,16 +6,15 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.panels import (
     BuildContext,
-    area_variable,
     bar_gauge,
     filters,
     new_dashboard,
     pie_chart,
-    province_variable,
-    region_variable,
+    series_sql,
     sql,
     stat_panel,
     time_series,
+    with_variables,
 )
 
 UID = "dxpulse-ecommerce"
@@ -28,23 +27,11 @@ WHERE = sql(
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:
-    gmv_by_platform = sql(
-        """
-        SELECT $__timeInterval(minute) AS time, platform, sum(gmv_vnd) AS gmv_vnd
-        FROM ecommerce_minute
-        WHERE {where}
-        GROUP BY time, platform
-        ORDER BY time""",
-        where=WHERE,
+    gmv_by_platform = series_sql(
+        "ecommerce_minute", "minute", "platform", "sum(gmv_vnd) AS gmv_vnd", WHERE
     )
-    orders_by_platform = sql(
-        """
-        SELECT $__timeInterval(minute) AS time, platform, sum(orders) AS orders
-        FROM ecommerce_minute
-        WHERE {where}
-        GROUP BY time, platform
-        ORDER BY time""",
-        where=WHERE,
+    orders_by_platform = series_sql(
+        "ecommerce_minute", "minute", "platform", "sum(orders) AS orders", WHERE
     )
     totals = sql(
         """
@@ -83,15 +70,13 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         LIMIT 10""",
         where=WHERE,
     )
+    board = new_dashboard(
+        UID,
+        "dxpulse · E-commerce",
+        "Orders on the top retail platforms (Shopee, TikTok Shop, Lazada, Tiki, Sendo).",
+    )
     return (
-        new_dashboard(
-            UID,
-            "dxpulse · E-commerce",
-            "Orders on the top retail platforms (Shopee, TikTok Shop, Lazada, Tiki, Sendo).",
-        )
-        .with_variable(region_variable(ctx))
-        .with_variable(province_variable(ctx))
-        .with_variable(area_variable())
+        with_variables(board, ctx, "region", "province", "area")
         .with_panel(
             stat_panel(
                 ctx, "GMV, orders and average order", "How big is e-commerce in this range?",

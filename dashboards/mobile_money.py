@@ -7,16 +7,15 @@ from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from dashboards.panels import (
     BuildContext,
-    area_variable,
     bar_chart,
     filters,
     new_dashboard,
     pie_chart,
-    province_variable,
-    region_variable,
+    series_sql,
     sql,
     stat_panel,
     time_series,
+    with_variables,
 )
 
 UID = "dxpulse-mobile-money"
@@ -39,14 +38,8 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         ORDER BY transactions DESC""",
         where=WHERE,
     )
-    value_by_kind = sql(
-        """
-        SELECT $__timeInterval(minute) AS time, kind, sum(amount_vnd) AS amount_vnd
-        FROM mobile_money_minute
-        WHERE {where}
-        GROUP BY time, kind
-        ORDER BY time""",
-        where=WHERE,
+    value_by_kind = series_sql(
+        "mobile_money_minute", "minute", "kind", "sum(amount_vnd) AS amount_vnd", WHERE
     )
     headline = sql(
         """
@@ -80,15 +73,13 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         ORDER BY time""",
         where=WHERE,
     )
+    board = new_dashboard(
+        UID,
+        "dxpulse · Mobile Money",
+        "Viettel Money, VNPT Money and MobiFone Money: what people do, and where.",
+    )
     return (
-        new_dashboard(
-            UID,
-            "dxpulse · Mobile Money",
-            "Viettel Money, VNPT Money and MobiFone Money: what people do, and where.",
-        )
-        .with_variable(region_variable(ctx))
-        .with_variable(province_variable(ctx))
-        .with_variable(area_variable())
+        with_variables(board, ctx, "region", "province", "area")
         .with_panel(
             stat_panel(
                 ctx, "Agents, customers, transactions, success",

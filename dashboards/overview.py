@@ -6,17 +6,14 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.panels import (
     BuildContext,
-    area_variable,
-    event_type_variable,
     filters,
     new_dashboard,
-    province_variable,
-    region_variable,
+    series_sql,
     sql,
     stat_panel,
     table_panel,
     time_series,
-    window_variable,
+    with_variables,
 )
 
 UID = "dxpulse-overview"
@@ -44,20 +41,6 @@ def _per_type(expression: str) -> str:
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:
-    events_rate = """
-        SELECT $__timeInterval(window_start) AS time, event_type,
-               sum(events) / $__interval_s AS events_per_s
-        FROM event_aggregates
-        WHERE {where}
-        GROUP BY time, event_type
-        ORDER BY time"""
-    value_rate = """
-        SELECT $__timeInterval(window_start) AS time, event_type,
-               sum(amount_vnd) / $__interval_s AS vnd_per_s
-        FROM event_aggregates
-        WHERE {where}
-        GROUP BY time, event_type
-        ORDER BY time"""
     success = """
         SELECT {columns}
         FROM event_aggregates
@@ -83,21 +66,24 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         AND {filters}
         GROUP BY event_type
         ORDER BY event_type"""
-    events_rate, value_rate = sql(events_rate, where=WHERE), sql(value_rate, where=WHERE)
+    events_rate = series_sql(
+        "event_aggregates", "window_start", "event_type",
+        "sum(events) / $__interval_s AS events_per_s", WHERE,
+    )
+    value_rate = series_sql(
+        "event_aggregates", "window_start", "event_type",
+        "sum(amount_vnd) / $__interval_s AS vnd_per_s", WHERE,
+    )
     success = sql(success, columns=_per_type(RATIO.format(num="successes")), where=WHERE)
     ticket = sql(ticket, columns=_per_type(RATIO.format(num="amount_vnd")), where=WHERE)
     today_vs_yesterday = sql(today_vs_yesterday, today=TODAY, filters=ALL_FILTERS)
+    board = new_dashboard(
+        UID,
+        "dxpulse · Digital economy overview",
+        "Online payments, e-commerce orders and Mobile Money across Vietnam, live.",
+    )
     return (
-        new_dashboard(
-            UID,
-            "dxpulse · Digital economy overview",
-            "Online payments, e-commerce orders and Mobile Money across Vietnam, live.",
-        )
-        .with_variable(region_variable(ctx))
-        .with_variable(province_variable(ctx))
-        .with_variable(event_type_variable())
-        .with_variable(area_variable())
-        .with_variable(window_variable(ctx))
+        with_variables(board, ctx, "region", "province", "event_type", "area", "window_seconds")
         .with_panel(
             stat_panel(
                 ctx,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from grafana_foundation_sdk.builders import (
@@ -16,6 +17,7 @@ from grafana_foundation_sdk.builders import (
     timeseries,
 )
 from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import piechart as piechart_models
@@ -338,3 +340,37 @@ def new_dashboard(uid: str, title: str, description: str) -> dashboard.Dashboard
             dashboard.TimePicker().refresh_intervals(["5s", "10s", "30s", "1m", "5m", "15m"])
         )
     )
+
+
+def series_sql(table: str, time_column: str, label: str, value: str, where: str) -> str:
+    """``value`` per ``label`` per $__timeInterval bucket: the shape of every trend panel."""
+    return sql(
+        """
+        SELECT $__timeInterval({time}) AS time, {label}, {value}
+        FROM {table}
+        WHERE {where}
+        GROUP BY time, {label_name}
+        ORDER BY time""",
+        time=time_column,
+        label=label,
+        value=value,
+        table=table,
+        where=where,
+        label_name=label.split(" AS ")[-1],
+    )
+
+
+def with_variables(
+    board: dashboard.Dashboard, ctx: BuildContext, *names: str
+) -> dashboard.Dashboard:
+    """Add the named filter variables (and the window constant) in a fixed order."""
+    makers: dict[str, Callable[[], cogbuilder.Builder[dm.VariableModel]]] = {
+        "region": lambda: region_variable(ctx),
+        "province": lambda: province_variable(ctx),
+        "event_type": event_type_variable,
+        "area": area_variable,
+        "window_seconds": lambda: window_variable(ctx),
+    }
+    for name in names:
+        board = board.with_variable(makers[name]())
+    return board

@@ -14,6 +14,7 @@ from dashboards.panels import (
     event_type_variable,
     filters,
     new_dashboard,
+    series_sql,
     sql,
     stat_panel,
     table_panel,
@@ -31,18 +32,7 @@ WHERE = sql(
 
 def _series(value: str, label: str = "event_type") -> str:
     """A time series of ``value`` per ``label``, from pipeline_flushes."""
-    return sql(
-        """
-        SELECT $__timeInterval(flushed_at) AS time, {label}, {value}
-        FROM pipeline_flushes
-        WHERE {where}
-        GROUP BY time, {label_name}
-        ORDER BY time""",
-        label=label,
-        value=value,
-        where=WHERE,
-        label_name=label.split(" AS ")[-1],
-    )
+    return series_sql("pipeline_flushes", "flushed_at", label, value, WHERE)
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:

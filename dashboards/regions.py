@@ -8,18 +8,14 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from dashboards.panels import (
     BuildContext,
-    area_variable,
     bar_chart,
-    event_type_variable,
     filters,
     new_dashboard,
     province_map,
-    province_variable,
-    region_variable,
     sql,
     stat_panel,
     time_series,
-    window_variable,
+    with_variables,
 )
 
 UID = "dxpulse-regions"
@@ -121,17 +117,13 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         AND {filters}""",
         filters=filters("region", "province"),
     )
+    board = new_dashboard(
+        UID,
+        "dxpulse · Regions, rural and urban",
+        "The 63 provinces and 6 socio-economic regions; the rural/urban gap by channel.",
+    )
     return (
-        new_dashboard(
-            UID,
-            "dxpulse · Regions, rural and urban",
-            "The 63 provinces and 6 socio-economic regions; the rural/urban gap by channel.",
-        )
-        .with_variable(region_variable(ctx))
-        .with_variable(province_variable(ctx))
-        .with_variable(event_type_variable())
-        .with_variable(area_variable())
-        .with_variable(window_variable(ctx))
+        with_variables(board, ctx, "region", "province", "event_type", "area", "window_seconds")
         .with_panel(
             province_map(
                 ctx,
