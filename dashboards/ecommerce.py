@@ -5,9 +5,9 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.panels import (
+    MINUTE_ROLLUP_WHERE,
     BuildContext,
     bar_gauge,
-    filters,
     new_dashboard,
     pie_chart,
     series_sql,
@@ -18,12 +18,7 @@ from dashboards.panels import (
 )
 
 UID = "dxpulse-ecommerce"
-WHERE = sql(
-    """
-    $__timeFilter(minute)
-  AND {filters}""",
-    filters=filters("region", "province", "area"),
-)
+WHERE = MINUTE_ROLLUP_WHERE
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:

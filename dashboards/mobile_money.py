@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from dashboards.panels import (
+    MINUTE_ROLLUP_WHERE,
     BuildContext,
     bar_chart,
     filters,
@@ -20,12 +21,7 @@ from dashboards.panels import (
 
 UID = "dxpulse-mobile-money"
 PERCENT = [dashboard_models.DynamicConfigValue(id_val="unit", value="percentunit")]
-WHERE = sql(
-    """
-    $__timeFilter(minute)
-  AND {filters}""",
-    filters=filters("region", "province", "area"),
-)
+WHERE = MINUTE_ROLLUP_WHERE
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:

@@ -76,6 +76,15 @@ def filters(*variables: str, prefix: str = "", columns: dict[str, str] | None = 
     return "\nAND ".join(parts)
 
 
+# The per-minute rollups (ecommerce_minute, mobile_money_minute), filtered by place.
+MINUTE_ROLLUP_WHERE = sql(
+    """
+    $__timeFilter(minute)
+    AND {filters}""",
+    filters=filters("region", "province", "area"),
+)
+
+
 # -- template variables -----------------------------------------------------------------------
 def _all() -> dm.VariableOption:
     return dm.VariableOption(selected=True, text="All", value="$__all")
