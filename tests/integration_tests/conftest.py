@@ -48,12 +48,13 @@ def clickhouse_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
 
 
-@pytest.fixture
-def settings(bootstrap_servers: str, clickhouse_dsn: str, tmp_path: Path) -> Settings:
-    """Settings isolated per test: own topics, consumer group and database."""
+def isolated_settings(
+    bootstrap_servers: str, clickhouse_dsn: str, data_dir: Path, **stream: Any
+) -> Settings:
+    """Settings with their own topics, consumer group and database."""
     tag = uuid.uuid4().hex[:10]
     return Settings(
-        data_dir=tmp_path,
+        data_dir=data_dir,
         kafka=KafkaSettings(
             bootstrap_servers=bootstrap_servers,
             topic_prefix=f"t{tag}",
@@ -63,8 +64,14 @@ def settings(bootstrap_servers: str, clickhouse_dsn: str, tmp_path: Path) -> Set
             session_timeout_ms=2_000,
         ),
         clickhouse=ClickHouseSettings(dsn=clickhouse_dsn, database=f"t{tag}"),
-        stream=StreamSettings(flush_interval_s=0.5),
+        stream=StreamSettings(**{"flush_interval_s": 0.5, **stream}),
     )
+
+
+@pytest.fixture
+def settings(bootstrap_servers: str, clickhouse_dsn: str, tmp_path: Path) -> Settings:
+    """Settings isolated per test: own topics, consumer group and database."""
+    return isolated_settings(bootstrap_servers, clickhouse_dsn, tmp_path)
 
 
 @pytest.fixture

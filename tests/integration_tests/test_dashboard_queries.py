@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import math
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
@@ -27,11 +25,11 @@ from dashboards import alerts, build
 from dashboards.macros import QueryContext, Selection, expand
 from dashboards.panels import BuildContext
 from dxpulse.clickhouse import connect, migrate
-from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
+from dxpulse.config import Settings
 from dxpulse.topics import ensure_topics
 from producers.generator import EventGenerator
 from producers.producer import produce
-from tests.integration_tests.conftest import RunningIngest, TrackingProducer
+from tests.integration_tests.conftest import RunningIngest, TrackingProducer, isolated_settings
 
 JSON = dict[str, Any]
 EVENTS = 20_000
@@ -50,16 +48,9 @@ class PipelineData:
 def data(
     bootstrap_servers: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PipelineData]:
-    tag = uuid.uuid4().hex[:10]
-    settings = Settings(
-        data_dir=Path(tmp_path_factory.mktemp("dash")),
-        kafka=KafkaSettings(
-            bootstrap_servers=bootstrap_servers, topic_prefix=f"d{tag}", partitions=4,
-            group_id=f"g{tag}", session_timeout_ms=2_000,
-        ),
-        clickhouse=ClickHouseSettings(dsn=clickhouse_dsn, database=f"d{tag}"),
-        # Small flushes: the workers start behind and catch up over several flushes.
-        stream=StreamSettings(flush_interval_s=0.5, flush_max_events=2_000),
+    # Small flushes: the workers start behind and catch up over several flushes.
+    settings = isolated_settings(
+        bootstrap_servers, clickhouse_dsn, tmp_path_factory.mktemp("dash"), flush_max_events=2_000
     )
     admin = connect(settings)
     migrate(admin, settings.clickhouse.database)
