@@ -85,9 +85,10 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def migrate(client: Client, database: str) -> list[str]:
-    """Apply pending migrations in order; returns the names applied. Safe to re-run."""
-    migrations = load_migrations()
+def migrate(client: Client, database: str, target: int | None = None) -> list[str]:
+    """Apply pending migrations in order, up to version ``target`` if given; returns the
+    names applied. Safe to re-run."""
+    migrations = [m for m in load_migrations() if target is None or m.version <= target]
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EVENT_TYPES: tuple[str, ...] = ("online_payment", "ecommerce_order", "mobile_money")
@@ -79,7 +79,12 @@ class ClickHouseSettings(BaseModel):
 
 
 class StreamSettings(BaseModel):
-    window_seconds: int = Field(default=60, ge=1, le=86_400, description="Tumbling window size.")
+    window_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3_600,
+        description="Tumbling window size; divides an hour, so each window lies in one hour.",
+    )
     flush_interval_s: float = Field(default=1.0, gt=0, le=300)
     flush_max_events: int = Field(default=50_000, ge=1)
     poll_batch: int = Field(default=10_000, ge=1, le=1_000_000)
@@ -101,6 +106,14 @@ class StreamSettings(BaseModel):
         description="Per partition; bounds the dedup index's memory (~150 bytes an id).",
     )
     retry_max_backoff_s: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("window_seconds")
+    @classmethod
+    def _window_divides_an_hour(cls, value: int) -> int:
+        # The hourly and daily rollups attribute a window to the hour it starts in.
+        if 3_600 % value:
+            raise ValueError("must divide 3600 (e.g. 10, 60, 300, 3600)")
+        return value
 
 
 class ProducerSettings(BaseModel):

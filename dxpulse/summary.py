@@ -134,7 +134,48 @@ def rollup_checks(client: Client, database: str) -> list[Check]:
         Check("e-commerce rollup GMV = raw GMV", int(raw[1] or 0), int(gmv or 0)),
         Check("Mobile Money rollup transactions = raw", int(raw[2]), int(transactions or 0)),
         Check("Mobile Money rollup VND = raw VND", int(raw[3] or 0), int(mm_amount or 0)),
+        Check(
+            "hourly rollup groups differing from aggregates by hour",
+            0,
+            rollup_mismatches(client, database, "event_aggregates_hourly", "hour"),
+        ),
+        Check(
+            "daily rollup groups differing from aggregates by day",
+            0,
+            rollup_mismatches(client, database, "event_aggregates_daily", "day"),
+        ),
     ]
+
+
+ROLLUP_PERIODS = {"hour": "toStartOfHour(window_start)", "day": "toDate(window_start)"}
+_ROLLUP_KEYS = "event_type, region, province_code, area, channel"
+
+
+def rollup_mismatches(client: Client, database: str, table: str, period: str) -> int:
+    """Groups where an hourly or daily rollup differs from the windowed aggregates summed by
+    the same period: every sum, min, max and the merged customer state, compared exactly."""
+    values = (
+        "sum(events) AS n, sum(successes) AS ok, sum(failures) AS failed, sum(amount_vnd) AS vnd,"
+        " sum(success_amount_vnd) AS ok_vnd, min(min_amount_vnd) AS lo,"
+        " max(max_amount_vnd) AS hi, uniqMerge(customers) AS customers"
+    )
+    keys = f"{period}, {_ROLLUP_KEYS}"
+    return int(
+        client.query(
+            f"""
+            SELECT count() FROM (
+                SELECT {ROLLUP_PERIODS[period]} AS {period}, {_ROLLUP_KEYS}, {values}
+                FROM {database}.event_aggregates GROUP BY {keys}
+            ) AS w
+            FULL OUTER JOIN (
+                SELECT {keys}, {values} FROM {database}.{table} GROUP BY {keys}
+            ) AS r USING ({keys})
+            WHERE (w.n, w.ok, w.failed, w.vnd, w.ok_vnd, w.lo, w.hi, w.customers)
+               != (r.n, r.ok, r.failed, r.vnd, r.ok_vnd, r.lo, r.hi, r.customers)
+            """,
+            settings={"join_use_nulls": 0},
+        ).result_rows[0][0]
+    )
 
 
 def checks_table(checks: list[Check]) -> Table:

@@ -63,6 +63,7 @@ AREA: Final = 5
 CHANNEL: Final = 6
 AMOUNT: Final = 7
 STATUS: Final = 8
+CUSTOMER: Final = 9
 
 _EARLIEST_MS = int(EARLIEST_EVENT_TIME.timestamp()) * 1000
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

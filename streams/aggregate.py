@@ -2,15 +2,28 @@
 
 A row's key is (window_start, event_type, region, province_code, area, channel); its
 values are partial counts, sums, min and max that ClickHouse merges with the rows of
-other flushes and workers (AggregatingMergeTree).
+other flushes and workers (AggregatingMergeTree), and the key's distinct customer ids, which
+ClickHouse turns into a ``uniq`` state on insert (deploy/clickhouse/008_rollups.sql), so
+active customers merge across flushes, workers, hours and days like the sums do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
-from schemas.flat import AMOUNT, AREA, CHANNEL, EVENT_MS, EVENT_TYPE, PROVINCE, STATUS, FlatEvent
+from schemas.flat import (
+    AMOUNT,
+    AREA,
+    CHANNEL,
+    CUSTOMER,
+    EVENT_MS,
+    EVENT_TYPE,
+    PROVINCE,
+    STATUS,
+    FlatEvent,
+)
 from schemas.provinces import region_of
 from streams.windows import EPOCH
 
@@ -29,7 +42,11 @@ AGGREGATE_COLUMNS = (
     "success_amount_vnd",
     "min_amount_vnd",
     "max_amount_vnd",
+    "customer_ids",
 )
+# The worker inserts into this Null-engine table; its materialized view writes
+# event_aggregates with the customer ids folded into a uniq state.
+AGGREGATE_TABLE = "event_aggregates_input"
 
 Key = tuple[int, str, str, str, str]  # window start (epoch s), type, province, area, channel
 
@@ -40,8 +57,8 @@ class WindowAggregator:
     def __init__(self, window_seconds: int) -> None:
         self.window_seconds = window_seconds
         self._window_ms = window_seconds * 1000
-        # values: events, successes, failures, amount, success amount, min, max
-        self._groups: dict[Key, list[int]] = {}
+        # values: events, successes, failures, amount, success amount, min, max, customers
+        self._groups: dict[Key, list[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -62,8 +79,10 @@ class WindowAggregator:
                 amount if ok else 0,
                 amount,
                 amount,
+                {event[CUSTOMER]},
             ]
             return
+        group[7].add(event[CUSTOMER])
         group[0] += 1
         if ok:
             group[1] += 1
@@ -80,7 +99,7 @@ class WindowAggregator:
         """Rows in AGGREGATE_COLUMNS order, sorted so a re-sent batch is byte-identical."""
         for key in sorted(self._groups):
             start_s, event_type, province, area, channel = key
-            values = self._groups[key]
+            *values, customers = self._groups[key]
             start = datetime.fromtimestamp(start_s, EPOCH.tzinfo)
             yield [
                 start,
@@ -91,6 +110,7 @@ class WindowAggregator:
                 area,
                 channel,
                 *values,
+                sorted(customers),
             ]
 
 

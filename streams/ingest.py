@@ -36,6 +36,7 @@ from confluent_kafka.admin import AdminClient
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.errors import DxpulseError
 from schemas.validation import EventValidator, Rejection
+from streams.aggregate import AGGREGATE_TABLE
 from streams.batch import NO_WATERMARK, PartitionBatch
 from streams.dedup import DedupIndex
 from streams.health import health_rows, health_token
@@ -152,7 +153,7 @@ class IngestLoop:
             sink.fault = self._crash_between_tables
 
     def _crash_between_tables(self, table: str) -> None:
-        if table == "event_aggregates":
+        if table == AGGREGATE_TABLE:
             self._crash("before_aggregates", self._flush_number)
 
     # -- lifecycle ----------------------------------------------------------------------

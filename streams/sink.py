@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
-from streams.aggregate import AGGREGATE_COLUMNS, LATE_COLUMNS
+from streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE, LATE_COLUMNS
 from streams.batch import PartitionBatch
 from streams.health import HEALTH_COLUMNS
 from streams.rows import EVENT_COLUMNS, event_columns
@@ -50,7 +50,7 @@ class ClickHouseSink:
             self._insert("events", EVENT_COLUMNS, columns, batch.token, column_oriented=True)
         aggregates = list(batch.aggregator.rows())
         if aggregates:
-            self._insert("event_aggregates", AGGREGATE_COLUMNS, aggregates, batch.token)
+            self._insert(AGGREGATE_TABLE, AGGREGATE_COLUMNS, aggregates, batch.token)
         late = list(batch.late.rows())
         if late:
             self._insert("late_events", LATE_COLUMNS, late, batch.token)

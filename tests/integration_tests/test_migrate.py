@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import load_migrations, migrate
@@ -37,3 +38,48 @@ def test_tables_and_provinces(settings: Settings, ch: Client) -> None:
     # Re-running reloads the dimension instead of duplicating it.
     migrate(ch, db)
     assert ch.query(f"SELECT count() FROM {db}.provinces").result_rows[0][0] == 63
+
+
+def test_upgrade_to_rollups_keeps_existing_data_exact(settings: Settings, tmp_path) -> None:
+    """A database written before migration 008: its aggregates reach the hourly and daily
+    rollups, and their customer states are derived from the raw events, once."""
+    from datetime import UTC, datetime, timedelta
+
+    from dxpulse.clickhouse import connect
+    from dxpulse.summary import rollup_checks
+    from producers.generator import EventGenerator
+    from schemas.flat import precheck
+    from streams.aggregate import AGGREGATE_COLUMNS, WindowAggregator
+    from streams.rows import EVENT_COLUMNS, event_columns
+
+    client = connect(settings)
+    db = settings.clickhouse.database
+    migrate(client, db, target=7)
+    gen = EventGenerator(seed=5)
+    start = datetime.now(UTC) - timedelta(hours=30)
+    far = 2**62  # no future limit
+    flat = [precheck(gen.event(start + timedelta(seconds=97 * i)), None, far) for i in range(1_500)]
+    assert all(f is not None for f in flat)
+    agg = WindowAggregator(60)
+    for event in flat:
+        agg.add(event)
+    old_columns = AGGREGATE_COLUMNS[:-1]  # before 008: no customers, written directly
+    client.insert(f"{db}.event_aggregates", [r[:-1] for r in agg.rows()],
+                  column_names=list(old_columns))  # fmt: skip
+    columns = event_columns(flat, 0, list(range(len(flat))), [0] * len(flat))
+    client.insert(f"{db}.events", columns, column_names=list(EVENT_COLUMNS), column_oriented=True)
+
+    assert migrate(client, db) == ["008_rollups", "009_headline_views"]
+    assert [c for c in rollup_checks(client, db) if not c.ok] == []
+    rows = client.query(
+        f"""SELECT e.event_type, e.exact, a.merged, a.n FROM (
+                SELECT event_type, uniqExact(customer_id) AS exact, count() AS n
+                FROM {db}.events GROUP BY event_type) AS e
+            JOIN (SELECT event_type, uniqMerge(customers) AS merged, sum(events) AS n
+                  FROM {db}.event_aggregates_daily GROUP BY event_type) AS a USING (event_type)"""
+    ).result_rows
+    assert len(rows) == 3
+    for etype, exact, merged, _n in rows:
+        assert merged == pytest.approx(exact, rel=0.02), etype
+    assert sum(r[3] for r in rows) == len(flat)
+    client.command(f"DROP DATABASE {db}")

@@ -19,7 +19,12 @@ def events(flat):
     """Seven events: five in one group, one in another province, one in the next window."""
     return [
         flat(amount_vnd=100_000, status="success", event_time="2024-03-04T10:00:00.000Z"),
-        flat(amount_vnd=300_000, status="failed", event_time="2024-03-04T10:00:10.000Z"),
+        flat(
+            amount_vnd=300_000,
+            status="failed",
+            event_time="2024-03-04T10:00:10.000Z",
+            customer_id="Pother0002",
+        ),
         flat(amount_vnd=50_000, status="success", event_time="2024-03-04T10:00:59.999Z"),
         flat(amount_vnd=70_000, status="pending", event_time="2024-03-04T10:00:30.000Z"),
         flat(amount_vnd=20_000, status="reversed", event_time="2024-03-04T10:00:31.000Z"),
@@ -55,6 +60,8 @@ def test_group_counts_sums_min_max(events):
         "success_amount_vnd": 150_000,
         "min_amount_vnd": 20_000,
         "max_amount_vnd": 300_000,
+        # distinct and sorted: four events of one customer, one of another
+        "customer_ids": ["Pother0002", "Ptest0001"],
     }
 
 
