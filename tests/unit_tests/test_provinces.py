@@ -104,3 +104,60 @@ def test_parse_converts_types():
 def test_parse_rejects_bad_rows(change, message):
     with pytest.raises(ValueError, match=message):
         _parse({**_ROW, **change})
+
+
+# Resolution 202/2025/QH15 (in force 1 July 2025), written out independently of the CSV:
+# each of the 34 units and the pre-2025 provinces it is made of.
+UNITS_2025 = {
+    "Hà Nội": {"Ha Noi"},
+    "Huế": {"Thua Thien Hue"},
+    "Lai Châu": {"Lai Chau"},
+    "Điện Biên": {"Dien Bien"},
+    "Sơn La": {"Son La"},
+    "Lạng Sơn": {"Lang Son"},
+    "Quảng Ninh": {"Quang Ninh"},
+    "Thanh Hóa": {"Thanh Hoa"},
+    "Nghệ An": {"Nghe An"},
+    "Hà Tĩnh": {"Ha Tinh"},
+    "Cao Bằng": {"Cao Bang"},
+    "Tuyên Quang": {"Tuyen Quang", "Ha Giang"},
+    "Lào Cai": {"Lao Cai", "Yen Bai"},
+    "Thái Nguyên": {"Thai Nguyen", "Bac Kan"},
+    "Phú Thọ": {"Phu Tho", "Vinh Phuc", "Hoa Binh"},
+    "Bắc Ninh": {"Bac Ninh", "Bac Giang"},
+    "Hưng Yên": {"Hung Yen", "Thai Binh"},
+    "Hải Phòng": {"Hai Phong", "Hai Duong"},
+    "Ninh Bình": {"Ninh Binh", "Ha Nam", "Nam Dinh"},
+    "Quảng Trị": {"Quang Tri", "Quang Binh"},
+    "Đà Nẵng": {"Da Nang", "Quang Nam"},
+    "Quảng Ngãi": {"Quang Ngai", "Kon Tum"},
+    "Gia Lai": {"Gia Lai", "Binh Dinh"},
+    "Khánh Hòa": {"Khanh Hoa", "Ninh Thuan"},
+    "Lâm Đồng": {"Lam Dong", "Dak Nong", "Binh Thuan"},
+    "Đắk Lắk": {"Dak Lak", "Phu Yen"},
+    "TP. Hồ Chí Minh": {"Ho Chi Minh City", "Binh Duong", "Ba Ria - Vung Tau"},
+    "Đồng Nai": {"Dong Nai", "Binh Phuoc"},
+    "Tây Ninh": {"Tay Ninh", "Long An"},
+    "Cần Thơ": {"Can Tho", "Soc Trang", "Hau Giang"},
+    "Vĩnh Long": {"Vinh Long", "Ben Tre", "Tra Vinh"},
+    "Đồng Tháp": {"Dong Thap", "Tien Giang"},
+    "Cà Mau": {"Ca Mau", "Bac Lieu"},
+    "An Giang": {"An Giang", "Kien Giang"},
+}
+
+
+def test_every_province_maps_to_exactly_one_2025_unit():
+    provs = provinces()
+    assert len(UNITS_2025) == 34
+    members = [name for names in UNITS_2025.values() for name in names]
+    assert len(members) == len(set(members)) == 63  # the resolution's own partition
+    unit_of = {name: unit for unit, names in UNITS_2025.items() for name in names}
+    for p in provs.values():
+        assert p.unit_2025_code and p.unit_2025_name, p.code
+        assert p.unit_2025_name == unit_of[p.name_ascii], p.code
+        # the unit is coded by its namesake province, which belongs to it
+        assert provs[p.unit_2025_code].unit_2025_code == p.unit_2025_code, p.code
+    by_code: dict[str, set[str]] = {}
+    for p in provs.values():
+        by_code.setdefault(p.unit_2025_code, set()).add(p.unit_2025_name)
+    assert all(len(names) == 1 for names in by_code.values())  # one name per unit code
