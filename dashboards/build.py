@@ -17,7 +17,15 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import alerts, ecommerce, mobile_money, overview, pipeline_health, regions
+from dashboards import (
+    alerts,
+    ecommerce,
+    mobile_money,
+    overview,
+    pipeline_health,
+    regions,
+    trends,
+)
 from dashboards.bundle import JSON, GrafanaBundle, datasource
 from dashboards.panels import BuildContext
 from dxpulse.config import ClickHouseSettings, GrafanaSettings, Settings
@@ -28,6 +36,7 @@ DASHBOARD_MODULES: tuple[ModuleType, ...] = (
     ecommerce,
     mobile_money,
     pipeline_health,
+    trends,
 )
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_DIR = ROOT / "deploy" / "grafana"

@@ -483,10 +483,12 @@ def test_cli_push_prints_a_table_and_a_summary(grafana):
     assert header.split() == ["┃", "object", "┃", "uid", "┃", "title", "┃", "action", "┃"]
     assert any("folder" in line and FOLDER in line and "created" in line for line in lines)
     assert any(DS in line and "dxpulse ClickHouse" in line and "created" in line for line in lines)
-    assert lines[-1] == f"Pushed to {grafana.url}: 11 created, 0 updated, 0 unchanged."
-    assert TOKEN not in done.stdout
-    # The real bundle: folder, datasource, the 5 dashboards, the 4 alert rules, in order.
+    # The real bundle: folder, datasource, the dashboards, the alert rules, in order.
     real = bundle_for(Settings())
+    objects = 2 + len(real.dashboards) + len(real.alert_rules)
+    assert objects == 2 + 6 + 4
+    assert lines[-1] == f"Pushed to {grafana.url}: {objects} created, 0 updated, 0 unchanged."
+    assert TOKEN not in done.stdout
     expected = [
         ("GET", f"/api/folders/{FOLDER}"), ("POST", "/api/folders"),
         ("GET", f"/api/datasources/uid/{DS}"), ("POST", "/api/datasources"),
@@ -506,7 +508,7 @@ def test_cli_push_prints_a_table_and_a_summary(grafana):
 
     again = dxpulse("dashboards", "push", **env)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[-1].endswith(": 0 created, 0 updated, 11 unchanged.")
+    assert again.stdout.splitlines()[-1].endswith(f": 0 created, 0 updated, {objects} unchanged.")
     assert grafana.calls()[len(expected) :] == [c for c in expected if c[0] == "GET"]
     assert grafana.state() == stored
 
@@ -519,8 +521,10 @@ def test_cli_dry_run_and_url_option(grafana):
 
     assert done.returncode == 0, done.stderr
     assert "would be created" in done.stdout
+    real = bundle_for(Settings())
+    objects = 2 + len(real.dashboards) + len(real.alert_rules)
     assert done.stdout.splitlines()[-1] == (
-        "Dry run, nothing written: 11 to create, 0 to update, 0 unchanged."
+        f"Dry run, nothing written: {objects} to create, 0 to update, 0 unchanged."
     )
     assert grafana.writes == []
     assert grafana.requests  # the --url option won over the environment

@@ -17,6 +17,8 @@ from dxpulse.config import GrafanaSettings
 
 ROOT = build.ROOT
 BUSINESS = ["dxpulse-overview", "dxpulse-regions", "dxpulse-ecommerce", "dxpulse-mobile-money"]
+# Read from the hourly and daily rollups: a month by default, refreshed every minute.
+HISTORY = ["dxpulse-trends"]
 # Raw events are for drill-down; panels must stay fast over 30 days of data.
 PRE_AGGREGATED = {
     "event_aggregates",
@@ -25,6 +27,12 @@ PRE_AGGREGATED = {
     "pipeline_flushes",
     "dead_letters",
     "provinces",
+    "event_aggregates_hourly",
+    "event_aggregates_daily",
+    "mobile_money_rural_daily",
+    "ecommerce_payments_daily",
+    "online_payment_ticket_daily",
+    "province_daily",
 }
 
 
@@ -49,7 +57,7 @@ def test_generated_files_are_up_to_date() -> None:
 def test_only_generated_dashboards_are_committed() -> None:
     generated = {p.stem for p in build.generated_files() if p.parent == build.DASHBOARDS_DIR}
     assert set(committed_dashboards()) == generated
-    assert len(generated) == 5
+    assert len(generated) == 6
 
 
 @pytest.mark.parametrize("uid", sorted(committed_dashboards()))
@@ -68,11 +76,15 @@ def test_dashboard_json_round_trips_through_the_sdk_models(uid: str) -> None:
 @pytest.mark.parametrize("uid", sorted(committed_dashboards()))
 def test_dashboard_is_live_and_filterable(uid: str) -> None:
     data = committed_dashboards()[uid]
-    assert data["time"] == {"from": "now-1h", "to": "now"}
-    refresh = re.fullmatch(r"(\d+)s", data["refresh"])
-    assert refresh and int(refresh.group(1)) <= 10
+    if uid in HISTORY:
+        assert (data["time"], data["refresh"]) == ({"from": "now-30d", "to": "now"}, "1m")
+    else:
+        assert data["time"] == {"from": "now-1h", "to": "now"}
+        refresh = re.fullmatch(r"(\d+)s", data["refresh"])
+        assert refresh and int(refresh.group(1)) <= 10
     names = {v["name"] for v in build.variables(data)}
-    wanted = {"region", "province", "area"} if uid in BUSINESS else {"event_type"}
+    business = uid in BUSINESS or uid in HISTORY
+    wanted = {"region", "province", "area"} if business else {"event_type"}
     assert wanted <= names
     if uid in ("dxpulse-overview", "dxpulse-regions"):
         assert "event_type" in names
@@ -96,10 +108,12 @@ def test_every_query_uses_the_plugin_macros_on_pre_aggregated_tables(uid: str) -
         assert target["datasource"]["uid"] == "dxpulse-clickhouse"
         assert panel["description"].endswith("?") or "?" in panel["description"]
         # The range comes from the time picker, through the plugin's macros.
+        daily = "day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')" in sql  # Vietnam days
         assert "$__timeFilter(" in sql or "$__toTime" in sql, panel["title"]
         assert set(build.tables_read(sql)) <= PRE_AGGREGATED, panel["title"]
         if panel["type"] == "timeseries":
-            assert "$__timeInterval(" in sql and target["format"] == query.Format.TIME_SERIES
+            assert "$__timeInterval(" in sql or daily, panel["title"]
+            assert target["format"] == query.Format.TIME_SERIES
         # A filter variable the dashboard offers must filter every panel it applies to, and
         # through $__conditionalAll so "All" costs nothing.
         for used in re.findall(r"\$\{?(\w+)", sql):
@@ -237,7 +251,7 @@ def test_cli_build_check_names_stale_files_and_build_writes_them(
         main()
     assert exited.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("dxpulse: error: 5 generated file(s) out of date")
+    assert err.startswith("dxpulse: error: 6 generated file(s) out of date")
     assert err.count("\n") == 1
     assert not (tmp_path / "dashboards").exists()  # --check writes nothing
     monkeypatch.setattr("sys.argv", ["dxpulse", "dashboards", "build"])

@@ -8,6 +8,7 @@ import copy
 import pytest
 from pydantic import SecretStr
 
+from dashboards import build
 from dashboards.build import bundle_for
 from dashboards.bundle import datasource
 from dxpulse.config import GrafanaSettings, Settings
@@ -167,5 +168,6 @@ def test_bundle_follows_the_settings(clean_env):
     assert bundle.datasource["uid"] == "dxpulse-clickhouse"
     assert bundle.datasource["jsonData"]["defaultDatabase"] == "analytics"
     assert "secureJsonData" not in bundle.datasource
-    assert len(bundle.dashboards) == 5 and len(bundle.alert_rules) == 4
+    assert len(bundle.dashboards) == len(build.DASHBOARD_MODULES) == 6
+    assert len(bundle.alert_rules) == 4
     assert {r["folderUID"] for r in bundle.alert_rules} == {"dx"}
