@@ -124,6 +124,18 @@ def cli() -> None:
     show_default=True,
     help="Events per second; 0 sends as fast as possible.",
 )
+@click.option(
+    "--backfill",
+    type=Duration(),
+    metavar="SPAN",
+    help="First produce history: events over the past SPAN (e.g. 2d, 30d; at most 400d) "
+    "with the daily rhythm and named peaks, at full speed; then the live events.",
+)
+@click.option(
+    "--backfill-count",
+    type=click.IntRange(min=1),
+    help="Events in the --backfill [default: 50,000 a day of SPAN].",
+)
 @seed_option
 @data_dir_option
 @click.option(
@@ -135,6 +147,8 @@ def run(
     count: int,
     duration: float | None,
     rate: float,
+    backfill: float | None,
+    backfill_count: int | None,
     seed: int,
     data_dir: Path | None,
     partitions: int | None,
@@ -146,12 +160,22 @@ def run(
     With no broker configured, starts an embedded Tansu broker on a free loopback port;
     with no ClickHouse configured, writes to chDB under --data-dir. Produces --count events
     (or for --duration), waits until every one is in ClickHouse, stops the worker and the
-    broker, then prints totals by region and area and the exactness checks.
+    broker, then prints totals by region and area and the exactness checks. With
+    --backfill, history comes first, so that none of it is late behind the live events.
     """
     from dxpulse.clickhouse import connect
-    from dxpulse.runner import run_pipeline
+    from dxpulse.runner import Backfill, backfill_table, run_pipeline
     from dxpulse.summary import checks_table, exactness_checks, region_table
+    from producers.backfill import MAX_SPAN_S, default_count
 
+    if backfill_count is not None and backfill is None:
+        raise click.UsageError("--backfill-count needs --backfill SPAN")
+    if backfill is not None and backfill > MAX_SPAN_S:
+        days = MAX_SPAN_S // 86_400
+        raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
+    history = None
+    if backfill is not None:
+        history = Backfill(backfill, backfill_count or default_count(backfill))
     settings = _settings(
         data_dir=data_dir,
         kafka__partitions=partitions,
@@ -160,11 +184,16 @@ def run(
     )
     target = None if duration else count
     started = datetime.now(UTC)
-    settings, result = run_pipeline(settings, console, target, duration, rate, seed)
+    settings, result = run_pipeline(settings, console, target, duration, rate, seed, history)
     report, status = result.produced, result.worker_status
+    past, plan = result.backfill, result.backfill_plan
+    if past is not None and plan is not None and past.delivered == plan.count:
+        console.print(backfill_table(plan, past))
     console.print(
         f"Produced {report.delivered:,} events in {report.seconds:.1f} s "
-        f"({report.rate:,.0f}/s); worker committed {status['committed']:,}, "
+        f"({report.rate:,.0f}/s)"
+        + (f", {past.delivered:,} of them history" if past is not None else "")
+        + f"; worker committed {status['committed']:,}, "
         f"dead-lettered {status['dead_lettered']:,}, in {status['flushes']:,} flushes."
     )
     client = connect(settings)
@@ -176,12 +205,17 @@ def run(
         f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
         f'"SELECT * FROM {db}.event_aggregates LIMIT 5" --data-dir {settings.data_dir}'
     )
+    console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
         raise DxpulseError("exactness checks failed")
 
 
 @cli.command()
-@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    help="Stop after this many events (with --backfill: its total, default 50,000 a day).",
+)
 @click.option("--duration", type=Duration(), help="Stop after this long (e.g. 90s, 5m).")
 @click.option(
     "--rate",
@@ -203,6 +237,14 @@ def run(
     multiple=True,
     help="Only these event types (repeatable) [default: all three].",
 )
+@click.option(
+    "--backfill",
+    type=Duration(),
+    metavar="SPAN",
+    help="Instead of live events: history with event times over the past SPAN (e.g. 12h, "
+    "7d, 30d; at most 400d), sent at full speed, following the daily and weekly rhythm and "
+    "named peaks (Tết, 11.11, paydays). Run it before live traffic.",
+)
 @seed_option
 @bootstrap_option
 def produce(
@@ -211,22 +253,56 @@ def produce(
     rate: float,
     diurnal: bool,
     types: tuple[str, ...],
+    backfill: float | None,
     seed: int,
     bootstrap_servers: str | None,
 ) -> None:
     """Generate calibrated synthetic events and send them to Kafka.
 
     Creates the topics if missing. Runs until --count, --duration or Ctrl-C.
+
+    With --backfill SPAN it produces history instead: --count events (default 50,000 a
+    day) timed over the past SPAN up to now, oldest first, then prints them per day. Run it
+    before live traffic: the worker counts an event more than 10 minutes older than the
+    newest it has seen in its partition as late, and keeps it out of the windowed
+    aggregates.
     """
+    from click.core import ParameterSource
     from rich.progress import Progress
 
+    from dxpulse.runner import backfill_table
     from dxpulse.topics import ensure_topics
+    from producers.backfill import MAX_SPAN_S, default_count, plan_backfill
     from producers.generator import EventGenerator
     from producers.producer import produce as produce_events
+    from producers.producer import produce_backfill
 
+    if backfill is not None:
+        ctx = click.get_current_context()
+        for name, option, why in (
+            ("duration", "--duration", "it ends after its --count events"),
+            ("rate", "--rate", "it is sent as fast as possible"),
+            ("diurnal", "--diurnal/--flat", "it always follows the rhythm and peaks"),
+        ):
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--backfill cannot be combined with {option}: {why}")
+        if backfill > MAX_SPAN_S:
+            days = MAX_SPAN_S // 86_400
+            raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
     settings = _require_kafka(_settings(kafka__bootstrap_servers=bootstrap_servers))
     ensure_topics(settings.kafka)
     generator = EventGenerator(seed=seed, event_types=types or EVENT_TYPES)
+    if backfill is not None:
+        plan = plan_backfill(
+            backfill, count or default_count(backfill), seed=seed, event_types=generator.event_types
+        )
+        with Progress(console=err_console) as progress:
+            task = progress.add_task("backfilling", total=plan.count)
+            past = produce_backfill(
+                settings, generator, plan, progress=lambda n: progress.advance(task, n)
+            )
+        console.print(backfill_table(plan, past))
+        return
     with Progress(console=err_console) as progress:
         task = progress.add_task("producing", total=count)
         report = produce_events(
@@ -361,6 +437,146 @@ def query(sql: str, fmt: str, clickhouse_dsn: str | None, data_dir: Path | None)
     for row in result.result_rows:
         table.add_row(*(str(v) for v in row))
     console.print(table)
+
+
+_REPORT_TIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
+
+
+@cli.command(short_help="Key dashboard panels as one static HTML page (no Grafana needed).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write (self-contained: charts are embedded).",
+)
+@click.option(
+    "--png-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each chart as DIR/<panel-slug>.png.",
+)
+@click.option(
+    "--last",
+    type=Duration(),
+    help="Report this span (e.g. 7d) ending at the newest data [default: all data, up to 30d].",
+)
+@click.option(
+    "--from", "start", type=_REPORT_TIME, metavar="YYYY-MM-DD[ HH:MM]",
+    help="Range start, Vietnam time.",
+)  # fmt: skip
+@click.option(
+    "--to", "end", type=_REPORT_TIME, metavar="YYYY-MM-DD[ HH:MM]",
+    help="Range end, Vietnam time [default: now].",
+)  # fmt: skip
+@dsn_option
+@data_dir_option
+def report(
+    out: Path,
+    png_dir: Path | None,
+    last: float | None,
+    start: datetime | None,
+    end: datetime | None,
+    clickhouse_dsn: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Run the key Grafana panels' own SQL and render them into one static HTML page.
+
+    The page holds a chart (or numbers) per panel, what it shows, and the exact SQL that
+    ran, with every dashboard variable on All. Without --last or --from, the range is the
+    data's own span in event_aggregates, at most its last 30 days. Fails if no panel has data.
+    """
+    from datetime import timedelta
+
+    from rich.progress import Progress
+
+    from dxpulse.clickhouse import _redact, connect
+    from dxpulse.report.compose import build_report, selected_panels, write_pngs
+    from dxpulse.report.html import page
+    from dxpulse.report.queries import data_span
+    from dxpulse.report.summary import summary_table
+    from dxpulse.report.timerange import VN_TZ, choose_range
+
+    if last is not None and (start or end):
+        raise click.UsageError("--last and --from/--to exclude each other")
+    settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
+    panels = selected_panels(settings)
+    client = connect(settings)
+    # The panels name tables unqualified, as the Grafana datasource's default database allows.
+    client.database = db = settings.clickhouse.database
+    time_range = choose_range(
+        data_span(client, settings.stream.window_seconds),
+        last=timedelta(seconds=last) if last else None,
+        start=start.replace(tzinfo=VN_TZ) if start else None,
+        end=end.replace(tzinfo=VN_TZ) if end else None,
+    )
+    source = f"{_redact(settings.clickhouse_dsn())}, database {db}"
+    # Only on a terminal: piped or captured stderr keeps just a failure's one line.
+    live = err_console.is_terminal
+    with Progress(console=err_console, transient=True, disable=not live) as progress:
+        task = progress.add_task("rendering", total=len(panels))
+        result = build_report(
+            client, panels, time_range, source, lambda s: progress.advance(task)
+        )
+    if result.empty:
+        raise DxpulseError(f"no panel has data for {time_range.label()}: nothing to report")
+    files = write_pngs(result, png_dir) if png_dir else {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page(result), "utf-8")
+    console.print(summary_table(result, files))
+    console.print(f"Report: {out}")
+
+
+@cli.command(short_help="Check the events in ClickHouse against the national figures.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people or JSON for scripts (on stdout; the verdict goes to stderr).",
+)
+@dsn_option
+@data_dir_option
+def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> None:
+    """Compare what is in ClickHouse with the national figures the generator is calibrated
+    to, and print each figure's measured value, target, tolerance, sample and source.
+
+    Reads the configured database's `events` table (DXPULSE_CLICKHOUSE__DATABASE). The
+    figures and their sources are in schemas/reference/calibration_targets.yaml (see
+    docs/calibration.md): Mobile Money's rural share, the e-commerce platform mix, cash on
+    delivery, the mean order, the online-payment ticket and QR/e-wallet share, the regions'
+    and provinces' shares against population, and the failure rate. A figure passes when
+    its value is within the tolerance and its sample is at least the minimum; no data or
+    too small a sample fails. Exits 0 when every figure passes, 1 otherwise.
+    """
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from dxpulse.calibrate.compare import compare_all
+    from dxpulse.calibrate.measure import measure
+    from dxpulse.calibrate.render import results_json, results_table, summary_line
+    from dxpulse.calibrate.targets import load_targets
+    from dxpulse.clickhouse import connect
+
+    targets = load_targets()  # a broken targets file fails before any connection
+    settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
+    db = settings.clickhouse.database
+    client = connect(settings)
+    try:
+        if str(client.command(f"EXISTS TABLE {db}.events")).strip() != "1":
+            raise DxpulseError(f"no table {db}.events: run `dxpulse migrate` or `dxpulse run`")
+        metrics = measure(client, db)
+    except ClickHouseError as exc:
+        raise DxpulseError(str(exc).strip().splitlines()[0]) from exc
+    results = compare_all(targets, metrics)
+    if fmt == "json":
+        sys.stdout.buffer.write(
+            orjson.dumps(results_json(results, db), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+        sys.stdout.flush()
+    else:
+        console.print(results_table(results, db))
+    if not all(r.passed for r in results):
+        raise DxpulseError(summary_line(results))
 
 
 @cli.command(short_help="Benchmark the worker against the alternatives, same data, same run.")

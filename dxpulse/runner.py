@@ -15,9 +15,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,20 +26,40 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, SecretStr
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
 from dxpulse.config import Settings
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.errors import DxpulseError
 from dxpulse.topics import ensure_topics
+from producers.backfill import BackfillPlan, plan_backfill
 from producers.generator import EventGenerator
-from producers.producer import ProduceReport, produce
+from producers.intensity import VN_TZ
+from producers.producer import ProduceReport, produce, produce_backfill
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """History to produce before the live events: ``count`` events over the past span."""
+
+    span_s: float
+    count: int
 
 
 @dataclass
 class RunResult:
-    produced: ProduceReport
+    produced: ProduceReport  # everything the run produced: the backfill and the live events
     worker_status: dict[str, Any]
+    backfill: ProduceReport | None = None  # the backfill's part of ``produced``
+    backfill_plan: BackfillPlan | None = None
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -143,6 +164,7 @@ def run_pipeline(
     duration_s: float | None,
     rate: float,
     seed: int,
+    backfill: Backfill | None = None,
 ) -> tuple[Settings, RunResult]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -162,11 +184,13 @@ def run_pipeline(
         stack.callback(worker.stop)
         with console.status("Starting worker (migrations, consumer group) ..."):
             worker.wait_ready()
-        report, snap = _produce_and_land(settings, console, worker, count, duration_s, rate, seed)
+        result = _produce_and_land(
+            settings, console, worker, count, duration_s, rate, seed, backfill
+        )
         code = worker.stop()
         if code != 0:
             raise DxpulseError(f"worker exited with code {code}:\n{worker.log_tail()}")
-    return settings, RunResult(report, snap)
+    return settings, result
 
 
 def _produce_and_land(
@@ -177,7 +201,8 @@ def _produce_and_land(
     duration_s: float | None,
     rate: float,
     seed: int,
-) -> tuple[ProduceReport, dict[str, Any]]:
+    backfill: Backfill | None,
+) -> RunResult:
     columns = (
         TextColumn("{task.description:<22}"),
         BarColumn(),
@@ -186,32 +211,58 @@ def _produce_and_land(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
+        history = None
+        if backfill is not None:
+            history = progress.add_task("backfill to Kafka", total=backfill.count, rate="")
         produced = progress.add_task("produced to Kafka", total=count, rate="")
-        landed = progress.add_task("landed in ClickHouse", total=count, rate="")
-        started = time.monotonic()
+        first = backfill.count if backfill else 0
+        total = None if count is None else first + count
+        landed = progress.add_task("landed in ClickHouse", total=total, rate="")
         last_poll = 0.0
 
-        def on_progress(n: int) -> None:
-            nonlocal last_poll
-            progress.advance(produced, n)
-            done = progress.tasks[produced].completed
-            progress.update(produced, rate=f"{done / (time.monotonic() - started):,.0f}/s")
-            if time.monotonic() - last_poll > 0.5:
-                last_poll = time.monotonic()
-                worker.check_alive()
-                _update_landed(progress, landed, worker.status())
+        def on_progress(task: TaskID) -> Callable[[int], None]:
+            started = time.monotonic()
 
+            def advance(n: int) -> None:
+                nonlocal last_poll
+                progress.advance(task, n)
+                done = progress.tasks[task].completed
+                progress.update(task, rate=f"{done / (time.monotonic() - started):,.0f}/s")
+                if time.monotonic() - last_poll > 0.5:
+                    last_poll = time.monotonic()
+                    worker.check_alive()
+                    _update_landed(progress, landed, worker.status())
+
+            return advance
+
+        # One generator for both: the live events continue its random streams.
+        generator = EventGenerator(seed=seed)
         with _interrupt_stops_production(console) as interrupted:
-            report = produce(
-                settings,
-                EventGenerator(seed=seed),
-                count=count,
-                duration_s=duration_s,
-                rate=rate,
-                progress=on_progress,
-                should_stop=interrupted.is_set,
-            )
-        progress.update(produced, total=report.delivered, completed=report.delivered)
+            past, plan = None, None
+            if backfill is not None and history is not None:
+                # Planned up to now, just before it is produced: the live events that
+                # follow are newer than all of it, so none of it is late.
+                plan = plan_backfill(backfill.span_s, backfill.count, seed=seed)
+                past = produce_backfill(
+                    settings,
+                    generator,
+                    plan,
+                    progress=on_progress(history),
+                    should_stop=interrupted.is_set,
+                )
+            live = ProduceReport()
+            if not interrupted.is_set():
+                live = produce(
+                    settings,
+                    generator,
+                    count=count,
+                    duration_s=duration_s,
+                    rate=rate,
+                    progress=on_progress(produced),
+                    should_stop=interrupted.is_set,
+                )
+        report = _combined(past, live)
+        progress.update(produced, total=live.delivered, completed=live.delivered)
         progress.update(landed, total=report.delivered)
         # Count what was produced: the broker's end offsets are not trusted to be exact.
         while True:
@@ -219,10 +270,67 @@ def _produce_and_land(
             snap = worker.status()
             _update_landed(progress, landed, snap)
             if snap and snap["committed"] >= report.delivered:
-                return report, snap
+                return RunResult(report, snap, past, plan)
             if snap and snap.get("state") == "failed":
                 raise DxpulseError(f"worker failed: {snap.get('error')}")
             time.sleep(0.2)
+
+
+def _combined(past: ProduceReport | None, live: ProduceReport) -> ProduceReport:
+    """One report of everything produced: the backfill (if any), then the live events."""
+    if past is None:
+        return live
+    return ProduceReport(
+        sent=past.sent + live.sent,
+        delivered=past.delivered + live.delivered,
+        failed=past.failed + live.failed,
+        seconds=past.seconds + live.seconds,
+        by_type=past.by_type + live.by_type,
+        errors=past.errors + live.errors,
+    )
+
+
+_DAYS_SHOWN = 62  # a backfill table lists every day up to two months
+
+
+def backfill_table(plan: BackfillPlan, report: ProduceReport) -> Table:
+    """Events of a completed backfill per Vietnam local day and type, peak days named.
+
+    Up to ``_DAYS_SHOWN`` days, every day; a longer span shows its peak days and the mean of
+    its ordinary full days.
+    """
+    days = plan.days()
+    rows = days if len(days) <= _DAYS_SHOWN else [d for d in days if d.peaks]
+    table = Table(
+        title=f"Backfilled {report.delivered:,} events in {report.seconds:.1f} s, "
+        f"{_vn(plan.start)} to {_vn(plan.end)} Vietnam time",
+        caption="* partial day: the span starts or ends inside it",
+        show_footer=True,
+    )
+    table.add_column("day", footer="total")
+    for t in plan.event_types:
+        table.add_column(t, justify="right", footer=f"{report.by_type[t]:,}")
+    table.add_column("total", justify="right", footer=f"{report.delivered:,}")
+    table.add_column("peaks")
+    for day in rows:
+        mark = "*" if day.partial else ""
+        label = f"{day.day:%Y-%m-%d %a}{mark}"
+        table.add_row(label, *_counts(day.by_type, plan), f"{day.total:,}", ", ".join(day.peaks))
+    ordinary = [d for d in days if not d.peaks and not d.partial]
+    if len(rows) < len(days) and ordinary:
+        n = len(ordinary)
+        mean = {t: round(sum(d.by_type[t] for d in ordinary) / n) for t in plan.event_types}
+        total = f"{sum(mean.values()):,}"
+        table.add_row(f"ordinary day, mean of {n}", *_counts(mean, plan), total, "")
+    return table
+
+
+def _counts(by_type: dict[str, int], plan: BackfillPlan) -> list[str]:
+    return [f"{by_type[t]:,}" for t in plan.event_types]
+
+
+def _vn(at: datetime) -> str:
+    return f"{at.astimezone(VN_TZ):%Y-%m-%d %H:%M}"
 
 
 @contextmanager

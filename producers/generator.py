@@ -23,7 +23,7 @@ import uuid
 from bisect import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from itertools import accumulate, product
 from typing import Any, NamedTuple
@@ -113,6 +113,9 @@ class EventGenerator:
         self._mm_kinds = _Choice(cal.MOBILE_MONEY_KINDS)
         # The batch path's own stream, so event() and batch() calls do not shift each other.
         self._np_rng = _derived_rng(f"{seed}:batch")
+        # batch_times' own stream: a backfill and later live batches of the same seed must
+        # not draw the same event ids.
+        self._history_rng = _derived_rng(f"{seed}:history")
         self._batch_mix_hour = -1
         self._batch_mix: FloatArray = np.ones(1)
 
@@ -158,6 +161,20 @@ class EventGenerator:
             if count:
                 out.append(self._encode(etype, int(count), at, event_time))
         return out
+
+    def batch_times(self, event_type: str, times_ms: npt.NDArray[np.int64]) -> EncodedEvents:
+        """One event of ``event_type`` per time in ``times_ms`` (epoch ms, UTC), in order.
+
+        For history backfill: one call spreads events over many event times, where
+        :meth:`batch` gives all its events one time and costs ~50 µs a call.
+        """
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type: {event_type!r}")
+        if len(times_ms) == 0:
+            return EncodedEvents(event_type, [], [])
+        at = datetime.fromtimestamp(int(times_ms[0]) / 1000, UTC)  # for the ticket trend
+        times = _event_times(times_ms)
+        return self._encode(event_type, len(times_ms), at, times, self._history_rng)
 
     def customer(self, event_type: str, index: int) -> Customer:
         key = (event_type, index)
@@ -246,8 +263,16 @@ class EventGenerator:
             self._batch_mix, self._batch_mix_hour = shares / shares.sum(), hour
         return self._batch_mix
 
-    def _encode(self, etype: str, n: int, at: datetime, event_time: str) -> EncodedEvents:
-        rng = self._np_rng
+    def _encode(
+        self,
+        etype: str,
+        n: int,
+        at: datetime,
+        event_time: str | list[bytes],
+        rng: np.random.Generator | None = None,
+    ) -> EncodedEvents:
+        """``event_time``: one time for all ``n`` events, or one formatted time each."""
+        rng = rng or self._np_rng
         table = self._table(etype)
         skewed = rng.random(n) ** cal.CUSTOMER_ACTIVITY_SKEW  # as _customer_index draws it
         index = (cal.CUSTOMER_POOL[etype] * skewed).astype(np.intp)
@@ -259,7 +284,11 @@ class EventGenerator:
             rest = _order_columns(rng, n)
         else:
             rest = _mobile_money_columns(rng, table, index)
-        template = _TEMPLATES[etype].replace(b"@TIME@", event_time.encode())
+        if isinstance(event_time, str):
+            template = _TEMPLATES[etype].replace(b"@TIME@", event_time.encode())
+        else:  # the time becomes a field of its own, right after the event_id
+            template = _TEMPLATES[etype].replace(b"@TIME@", b"%b")
+            head.insert(1, event_time)
         values = [template % fields for fields in zip(*head, *rest, strict=True)]
         return EncodedEvents(etype, _geography().keys[table.province[index]].tolist(), values)
 
@@ -347,6 +376,13 @@ def _tickets(rng: np.random.Generator, median: FloatArray, sigma: FloatArray) ->
     amount = median * np.exp(sigma * rng.standard_normal(len(median)))
     tickets: list[int] = np.maximum(1_000, np.round(amount, -3)).astype(np.int64).tolist()
     return tickets
+
+
+def _event_times(times_ms: npt.NDArray[np.int64]) -> list[bytes]:
+    """Epoch milliseconds as ``format_event_time`` writes them (UTC, ms, ``Z``)."""
+    text = np.datetime_as_string(np.asarray(times_ms, dtype="datetime64[ms]"), unit="ms")
+    stamps: list[bytes] = np.char.add(text.astype("S23"), b"Z").tolist()
+    return stamps
 
 
 def _uuid4s(rng: np.random.Generator, n: int) -> list[bytes]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
+from producers.peaks import peak_factor
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no DST in Vietnam
 
@@ -23,12 +24,20 @@ def relative_intensity(event_type: str, at: datetime) -> float:
     return raw / _MEAN[event_type]
 
 
-def type_weights(at: datetime) -> dict[str, float]:
-    """The mix of event types at ``at``: base share times each type's own rhythm."""
-    return {t: w * relative_intensity(t, at) for t, w in EVENT_TYPE_WEIGHTS.items()}
+def type_weights(at: datetime, peaks: bool = False) -> dict[str, float]:
+    """The mix of event types at ``at``: base share times each type's own rhythm.
+
+    With ``peaks``, also times the named peaks of that local day (producers/peaks.py). The
+    history backfill uses them; live generation does not, so its weekly averages stay 1.
+    """
+    weights = {t: w * relative_intensity(t, at) for t, w in EVENT_TYPE_WEIGHTS.items()}
+    if peaks:
+        day = at.astimezone(VN_TZ).date()
+        weights = {t: w * peak_factor(t, day) for t, w in weights.items()}
+    return weights
 
 
-def total_intensity(at: datetime) -> float:
+def total_intensity(at: datetime, peaks: bool = False) -> float:
     """All-types intensity at ``at``, 1.0 being the weekly average (scales the live rate)."""
     base = sum(EVENT_TYPE_WEIGHTS.values())
-    return sum(type_weights(at).values()) / base
+    return sum(type_weights(at, peaks=peaks).values()) / base

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
+from producers.backfill import BackfillPlan
 from producers.generator import EncodedEvents, EventGenerator
 from producers.intensity import total_intensity
 
@@ -113,18 +114,67 @@ def produce(
             producer.poll(0.001)
             continue
         for events in generator.batch(datetime.now(UTC), step):
-            _send(producer, topics[events.event_type], events)
-            report.by_type[events.event_type] += len(events.values)
-            report.sent += len(events.values)
-        producer.poll(0)
-        if progress and report.sent - reported >= _PROGRESS_EVERY:
-            progress(report.sent - reported)
-            reported = report.sent
+            _send_counted(producer, topics, events, report)
+        reported = _advance(progress, report.sent, reported)
+    return _finish(producer, report, started, progress, report.sent - reported)
+
+
+def produce_backfill(
+    settings: Settings,
+    generator: EventGenerator,
+    plan: BackfillPlan,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ProduceReport:
+    """Produce a history backfill at full speed, in the plan's order, until ``should_stop()``.
+
+    Each type's events go out in ascending event time, so each partition's watermark only
+    moves forward: run it before live traffic, whose newer events would make these late.
+    """
+    report = ProduceReport()
+    producer = Producer({**producer_config(settings), "on_delivery": _failure_counter(report)})
+    topics = {t: settings.kafka.topic(t) for t in plan.event_types}
+    started = time.monotonic()
+    reported = 0
+    for step in plan.steps():
+        if should_stop():
+            break
+        events = generator.batch_times(step.event_type, step.times_ms)
+        _send_counted(producer, topics, events, report)
+        reported = _advance(progress, report.sent, reported)
+    return _finish(producer, report, started, progress, report.sent - reported)
+
+
+def _send_counted(
+    producer: Producer, topics: dict[str, str], events: EncodedEvents, report: ProduceReport
+) -> None:
+    _send(producer, topics[events.event_type], events)
+    report.by_type[events.event_type] += len(events.values)
+    report.sent += len(events.values)
+    producer.poll(0)  # serve delivery reports (failures) as we go
+
+
+def _advance(progress: ProgressFn | None, sent: int, reported: int) -> int:
+    """Report progress every _PROGRESS_EVERY events; returns the count reported so far."""
+    if progress and sent - reported >= _PROGRESS_EVERY:
+        progress(sent - reported)
+        return sent
+    return reported
+
+
+def _finish(
+    producer: Producer,
+    report: ProduceReport,
+    started: float,
+    progress: ProgressFn | None,
+    unreported: int,
+) -> ProduceReport:
+    """Flush, count deliveries exactly, and raise if any event was not delivered."""
     remaining = producer.flush(60)
     report.seconds = time.monotonic() - started
     report.delivered = report.sent - report.failed - remaining
     if progress:
-        progress(report.sent - reported)
+        progress(unreported)
     if remaining or report.failed:
         raise DxpulseError(
             f"{report.failed + remaining} of {report.sent} events not delivered"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,8 +14,15 @@ import pytest
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
 from producers import producer as producer_module
+from producers.backfill import plan_backfill
 from producers.generator import EventGenerator
-from producers.producer import ProduceReport, RatePacer, produce, producer_config
+from producers.producer import (
+    ProduceReport,
+    RatePacer,
+    produce,
+    produce_backfill,
+    producer_config,
+)
 
 
 def _pacer(rate: float) -> tuple[RatePacer, float]:
@@ -103,3 +111,23 @@ def test_librdkafka_reports_failures_to_the_callback(clean_env, reports):
         produce(settings, EventGenerator(seed=1), count=50)
     (report,) = reports
     assert (report.sent, report.failed, report.delivered) == (50, 50, 0)
+
+
+def test_undelivered_backfill_events_are_counted_too(clean_env, reports):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(kafka={"bootstrap_servers": f"127.0.0.1:{port}"})
+    real_config = producer_module.producer_config
+
+    def quick_timeout(s: Settings) -> dict[str, Any]:
+        return {**real_config(s), "message.timeout.ms": 300, "log_level": 0}
+
+    clean_env.setattr(producer_module, "producer_config", quick_timeout)
+    plan = plan_backfill(86_400, 40, end=datetime(2026, 11, 22, tzinfo=UTC), seed=1)
+    progressed: list[int] = []
+    with pytest.raises(DxpulseError, match=r"^40 of 40 events not delivered"):
+        produce_backfill(settings, EventGenerator(seed=1), plan, progress=progressed.append)
+    (report,) = reports
+    assert (report.sent, report.failed, report.delivered) == (40, 40, 0)
+    assert sum(progressed) == 40 and sum(report.by_type.values()) == 40
