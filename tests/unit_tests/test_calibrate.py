@@ -1,0 +1,492 @@
+"""`dxpulse calibrate`'s pure parts: the targets file, implied targets, metrics, comparison,
+and the table and JSON it prints. The SQL side runs on chDB in the integration suite."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from rich.console import Console
+
+from dxpulse.calibrate.compare import Result, compare, compare_all, format_allowed
+from dxpulse.calibrate.implied import (
+    LogNormal,
+    implied_values,
+    mixture_cdf,
+    mixture_mean,
+    mixture_quantile,
+    payment_ticket_mixture,
+    region_population_shares,
+    rounded_quantile,
+)
+from dxpulse.calibrate.measure import (
+    METRICS,
+    Measurement,
+    derive,
+    ecommerce_metrics,
+    mobile_money_metrics,
+    online_payment_metrics,
+    province_metrics,
+    status_metrics,
+)
+from dxpulse.calibrate.render import results_json, results_table, summary_line
+from dxpulse.calibrate.targets import Target, default_path, load_targets, parse_targets
+from dxpulse.errors import DxpulseError
+from producers import calibration as cal
+from producers.generator import EventGenerator
+from schemas.provinces import REGIONS, provinces
+
+# Metrics that are shares of independent items (customers, orders, payments, events): their
+# minimum sample must make the tolerance at least 4 binomial standard errors.
+BINOMIAL_SHARES = {
+    "mobile_money.rural_customer_share",
+    "ecommerce.cod_share",
+    "online_payment.qr_ewallet_share",
+    "all.failure_rate",
+    *(f"ecommerce.platform_share.{p}" for p in cal.PLATFORMS),
+}
+
+
+@pytest.fixture(scope="module")
+def targets() -> list[Target]:
+    return load_targets()
+
+
+@pytest.fixture(scope="module")
+def raw_file() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(default_path().read_text("utf-8"))
+    return loaded
+
+
+def _by_id(targets: list[Target]) -> dict[str, Target]:
+    return {t.spec.id: t for t in targets}
+
+
+# --- The targets file ----------------------------------------------------------------------
+
+
+def test_targets_file_loads_with_every_figure_the_brief_names(targets: list[Target]) -> None:
+    ids = set(_by_id(targets))
+    assert {
+        "mobile_money_rural_customers",
+        "cash_on_delivery_share",
+        "mean_ecommerce_order",
+        "qr_ewallet_share",
+        "online_payment_median_ticket",
+        "online_payment_mean_ticket",
+        "province_distance_from_population",
+        "provinces_present",
+        "unknown_province_events",
+        "failure_rate",
+    } <= ids
+    assert {f"platform_share_{p}" for p in cal.PLATFORMS} <= ids
+    assert {f"region_share_{r}" for r in REGIONS} <= ids
+
+
+def test_every_target_has_a_source_a_reference_and_a_basis(targets: list[Target]) -> None:
+    for t in targets:
+        assert t.source.title.strip(), t.spec.id
+        assert len(t.spec.reference) > 10, t.spec.id
+        assert t.spec.measured_as.strip(), t.spec.id
+        assert t.spec.basis in ("published", "derived", "assumption")
+
+
+def test_sources_are_the_documented_ones(raw_file: dict[str, Any]) -> None:
+    # The seed articles, NAPAS, SBV and GSO as docs/calibration.md lists them, plus the two
+    # the targets need: market reports (platform split) and the project's own assumptions.
+    documented = {"S000", "S001", "S002", "S003", "S004", "NAPAS", "SBV", "GSO"}
+    assert set(raw_file["sources"]) == documented | {"MARKET", "PROJECT"}
+
+
+def test_published_figures_match_the_sources(targets: list[Target]) -> None:
+    by_id = _by_id(targets)
+    assert by_id["mobile_money_rural_customers"].value == pytest.approx(100 * 6.3 / 8.8, abs=0.05)
+    assert by_id["mobile_money_rural_customers"].spec.source == "S001"
+    assert by_id["provinces_present"].value == len(provinces()) == 63
+    # 97,000 bn VND over H1 2024 is ≈ 530 bn VND a day; ≈ 270k VND an order
+    per_day = 97_000e9 / 182
+    assert per_day == pytest.approx(530e9, rel=0.01)
+    assert by_id["mean_ecommerce_order"].value == 270_000
+
+
+def test_assumed_targets_follow_the_generator_parameters(targets: list[Target]) -> None:
+    by_id = _by_id(targets)
+    for platform, weight in cal.PLATFORMS.items():
+        share = 100 * weight / sum(cal.PLATFORMS.values())
+        assert by_id[f"platform_share_{platform}"].value == pytest.approx(share, abs=0.01)
+    cod = 100 * cal.ORDER_PAYMENTS["cod"] / sum(cal.ORDER_PAYMENTS.values())
+    assert by_id["cash_on_delivery_share"].value == pytest.approx(cod)
+    qr = sum(cal.PAYMENT_METHODS[m] for m in ("vietqr", "ewallet"))
+    assert by_id["qr_ewallet_share"].value == pytest.approx(
+        100 * qr / sum(cal.PAYMENT_METHODS.values())
+    )
+    failed = 100 * cal.STATUS_WEIGHTS["failed"] / sum(cal.STATUS_WEIGHTS.values())
+    assert by_id["failure_rate"].value == pytest.approx(failed)
+    # The order ticket's own log-normal mean is the published ≈ 270k within a fraction of 1%.
+    median, sigma = cal.ORDER_TICKET
+    assert median * math.exp(sigma**2 / 2) == pytest.approx(270_000, rel=0.005)
+
+
+def test_share_tolerances_are_at_least_four_standard_errors_at_the_minimum_sample(
+    targets: list[Target],
+) -> None:
+    checked = 0
+    for t in targets:
+        if t.spec.metric not in BINOMIAL_SHARES:
+            continue
+        p = t.value / 100
+        standard_error = 100 * math.sqrt(p * (1 - p) / t.spec.min_sample)
+        assert t.allowed >= 4 * standard_error, t.spec.id
+        checked += 1
+    assert checked == len(BINOMIAL_SHARES)
+
+
+def test_every_target_metric_is_measured(targets: list[Target]) -> None:
+    assert {t.spec.metric for t in targets} <= METRICS
+    # and every metric has a target: nothing is measured for nothing
+    assert {t.spec.metric for t in targets} == METRICS
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: f["targets"][0].update(source="NOWHERE"), "unknown source 'NOWHERE'"),
+        (lambda f: f["targets"][0].update(metric="nope.metric"), "unknown metric"),
+        (lambda f: f["targets"][0].update(implied="payment_ticket_mean"), "exactly one of"),
+        (lambda f: f["targets"][0].update(tolerance={"absolute": 1, "relative": 0.1}), "one"),
+        (lambda f: f["targets"][0].update(tolerance={"relative": 1.5}), "less than 1"),
+        (lambda f: f["targets"][0].pop("source"), "targets.0.source"),
+        (lambda f: f["targets"][0].update(min_sample=0), "greater than or equal to 1"),
+        (lambda f: f["targets"].append(dict(f["targets"][0])), "duplicate target ids"),
+        (lambda f: f["targets"][0].update(colour="red"), "Extra inputs"),
+    ],
+)
+def test_a_broken_targets_file_is_one_clear_error(
+    raw_file: dict[str, Any], edit: Any, message: str
+) -> None:
+    broken = orjson.loads(orjson.dumps(raw_file))  # a deep copy
+    edit(broken)
+    with pytest.raises(DxpulseError, match="bad calibration targets") as raised:
+        parse_targets(yaml.safe_dump(broken, allow_unicode=True))
+    assert message in str(raised.value)
+
+
+def test_an_unknown_implied_name_is_an_error(raw_file: dict[str, Any]) -> None:
+    broken = orjson.loads(orjson.dumps(raw_file))
+    first = broken["targets"][0]
+    first.pop("target")
+    first["implied"] = "no_such_value"
+    with pytest.raises(DxpulseError, match="no_such_value"):
+        parse_targets(yaml.safe_dump(broken, allow_unicode=True))
+
+
+def test_yaml_syntax_errors_are_one_clear_error() -> None:
+    with pytest.raises(DxpulseError, match="bad calibration targets"):
+        parse_targets("targets: [unclosed")
+
+
+# --- Implied targets -----------------------------------------------------------------------
+
+
+def test_one_log_normal_has_the_closed_form_median_and_mean() -> None:
+    single = [LogNormal(1.0, 200_000, 0.8)]
+    assert mixture_quantile(0.5, single) == pytest.approx(200_000, rel=1e-9)
+    assert mixture_mean(single) == pytest.approx(200_000 * math.exp(0.32))
+    # the 84th percentile is one sigma above the median
+    assert mixture_quantile(0.841344746, single) == pytest.approx(200_000 * math.exp(0.8))
+
+
+def test_mixture_quantile_inverts_the_cdf() -> None:
+    mixture = payment_ticket_mixture()
+    for q in (0.05, 0.25, 0.5, 0.75, 0.99):
+        assert mixture_cdf(mixture_quantile(q, mixture), mixture) == pytest.approx(q, abs=1e-12)
+    with pytest.raises(ValueError, match="quantile level"):
+        mixture_quantile(1.0, mixture)
+
+
+def test_mixture_weights_need_not_sum_to_one() -> None:
+    halves = [LogNormal(0.5, 100_000, 1.0), LogNormal(0.5, 100_000, 1.0)]
+    tens = [LogNormal(10, 100_000, 1.0), LogNormal(10, 100_000, 1.0)]
+    assert mixture_mean(halves) == pytest.approx(mixture_mean(tens))
+    assert mixture_quantile(0.3, halves) == pytest.approx(mixture_quantile(0.3, tens))
+
+
+def test_rounded_quantile_is_the_first_whole_thousand_the_generator_could_give() -> None:
+    # A ticket rounds to 151,000 when drawn below 151,500: a continuous median of 151,400
+    # gives 151,000, one of 151,600 gives 152,000.
+    assert rounded_quantile(0.5, [LogNormal(1, 151_400, 1.0)]) == 151_000
+    assert rounded_quantile(0.5, [LogNormal(1, 151_600, 1.0)]) == 152_000
+    assert rounded_quantile(0.5, [LogNormal(1, 300, 0.5)]) == 1_000  # the floor
+
+
+def test_implied_ticket_targets_come_from_the_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = implied_values()
+    mixture = [LogNormal(w, *cal.PAYMENT_TICKETS[m]) for m, w in cal.PAYMENT_METHODS.items()]
+    expected_mean = sum(c.weight * c.median * math.exp(c.sigma**2 / 2) for c in mixture) / sum(
+        c.weight for c in mixture
+    )
+    assert values["payment_ticket_mean"] == pytest.approx(expected_mean)
+    assert 140_000 < values["payment_ticket_median"] < 160_000
+    assert values["payment_ticket_median"] % 1_000 == 0
+    # Calibrate the tickets differently and the targets follow.
+    doubled = {m: (median * 2, sigma) for m, (median, sigma) in cal.PAYMENT_TICKETS.items()}
+    monkeypatch.setattr(cal, "PAYMENT_TICKETS", doubled)  # the module implied.py reads
+    moved = implied_values()
+    assert moved["payment_ticket_mean"] == pytest.approx(2 * values["payment_ticket_mean"])
+    assert moved["payment_ticket_median"] == pytest.approx(
+        2 * values["payment_ticket_median"], abs=2_000
+    )
+
+
+def test_the_generators_own_tickets_agree_with_the_implied_targets() -> None:
+    values = implied_values()
+    gen = EventGenerator(seed=3)
+    at = datetime(2024, 3, 4, 12, tzinfo=UTC)
+    (chunk,) = gen.batch(at, 150_000, event_type="online_payment")
+    amounts = [orjson.loads(v)["amount_vnd"] for v in chunk.values]
+    assert statistics.median(amounts) == pytest.approx(values["payment_ticket_median"], rel=0.01)
+    assert statistics.fmean(amounts) == pytest.approx(values["payment_ticket_mean"], rel=0.03)
+
+
+def test_region_population_shares_match_the_reference_totals() -> None:
+    shares = region_population_shares()
+    assert set(shares) == set(REGIONS)
+    assert sum(shares.values()) == pytest.approx(100)
+    # schemas/reference/SOURCES.md: 23,732,400 of 100,309,200 in the Red River Delta
+    assert shares["red_river_delta"] == pytest.approx(100 * 23_732_400 / 100_309_200)
+    assert implied_values()["region_population_share.mekong_delta"] == shares["mekong_delta"]
+
+
+# --- Metrics from query results ------------------------------------------------------------
+
+
+def test_empty_results_measure_nothing() -> None:
+    metrics = derive(
+        {
+            "mobile_money": [[0, 0]],
+            "online_payment": [[0, 0, 0, 0]],
+            "status": [[0, 0]],
+            "ecommerce": [],
+            "provinces": [],
+        }
+    )
+    assert set(metrics) == METRICS
+    assert all(m.value is None and m.sample == 0 for m in metrics.values())
+
+
+def test_shares_means_and_samples() -> None:
+    assert mobile_money_metrics(716, 1_000) == {
+        "mobile_money.rural_customer_share": Measurement(71.6, 1_000)
+    }
+    orders = ecommerce_metrics(
+        [("shopee", 700, 300, 180_000_000), ("lazada", 300, 150, 90_000_000)]
+    )
+    assert orders["ecommerce.platform_share.shopee"] == Measurement(70.0, 1_000)
+    assert orders["ecommerce.platform_share.tiki"] == Measurement(0.0, 1_000)
+    assert orders["ecommerce.cod_share"] == Measurement(45.0, 1_000)
+    assert orders["ecommerce.mean_order_vnd"] == Measurement(270_000.0, 1_000)
+    payments = online_payment_metrics(4, 150_000, 2_400_000, 3)
+    assert payments["online_payment.median_vnd"] == Measurement(150_000.0, 4)
+    assert payments["online_payment.mean_vnd"] == Measurement(600_000.0, 4)
+    assert payments["online_payment.qr_ewallet_share"] == Measurement(75.0, 4)
+    assert status_metrics(200, 5) == {"all.failure_rate": Measurement(2.5, 200)}
+
+
+def _population_counts(scale: int) -> list[tuple[str, int, int]]:
+    return [(code, p.population // scale, p.population // scale) for code, p in provinces().items()]
+
+
+def test_events_in_proportion_to_population_are_at_distance_zero() -> None:
+    metrics = province_metrics(_population_counts(100))
+    assert metrics["geography.province_tv_distance"].value == pytest.approx(0, abs=1e-3)
+    assert metrics["geography.provinces_present"] == Measurement(63.0, 1_003_092)
+    assert metrics["geography.unknown_province_events"] == Measurement(0.0, 1_003_092)
+    shares = region_population_shares()
+    for region in REGIONS:
+        measured = metrics[f"geography.region_share.{region}"].value
+        assert measured == pytest.approx(shares[region], abs=1e-3)
+
+
+def test_all_events_in_one_province_are_far_from_population() -> None:
+    hanoi = provinces()["01"]
+    population = sum(p.population for p in provinces().values())
+    metrics = province_metrics([("01", 5_000, 4_000)])
+    assert metrics["geography.provinces_present"] == Measurement(1.0, 5_000)
+    distance = metrics["geography.province_tv_distance"]
+    assert distance.value == pytest.approx(100 * (1 - hanoi.population / population))
+    assert distance.sample == 4_000
+    assert metrics["geography.region_share.red_river_delta"] == Measurement(100.0, 4_000)
+    assert metrics["geography.region_share.mekong_delta"] == Measurement(0.0, 4_000)
+
+
+def test_unknown_codes_are_counted_and_add_to_the_distance_in_full() -> None:
+    counts = [*_population_counts(100), ("99", 10_031, 10_031)]  # ~1% of the events
+    metrics = province_metrics(counts)
+    assert metrics["geography.unknown_province_events"].value == 10_031
+    assert metrics["geography.provinces_present"].value == 63
+    assert metrics["geography.province_tv_distance"].value == pytest.approx(0.99, abs=0.01)
+
+
+def test_mobile_money_only_events_leave_the_population_figures_without_data() -> None:
+    metrics = province_metrics([("01", 500, 0)])
+    assert metrics["geography.province_tv_distance"] == Measurement(None, 0)
+    assert metrics["geography.region_share.south_east"] == Measurement(None, 0)
+    assert metrics["geography.provinces_present"] == Measurement(1.0, 500)
+
+
+# --- Comparison ----------------------------------------------------------------------------
+
+
+def test_a_value_within_tolerance_with_enough_sample_passes(targets: list[Target]) -> None:
+    rural = _by_id(targets)["mobile_money_rural_customers"]
+    result = compare(rural, Measurement(73.5, 20_000))
+    assert result.passed and result.reason == ""
+    assert result.deviation == pytest.approx(1.9)
+
+
+def test_the_tolerance_edge_passes_and_just_beyond_fails(targets: list[Target]) -> None:
+    rural = _by_id(targets)["mobile_money_rural_customers"]
+    assert compare(rural, Measurement(71.6 + 2.0, 20_000)).passed
+    assert compare(rural, Measurement(71.6 - 2.0, 20_000)).passed
+    beyond = compare(rural, Measurement(71.6 - 2.01, 20_000))
+    assert not beyond.passed
+    assert beyond.reason == "off by -2.01 points, allowed ± 2 points"
+
+
+def test_relative_tolerance(targets: list[Target]) -> None:
+    order = _by_id(targets)["mean_ecommerce_order"]
+    assert compare(order, Measurement(291_600, 5_000)).passed  # +8%
+    far = compare(order, Measurement(300_000, 5_000))
+    assert not far.passed
+    assert far.reason == "off by +30,000 VND, allowed ± 8%"
+
+
+def test_exact_tolerance(targets: list[Target]) -> None:
+    present = _by_id(targets)["provinces_present"]
+    assert compare(present, Measurement(63, 50_000)).passed
+    missing = compare(present, Measurement(62, 50_000))
+    assert not missing.passed
+    assert missing.reason == "off by -1, allowed exact"
+
+
+def test_too_small_a_sample_fails_even_on_target(targets: list[Target]) -> None:
+    rural = _by_id(targets)["mobile_money_rural_customers"]
+    result = compare(rural, Measurement(71.6, 8_499))
+    assert not result.passed
+    assert result.measured == 71.6
+    assert result.reason == "insufficient sample: 8,499 customers, needs 8,500"
+    assert compare(rural, Measurement(71.6, 8_500)).passed
+
+
+@pytest.mark.parametrize("measurement", [None, Measurement(None, 0), Measurement(math.nan, 5)])
+def test_no_data_fails(targets: list[Target], measurement: Measurement | None) -> None:
+    result = compare(_by_id(targets)["cash_on_delivery_share"], measurement)
+    assert not result.passed
+    assert result.measured is None
+    assert result.reason == "no data: no orders"
+
+
+def test_compare_all_keeps_the_targets_order(targets: list[Target]) -> None:
+    results = compare_all(targets, {})
+    assert [r.target for r in results] == targets
+    assert not any(r.passed for r in results)
+
+
+@pytest.mark.parametrize(
+    ("target_id", "text"),
+    [
+        ("mobile_money_rural_customers", "± 2 points"),
+        ("qr_ewallet_share", "± 1 point"),
+        ("mean_ecommerce_order", "± 8%"),
+        ("online_payment_median_ticket", "± 4%"),
+        ("unknown_province_events", "exact"),
+    ],
+)
+def test_tolerances_read_naturally(targets: list[Target], target_id: str, text: str) -> None:
+    assert format_allowed(_by_id(targets)[target_id]) == text
+
+
+# --- Output --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_results(targets: list[Target]) -> list[Result]:
+    by_id = _by_id(targets)
+    return [
+        compare(by_id["mobile_money_rural_customers"], Measurement(71.2, 12_000)),
+        compare(by_id["platform_share_shopee"], Measurement(100.0, 12_000)),
+        compare(by_id["online_payment_mean_ticket"], Measurement(600_000, 5_000)),
+        compare(by_id["cash_on_delivery_share"], None),
+    ]
+
+
+def _render(results: list[Result]) -> str:
+    console = Console(width=250, record=True, color_system=None)
+    console.print(results_table(results, "dxpulse"))
+    return console.export_text()
+
+
+def test_table_shows_each_figure_with_its_verdict(mixed_results: list[Result]) -> None:
+    text = _render(mixed_results)
+    lines = {line.split("│")[1].strip(): line for line in text.splitlines() if "│" in line}
+    rural = lines["Mobile Money customers who are rural"]
+    for cell in ("71.20%", "71.60%", "± 2 points", "12,000 / 8,500", "S001", "PASS"):
+        assert cell in rural
+    shopee = lines["Orders on Shopee"]
+    assert "MARKET (assumption)" in shopee
+    assert "FAIL: off by +30.30 points, allowed ± 2 points" in shopee
+    mean = lines["Mean online payment"]
+    assert "600,000 VND" in mean and "610,395 VND" in mean
+    assert "FAIL: insufficient sample: 5,000 payments, needs 100,000" in mean
+    assert "—" in lines["Orders paid cash on delivery (the rest cashless)"]
+    assert "Calibration of dxpulse.events" in text
+    assert "3 of 4 calibration figures fail" in text
+
+
+def test_json_carries_everything_the_table_does(mixed_results: list[Result]) -> None:
+    out = orjson.loads(orjson.dumps(results_json(mixed_results, "dxpulse")))
+    assert out["table"] == "dxpulse.events"
+    assert out["passed"] is False
+    assert out["summary"] == summary_line(mixed_results)
+    rural, shopee, mean, cod = out["figures"]
+    assert rural == {
+        "id": "mobile_money_rural_customers",
+        "figure": "Mobile Money customers who are rural",
+        "metric": "mobile_money.rural_customer_share",
+        "measured": 71.2,
+        "target": 71.6,
+        "unit": "percent",
+        "tolerance": {"absolute": 2.0},
+        "allowed_deviation": 2.0,
+        "sample": 12_000,
+        "min_sample": 8_500,
+        "sample_unit": "customers",
+        "measured_as": rural["measured_as"],
+        "source": "S001",
+        "source_title": rural["source_title"],
+        "reference": rural["reference"],
+        "basis": "published",
+        "result": "PASS",
+        "reason": "",
+    }
+    assert "6,3 triệu" in rural["reference"] and "Sơ kết" in rural["source_title"]
+    assert (shopee["result"], shopee["basis"]) == ("FAIL", "assumption")
+    assert mean["tolerance"] == {"relative": 0.06}
+    assert mean["allowed_deviation"] == pytest.approx(
+        0.06 * implied_values()["payment_ticket_mean"]
+    )
+    assert (cod["measured"], cod["sample"], cod["reason"]) == (None, 0, "no data: no orders")
+
+
+def test_summary_line() -> None:
+    assert summary_line([]) == "all 0 calibration figures pass"
+    passing = compare_all(load_targets()[:2], {
+        "mobile_money.rural_customer_share": Measurement(71.6, 10_000),
+        "ecommerce.platform_share.shopee": Measurement(69.7, 10_000),
+    })  # fmt: skip
+    assert summary_line(passing) == "all 2 calibration figures pass"
