@@ -1,0 +1,139 @@
+"""The report page: one self-contained HTML file (inline CSS, charts as data: URIs).
+
+Every piece of text from a panel, a query result or the settings goes through ``_e``.
+The ``data-*`` attributes let tests (and scripts) read what each section ran.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from dxpulse import __version__
+from dxpulse.report.charts import Style, style_of
+from dxpulse.report.compose import Report, Section
+from dxpulse.report.queries import Result
+from dxpulse.report.timerange import VN_TZ
+from dxpulse.report.units import format_value, is_number
+
+CSS = """
+body { font: 15px/1.45 system-ui, sans-serif; color: #1f2328; margin: 0; background: #f6f8fa; }
+header, main { max-width: 1040px; margin: 0 auto; padding: 0 20px; }
+header { padding-top: 24px; }
+header dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
+header dt { color: #59636e; }
+header dd { margin: 0; }
+section { background: #fff; border: 1px solid #d1d9e0; border-radius: 8px;
+          padding: 12px 20px; margin: 18px 0; }
+section h2 { margin: 4px 0; font-size: 1.2em; }
+.from { color: #59636e; font-size: 0.9em; }
+img { max-width: 100%; height: auto; }
+.tiles { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
+.tile { border: 1px solid #d1d9e0; border-radius: 6px; padding: 8px 16px; min-width: 140px; }
+.tile .value { font-size: 2em; font-weight: 600; }
+.tile .name { color: #59636e; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 12px 0; }
+th, td { border-bottom: 1px solid #d1d9e0; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.no-data { color: #9a6700; font-weight: 600; }
+pre { background: #f6f8fa; padding: 10px; overflow-x: auto; font-size: 0.85em; }
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def page(report: Report) -> str:
+    drawn = sum(s.png is not None for s in report.sections)
+    empty = sum(s.empty for s in report.sections)
+    body = "\n".join(section_html(s) for s in report.sections)
+    r = report.time_range
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dxpulse report · {_e(r.label())}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<header>
+<h1>dxpulse report</h1>
+<p>Vietnam's digital economy, drawn from the same SQL as the Grafana dashboards.</p>
+<dl>
+<dt>Time range</dt><dd>{_e(r.label())}</dd>
+<dt>Bucket</dt><dd>{_e(_duration(r.interval_s))} (time series; at least the panel's own)</dd>
+<dt>Data source</dt><dd>{_e(report.source)}</dd>
+<dt>Generated</dt><dd>{_e(f"{report.generated_at.astimezone(VN_TZ):%Y-%m-%d %H:%M:%S}")}
+ Vietnam time, dxpulse {_e(__version__)}</dd>
+<dt>Panels</dt><dd>{len(report.sections)}; {drawn} with a chart, {empty} without data</dd>
+</dl>
+</header>
+<main data-from="{_e(r.start.isoformat())}" data-to="{_e(r.end.isoformat())}">
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def section_html(section: Section) -> str:
+    panel = section.panel
+    return f"""<section id="{_e(panel.slug)}" data-panel="{_e(panel.title)}" \
+data-dashboard="{_e(panel.dashboard_uid)}" data-kind="{_e(section.kind)}" \
+data-rows="{section.rows}" data-interval-s="{section.interval_s}">
+<h2>{_e(panel.title)}</h2>
+<p>{_e(panel.panel.get("description", ""))}
+<span class="from">— from “{_e(panel.dashboard_title)}”</span></p>
+{_content(section)}
+<details><summary>SQL ({section.rows} rows)</summary>
+<pre><code>{_e(section.sql)}</code></pre>
+</details>
+</section>"""
+
+
+def _content(section: Section) -> str:
+    if section.empty:
+        return '<p class="no-data">No data in this time range.</p>'
+    if section.png is not None:
+        data = base64.b64encode(section.png).decode("ascii")
+        return f'<img src="data:image/png;base64,{data}" alt="{_e(section.panel.title)}">'
+    style = style_of(section.panel.panel)
+    if section.kind == "tile":
+        return tiles_html(section.result, style)
+    return table_html(section.result, style)
+
+
+def tiles_html(result: Result, style: Style) -> str:
+    """A stat panel: each numeric column of the last row as a big number (Grafana's
+    lastNotNull reduction)."""
+    last = result.rows[-1]
+    tiles = [
+        f'<div class="tile"><div class="value">{_e(format_value(v, style.unit_of(c)))}</div>'
+        f'<div class="name">{_e(style.label_of(c))}</div></div>'
+        for c, v in zip(result.columns, last, strict=True)
+        if is_number(v) or v is None
+    ]
+    return f'<div class="tiles">{"".join(tiles)}</div>'
+
+
+def table_html(result: Result, style: Style) -> str:
+    head = "".join(f"<th>{_e(style.label_of(c))}</th>" for c in result.columns)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{_e(format_value(v, style.unit_of(c)))}</td>"
+            for c, v in zip(result.columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in result.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _duration(seconds: int) -> str:
+    for size, name in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds % size == 0:
+            return f"{seconds // size} {name}"
+    return f"{seconds} s"

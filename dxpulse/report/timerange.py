@@ -1,0 +1,100 @@
+"""The report's time range and the bucket size of its time series."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from dxpulse.errors import DxpulseError
+
+# The dashboards' time zone, Asia/Ho_Chi_Minh; a fixed offset: Vietnam has no DST.
+VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+# Bucket sizes a reader recognises; the smallest that keeps a series under MAX_POINTS wins,
+# so a day is 5-minute buckets (288 points), a week hourly (168), 30 days 3-hourly (240).
+STEPS_S: tuple[int, ...] = (60, 300, 900, 3_600, 3 * 3_600, 6 * 3_600, 86_400)
+MAX_POINTS = 300
+DEFAULT_SPAN = timedelta(days=30)
+_GRAFANA_INTERVAL = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 7 * 86_400}
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: datetime  # timezone-aware
+    end: datetime
+    interval_s: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def label(self) -> str:
+        fmt = "%Y-%m-%d %H:%M"
+        start, end = self.start.astimezone(VN_TZ), self.end.astimezone(VN_TZ)
+        return f"{start:{fmt}} – {end:{fmt}} Vietnam time (UTC+7)"
+
+
+def interval_for_span(seconds: float) -> int:
+    """The smallest step in STEPS_S giving at most MAX_POINTS buckets over ``seconds``."""
+    for step in STEPS_S:
+        if seconds / step <= MAX_POINTS:
+            return step
+    return STEPS_S[-1]
+
+
+def grafana_interval_s(text: str | None) -> int:
+    """A panel's minimum interval ("1m", "30s") in whole seconds; 0 when it has none."""
+    if not text:
+        return 0
+    match = _GRAFANA_INTERVAL.match(text.strip())
+    if not match:
+        raise DxpulseError(f"panel interval {text!r} is not like 30s, 1m or 1h")
+    return max(1, int(int(match.group(1)) * _UNIT_S[match.group(2)]))
+
+
+def make_range(start: datetime, end: datetime) -> TimeRange:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("time range ends must be timezone-aware")
+    if end <= start:
+        raise DxpulseError(f"the range ends ({end:%Y-%m-%d %H:%M}) before it starts")
+    return TimeRange(start, end, interval_for_span((end - start).total_seconds()))
+
+
+def as_utc(value: datetime) -> datetime:
+    # clickhouse-connect returns naive UTC for bare DateTime columns (its default tz_mode),
+    # aware values when the server's time zone is used.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def choose_range(
+    span: tuple[datetime, datetime] | None,
+    *,
+    last: timedelta | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> TimeRange:
+    """--from/--to as given; else --last (or DEFAULT_SPAN) ending at the newest data.
+
+    Ending at the newest data rather than now makes `--last 7d` mean the same on a live
+    pipeline and on backfilled history; the default is also cut at the oldest data.
+    """
+    if start is not None or end is not None:
+        if start is None:
+            raise DxpulseError("--to needs --from")
+        return make_range(start, end or now or datetime.now(UTC))
+    if span is None:
+        raise DxpulseError(
+            "no data in event_aggregates: nothing to report (produce some with `dxpulse run`)"
+        )
+    first, newest = span
+    if last is not None:
+        return make_range(newest - last, newest)
+    # From the start of the first hour: hourly rollups label a row with its hour's start,
+    # which a range starting mid-hour would filter out.
+    return make_range(_start_of_hour(max(first, newest - DEFAULT_SPAN)), newest)
+
+
+def _start_of_hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
