@@ -76,6 +76,14 @@ class ClickHouseSettings(BaseModel):
     database: str = Field(default="dxpulse", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     username: str | None = None
     password: SecretStr | None = None
+    # Passwords `dxpulse init --users` gives dxpulse's users (Grafana's is
+    # grafana.clickhouse_password); environment only, hashed before they leave the process.
+    writer_password: SecretStr | None = Field(
+        default=None, description="Password of dxpulse_writer, the workers' user."
+    )
+    analyst_password: SecretStr | None = Field(
+        default=None, description="Password of dxpulse_analyst, the read-only SQL user."
+    )
 
 
 class StreamSettings(BaseModel):
