@@ -1,0 +1,192 @@
+"""docker-compose.yml, .env.example and the env generator, checked without a Docker engine.
+
+The compose file is validated against the Compose Specification's JSON schema (vendored in
+tests/resources from the docker-compose 1.29.2 wheel on PyPI, Apache-2.0), and by Debian's
+`docker-compose config` where that is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from dashboards import build
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+GEN_ENV = ROOT / "deploy" / "gen-env.sh"
+SCHEMA = Path(__file__).resolve().parents[1] / "resources" / "compose_spec.json"
+DXPULSE_IMAGE = "dxpulse:local"
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text("utf-8"))  # resolves the x-dxpulse merge keys
+    assert isinstance(data, dict)
+    return data
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return compose()["services"]
+
+
+def env_example() -> dict[str, str]:
+    pairs = {}
+    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value
+    return pairs
+
+
+def generated_env(tmp_path: Path) -> Path:
+    out = tmp_path / ".env"
+    done = subprocess.run([str(GEN_ENV)], capture_output=True, text=True, check=True)
+    out.write_text(done.stdout, "utf-8")
+    return out
+
+
+def test_compose_file_is_valid_against_the_compose_spec_schema() -> None:
+    schema = json.loads(SCHEMA.read_text("utf-8"))
+    validator_class = jsonschema.Draft201909Validator  # the schema says 2019-09
+    errors = [f"{e.json_path}: {e.message}" for e in validator_class(schema).iter_errors(compose())]
+    assert errors == []
+
+
+def test_a_schema_violation_is_caught() -> None:
+    # The check above can fail: a misspelt key is refused by the same schema.
+    schema = json.loads(SCHEMA.read_text("utf-8"))
+    bad = compose()
+    bad["services"]["worker"]["depends_onn"] = bad["services"]["worker"].pop("depends_on")
+    assert list(jsonschema.Draft201909Validator(schema).iter_errors(bad))
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose absent")
+def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
+    env = generated_env(tmp_path)
+    done = subprocess.run(
+        ["docker-compose", "--project-directory", str(ROOT), "-f", str(COMPOSE),
+         "--env-file", str(env), "config", "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_stack_has_its_services() -> None:
+    assert set(services()) == {"kafka", "clickhouse", "grafana", "init", "worker", "producer"}
+
+
+def test_every_image_is_pinned_to_a_version() -> None:
+    for name, service in services().items():
+        image = service["image"]
+        if "build" in service:
+            assert image == DXPULSE_IMAGE, name  # built here from the Dockerfile
+            continue
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest" and re.search(r"\d+\.\d+", tag), (name, image)
+
+
+def test_every_service_others_wait_for_is_healthy_or_done() -> None:
+    all_services = services()
+    for name, service in all_services.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            condition = rule["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in all_services[dependency], (name, dependency)
+            else:  # one-shot init: must have exited 0
+                assert (dependency, condition) == ("init", "service_completed_successfully")
+    for name in ("kafka", "clickhouse", "grafana", "worker"):
+        assert all_services[name]["healthcheck"]["test"], name
+
+
+def test_every_service_has_a_memory_limit_and_data_is_in_named_volumes() -> None:
+    named = set(compose()["volumes"])
+    for name, service in services().items():
+        assert service["deploy"]["resources"]["limits"]["memory"], name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source in named or source.startswith("./deploy/"), (name, volume)
+    assert {"kafka-data", "clickhouse-data", "grafana-data"} <= named
+
+
+def test_workers_scale_out() -> None:
+    worker = services()["worker"]
+    # A fixed name or host port would stop `--scale worker=N` at one container.
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["command"] == ["worker", "--no-migrate"]  # the writer has no DDL rights
+    env = worker["environment"]
+    assert env["DXPULSE_CLICKHOUSE__USERNAME"] == "dxpulse_writer"  # least privilege
+    assert "${DXPULSE_KAFKA__PARTITIONS:-12}" in COMPOSE.read_text("utf-8")
+
+
+def test_kafka_runs_in_kraft_mode_without_auto_created_topics() -> None:
+    env = services()["kafka"]["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "ZOOKEEPER" not in " ".join(env)
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # init creates them, sized
+
+
+def test_grafana_is_locked_down_and_provisioned_from_the_repo() -> None:
+    grafana = services()["grafana"]
+    env = grafana["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert env["GF_INSTALL_PLUGINS"].startswith("grafana-clickhouse-datasource ")
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"]}
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert mounts["./deploy/grafana/dashboards"] == build.CONTAINER_DASHBOARDS_PATH
+
+
+def test_ports_are_published_on_loopback_only() -> None:
+    for name, service in services().items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_env_example_documents_every_variable_the_compose_file_reads() -> None:
+    used = set(re.findall(r"\$\{(\w+)", _without_comments(COMPOSE.read_text("utf-8"))))
+    documented = env_example()
+    assert used, "the compose file reads no variables?"
+    assert used <= set(documented), sorted(used - set(documented))
+
+
+def _without_comments(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def test_env_example_holds_no_password_and_every_password_is_required() -> None:
+    text = COMPOSE.read_text("utf-8")
+    passwords = {k: v for k, v in env_example().items() if k.endswith("PASSWORD")}
+    assert len(passwords) == 5
+    assert all(v == "" for v in passwords.values()), passwords
+    for name in passwords:
+        # Required where used: compose stops with a message instead of an empty password.
+        assert re.search(rf"\$\{{{name}:\?", text), name
+        assert not re.search(rf"\$\{{{name}:-", text), name
+
+
+def test_gen_env_fills_every_password_with_a_fresh_random_value(tmp_path: Path) -> None:
+    first = dict(
+        line.split("=", 1) for line in generated_env(tmp_path).read_text().splitlines()
+        if line and not line.startswith("#")
+    )  # fmt: skip
+    second = dict(
+        line.split("=", 1) for line in generated_env(tmp_path).read_text().splitlines()
+        if line and not line.startswith("#")
+    )  # fmt: skip
+    assert set(first) == set(env_example())
+    for name, value in first.items():
+        if name.endswith("PASSWORD"):
+            assert re.fullmatch(r"[A-Za-z0-9]{32}", value), name
+            assert value != second[name], name
+        else:
+            assert value == env_example()[name] == second[name], name
