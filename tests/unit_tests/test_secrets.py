@@ -90,7 +90,7 @@ def test_no_env_file_is_tracked_and_env_is_ignored() -> None:
         (".env", "GRAFANA_ADMIN_PASSWORD=Zx81bQ4r0kL2\n"),
         ("users.sql", "CREATE USER w IDENTIFIED WITH sha256_password BY 'Zx81bQ4r0kL2';\n"),
         ("notes.md", "token glsa_" + "a1B2" * 8 + "_0123abcd\n"),
-        ("key.pem", "-----BEGIN RSA PRIVATE KEY-----\n"),
+        ("key.pem", "-----BEGIN RSA " + "PRIVATE KEY-----\n"),  # split: this file is scanned
     ],
 )
 def test_the_scan_catches_a_planted_secret(name: str, text: str) -> None:
