@@ -38,13 +38,17 @@ def services() -> dict[str, dict[str, Any]]:
     return compose()["services"]
 
 
-def env_example() -> dict[str, str]:
+def _parse_env(path: Path) -> dict[str, str]:
     pairs = {}
-    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
+    for line in path.read_text("utf-8").splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             name, _, value = line.partition("=")
             pairs[name.strip()] = value
     return pairs
+
+
+def env_example() -> dict[str, str]:
+    return _parse_env(ENV_EXAMPLE)
 
 
 def generated_env(tmp_path: Path) -> Path:
@@ -175,14 +179,7 @@ def test_env_example_holds_no_password_and_every_password_is_required() -> None:
 
 
 def test_gen_env_fills_every_password_with_a_fresh_random_value(tmp_path: Path) -> None:
-    first = dict(
-        line.split("=", 1) for line in generated_env(tmp_path).read_text().splitlines()
-        if line and not line.startswith("#")
-    )  # fmt: skip
-    second = dict(
-        line.split("=", 1) for line in generated_env(tmp_path).read_text().splitlines()
-        if line and not line.startswith("#")
-    )  # fmt: skip
+    first, second = (_parse_env(generated_env(tmp_path)) for _ in range(2))
     assert set(first) == set(env_example())
     for name, value in first.items():
         if name.endswith("PASSWORD"):
