@@ -360,6 +360,7 @@ def worker(
     from dxpulse.clickhouse import migrate as apply_migrations
     from dxpulse.topics import ensure_topics
     from streams.app import create_app
+    from streams.faults import hook_from_env
     from streams.ingest import IngestLoop
     from streams.sink import ClickHouseSink
     from streams.status import WorkerStatus
@@ -378,7 +379,8 @@ def worker(
     if migrate:
         apply_migrations(client, settings.clickhouse.database)
     status = WorkerStatus()
-    ingest = IngestLoop(settings, ClickHouseSink(client, settings.clickhouse.database), status)
+    sink = ClickHouseSink(client, settings.clickhouse.database)
+    ingest = IngestLoop(settings, sink, status, faults=hook_from_env())
     app = create_app(settings, ingest, status)
     faust_worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     if not sys.stdout.isatty():

@@ -15,7 +15,7 @@ from schemas.flat import EVENT_ID, EVENT_MS, FlatEvent
 from schemas.validation import Rejection
 from streams.aggregate import LateAggregator, WindowAggregator
 from streams.deadletter import DeadLetter
-from streams.dedup import DedupIndex
+from streams.dedup import EMPTY, DedupIndex
 from streams.windows import epoch_ms
 
 NO_WATERMARK = -(2**62)
@@ -31,8 +31,10 @@ class PartitionBatch:
         watermark_ms: int = NO_WATERMARK,
         lateness_ms: int = 600_000,
         dedup: DedupIndex | None = None,
+        topic_id: str = "",
     ) -> None:
         self.topic = topic
+        self.topic_id = topic_id
         self.partition = partition
         self.first_offset = -1
         self.last_offset = -1
@@ -43,6 +45,11 @@ class PartitionBatch:
         self.watermark = watermark_ms
         self.lateness_ms = lateness_ms
         self.dedup = dedup
+        # The dedup index's front before and after this batch: with the rows written, all
+        # a restarted worker needs to rebuild the index exactly (streams/dedup.py). The
+        # end is taken when the batch is sealed.
+        self.dedup_start = dedup.front() if dedup is not None else EMPTY
+        self.dedup_end = self.dedup_start
         # The raw rows, kept as columns' worth of parallel lists (see streams.rows).
         self.events: list[FlatEvent] = []
         self.offsets: list[int] = []
@@ -82,7 +89,10 @@ class PartitionBatch:
         if self.ingested_at is None:
             self.ingested_at = ingested_at
         event_ms = event[EVENT_MS]
-        if self.dedup is not None and self.dedup.seen_before(event[EVENT_ID], event_ms):
+        dedup = self.dedup
+        if dedup is not None and dedup.seen_before(
+            event[EVENT_ID], max(event_ms, self.watermark), offset
+        ):
             self.duplicates += 1
             return False
         late = event_ms < self.watermark - self.lateness_ms
@@ -119,6 +129,11 @@ class PartitionBatch:
                 self.topic, self.partition, offset, key, value, rejection.code, rejection.reason
             )
         )
+
+    def seal(self) -> None:
+        """No more messages: note where the dedup index stands after this batch."""
+        if self.dedup is not None:
+            self.dedup_end = self.dedup.front()
 
     @property
     def max_event_ms(self) -> int:

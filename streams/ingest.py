@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -36,9 +35,9 @@ from confluent_kafka.admin import AdminClient
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.errors import DxpulseError
 from schemas.validation import EventValidator, Rejection
-from streams.aggregate import AGGREGATE_TABLE
 from streams.batch import NO_WATERMARK, PartitionBatch
 from streams.dedup import DedupIndex
+from streams.faults import FaultHook, no_faults
 from streams.health import health_rows, health_token
 from streams.sink import ClickHouseSink
 from streams.state import BatchIntent, SinkStateStore
@@ -48,7 +47,12 @@ from streams.windows import epoch_ms
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-CRASH_POINTS = ("after_intent", "before_aggregates", "after_events", "before_commit")
+# The sink's table checkpoints in a flush's first batch, as fault points (streams/faults.py).
+_TABLE_POINTS = {
+    "aggregates": "before_aggregates",
+    "late_events": "before_late_events",
+    "dead_letters": "before_dead_letter_rows",
+}
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:
@@ -80,21 +84,8 @@ def dead_letter_producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-class _CrashHook:
-    """Test-only: SIGKILL this process at a named point of the N-th flush.
-
-    Set DXPULSE_TEST_CRASH_AT=<point>:<flush number>, point one of CRASH_POINTS.
-    """
-
-    def __init__(self) -> None:
-        spec = os.environ.get("DXPULSE_TEST_CRASH_AT", "")
-        point, _, nth = spec.partition(":")
-        self.point = point if point in CRASH_POINTS else None
-        self.nth = int(nth) if nth.isdigit() else 1
-
-    def __call__(self, point: str, flush_number: int) -> None:
-        if point == self.point and flush_number >= self.nth:
-            os.kill(os.getpid(), signal.SIGKILL)
+def _no_table_fault(table: str) -> None:
+    pass
 
 
 class _PartitionState:
@@ -117,6 +108,7 @@ class IngestLoop:
         sink: ClickHouseSink,
         status: WorkerStatus,
         state: SinkStateStore | None = None,
+        faults: FaultHook = no_faults,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -148,13 +140,16 @@ class IngestLoop:
         self._retry_at = 0.0
         self._flush_number = 0
         self._worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self._crash = _CrashHook()
-        if self._crash.point == "before_aggregates":
-            sink.fault = self._crash_between_tables
+        self._faults = faults
+        # Set when run() fails: from then on nothing more is written, not even by the
+        # revoke that closing the consumer triggers; the next owner replays from the record.
+        self._failed = False
 
-    def _crash_between_tables(self, table: str) -> None:
-        if table == AGGREGATE_TABLE:
-            self._crash("before_aggregates", self._flush_number)
+    def _fault(self, point: str) -> None:
+        self._faults(point, self._flush_number)
+
+    def _table_fault(self, table: str) -> None:
+        self._fault(_TABLE_POINTS[table])
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -182,6 +177,7 @@ class IngestLoop:
             self._final_flush()
             self._set_state("stopped")
         except BaseException as exc:
+            self._failed = True
             self._set_state("failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
@@ -190,7 +186,7 @@ class IngestLoop:
 
     def _final_flush(self) -> None:
         self._retry_at = 0.0
-        if not self._try_flush():
+        if not self._flush_everything():
             unwritten = sum(b.messages for b in self._all_batches())
             raise DxpulseError(
                 f"stopped while ClickHouse is unavailable: {unwritten} messages not written "
@@ -269,12 +265,23 @@ class IngestLoop:
         batch = self._open.get(tp)
         if batch is None:
             batch = self._open[tp] = PartitionBatch(
-                tp[0], tp[1], self._window, part.watermark, self._lateness_ms, part.dedup
+                tp[0],
+                tp[1],
+                self._window,
+                part.watermark,
+                self._lateness_ms,
+                part.dedup,
+                part.topic_id,
             )
         return batch
 
     def _seed(self, tp: TP, part: _PartitionState, first_offset: int) -> None:
-        """First message after assignment: resume from the latest recorded batch, if any."""
+        """First message after assignment: resume from the latest recorded batch, if any.
+
+        The watermark and the dedup index are set to what they were at the point where
+        consumption resumes (before the recorded batch, to replay it, or after it), so every
+        later message is decided exactly as the worker that recorded it would have.
+        """
         part.seeded = True
         intent = self.state.latest(tp[0], part.topic_id, tp[1])
         if intent is None:
@@ -282,7 +289,7 @@ class IngestLoop:
         if first_offset > intent.last_offset:
             # The recorded batch was completed and committed: continue after it.
             part.watermark = intent.watermark_end
-            written_up_to = intent.last_offset
+            front, written_up_to = intent.dedup_end, intent.last_offset
         else:
             if first_offset > intent.first_offset:
                 log.error(
@@ -294,17 +301,23 @@ class IngestLoop:
                 )
             part.resume = intent
             part.watermark = intent.watermark_start
-            written_up_to = intent.first_offset - 1
+            front, written_up_to = intent.dedup_start, intent.first_offset - 1
         event_type = self._topic_type.get(tp[0], "")
-        part.dedup.load(
-            self.state.written_event_ids(
-                event_type,
-                tp[1],
-                written_up_to,
-                part.watermark - self._horizon_ms,
-                self.settings.stream.dedup_max_ids,
+        if intent.dedup_known:
+            rows = self.state.written_rows(
+                event_type, part.topic_id, tp[1], front.offset, written_up_to
             )
-        )
+            part.dedup.restore(front, rows)
+        else:
+            part.dedup.load_approximate(
+                self.state.legacy_event_ids(
+                    event_type,
+                    tp[1],
+                    written_up_to,
+                    part.watermark - self._horizon_ms,
+                    self.settings.stream.dedup_max_ids,
+                )
+            )
 
     def _seal_if_replayed(self, tp: TP, batch: PartitionBatch) -> None:
         part = self._parts[tp]
@@ -314,8 +327,15 @@ class IngestLoop:
             self._close(tp)
 
     def _close(self, tp: TP) -> None:
+        """Seal the open batch of ``tp`` for the next flush.
+
+        Only when no sealed batch of ``tp`` is waiting: a flush holds at most one batch per
+        partition, because its intents are one row per partition (streams/state.py).
+        """
         batch = self._open.pop(tp, None)
         if batch is not None and batch.messages:
+            assert not any((b.topic, b.partition) == tp for b in self._ready)
+            batch.seal()
             self._parts[tp].watermark = batch.watermark
             self._ready.append(batch)
 
@@ -339,10 +359,15 @@ class IngestLoop:
         return [*self._ready, *(b for b in self._open.values() if b.messages)]
 
     def _try_flush(self, only: set[TP] | None = None) -> bool:
-        """Flush; on failure keep everything, pause consumption and retry with backoff."""
+        """Flush; on failure keep everything, pause consumption and retry with backoff.
+
+        A partition whose sealed batch is waiting keeps its open batch open, and a replay is
+        only flushed when complete; so a flush holds at most one batch per partition.
+        """
+        waiting = {(b.topic, b.partition) for b in self._ready}
         for tp in [tp for tp in self._open if only is None or tp in only]:
             part = self._parts.get(tp)
-            if part is None or part.resume is None:  # a replay is only flushed when complete
+            if tp not in waiting and (part is None or part.resume is None):
                 self._close(tp)
         batches = [b for b in self._ready if only is None or (b.topic, b.partition) in only]
         if not batches:
@@ -363,20 +388,29 @@ class IngestLoop:
         self._leave_outage()
         return True
 
+    def _flush_everything(self, only: set[TP] | None = None) -> bool:
+        """Flush all that can be (a replay still incomplete cannot); False if ClickHouse
+        fails. Two rounds: a partition's waiting batch, then the open one behind it."""
+        return self._try_flush(only) and self._try_flush(only)
+
     def _flush(self, batches: list[PartitionBatch]) -> None:
         started = time.monotonic()
         self._flush_number += 1
         self.state.record(self._intent(b) for b in batches)
-        self._crash("after_intent", self._flush_number)
+        self._fault("after_intent")
         self._deliver_dead_letters(batches)
+        self._fault("after_dead_letters")
         visible_ms: list[int] = []
-        for batch in batches:
-            self.sink.write(batch)
+        for n, batch in enumerate(batches):
+            self.sink.write(batch, self._table_fault if n == 0 else _no_table_fault)
             visible_ms.append(int(time.time() * 1000))  # the insert returned: queryable now
-            self._crash("after_events", self._flush_number)
+            if n == 0:
+                self._fault("after_first_batch")
+        self._fault("before_health")
         self._write_health(batches, visible_ms[-1], started)
-        self._crash("before_commit", self._flush_number)
+        self._fault("before_commit")
         self._commit(batches)
+        self._fault("after_commit")
         with self.status.lock:
             for batch, visible in zip(batches, visible_ms, strict=True):
                 self.status.freshness.record(batch.produced_ms, visible)
@@ -427,6 +461,8 @@ class IngestLoop:
             batch.watermark_start,
             batch.watermark,
             batch.token,
+            batch.dedup_start,
+            batch.dedup_end,
         )
 
     def _commit(self, batches: list[PartitionBatch]) -> None:
@@ -537,7 +573,8 @@ class IngestLoop:
         # Finish what we hold for these partitions before another worker takes them; if
         # ClickHouse is away, let go uncommitted: the new owner replays from the record.
         revoked = {(p.topic, p.partition) for p in partitions}
-        self._try_flush(only=revoked)
+        if not self._failed:
+            self._flush_everything(only=revoked)
         self._drop(revoked)  # what could not be written, or a replay still incomplete
         self._forget(revoked)
 

@@ -28,11 +28,12 @@ EVENT_COLUMNS = (
     "kafka_offset",
     "is_late",
     "ingested_at",
+    "kafka_topic_id",
 )
 _REGION_AT = ENVELOPE_COLUMNS.index("region")
 _REGIONS = {code: p.region for code, p in provinces().items()}
 # The flat fields are the event columns minus region, with event_ms in event_time's place.
-assert FLAT_FIELDS[PROVINCE] == "province_code" and len(FLAT_FIELDS) == len(EVENT_COLUMNS) - 5
+assert FLAT_FIELDS[PROVINCE] == "province_code" and len(FLAT_FIELDS) == len(EVENT_COLUMNS) - 6
 
 
 def event_columns(
@@ -41,8 +42,14 @@ def event_columns(
     offsets: Sequence[int],
     ingested_ms: Sequence[int],
     late_rows: Sequence[int] = (),
+    topic_id: str = "",
 ) -> list[Sequence[object]]:
-    """Columns in EVENT_COLUMNS order; times as epoch milliseconds (UTC)."""
+    """Columns in EVENT_COLUMNS order; times as epoch milliseconds (UTC).
+
+    ``topic_id`` tells this topic's rows from those of an earlier topic of the same name
+    (a recreated topic, a fresh broker) whose offsets started again at 0: a restarted
+    worker reads back exactly its own topic's rows (streams/state.py).
+    """
     # One C-level pass per column: ~6x faster than zip(*events) over thousands of rows.
     flat = [list(map(itemgetter(i), events)) for i in range(len(FLAT_FIELDS))]
     regions = [_REGIONS[code] for code in flat[PROVINCE]]
@@ -57,4 +64,5 @@ def event_columns(
         offsets,
         is_late,
         ingested_ms,
+        [topic_id] * len(events),
     ]

@@ -24,6 +24,11 @@ DEAD_LETTER_COLUMNS = (
     "ingested_at",
 )
 FaultHook = Callable[[str], None]
+Checkpoint = Callable[[str], None]
+
+
+def _no_checkpoint(table: str) -> None:
+    pass
 
 
 class ClickHouseSink:
@@ -37,23 +42,33 @@ class ClickHouseSink:
         # Column types per table, read once: otherwise every insert costs a DESCRIBE query.
         self._types: dict[str, Sequence[ClickHouseType]] = {}
 
-    def write(self, batch: PartitionBatch) -> None:
-        """Insert the batch into every table it touches.
+    def write(self, batch: PartitionBatch, checkpoint: Checkpoint = _no_checkpoint) -> None:
+        """Insert the batch into every table it touches, in a fixed order.
 
         Re-sending the same offset range is harmless: ClickHouse drops a block whose
         insert_deduplication_token it has already seen (non_replicated_deduplication_window).
+        ``checkpoint`` is called with each table's name before its turn, rows or not (fault
+        tests crash there, streams/faults.py).
         """
         if batch.events:
             columns = event_columns(
-                batch.events, batch.partition, batch.offsets, batch.ingested_ms, batch.late_rows
+                batch.events,
+                batch.partition,
+                batch.offsets,
+                batch.ingested_ms,
+                batch.late_rows,
+                batch.topic_id,
             )
             self._insert("events", EVENT_COLUMNS, columns, batch.token, column_oriented=True)
+        checkpoint("aggregates")
         aggregates = list(batch.aggregator.rows())
         if aggregates:
             self._insert(AGGREGATE_TABLE, AGGREGATE_COLUMNS, aggregates, batch.token)
+        checkpoint("late_events")
         late = list(batch.late.rows())
         if late:
             self._insert("late_events", LATE_COLUMNS, late, batch.token)
+        checkpoint("dead_letters")
         if batch.dead_letters:
             ingested_at = batch.ingested_at or datetime.now(UTC)
             rows: list[list[object]] = [

@@ -1,10 +1,17 @@
 """Per-partition sink state kept in ClickHouse, so a restarted worker resumes exactly.
 
-Before a flush writes anything, it records each batch's intent: topic, topic id, partition,
-offset range, the watermark before and after. After a crash the new owner of the partition
-reads the latest intent and (see streams/ingest.py) either replays exactly that range — the
-same content gives the same insert tokens, so what already landed is deduplicated — or,
-when the consumer resumes past it, carries on from its watermark.
+Before a flush writes anything, it records each batch's intent in ``sink_intents``: topic,
+topic id, partition, offset range, the watermark and the dedup index's front before and
+after. After a crash the new owner of the partition reads the latest intent and (see
+streams/ingest.py) either replays exactly that range — the same content gives the same
+insert tokens, so what already landed is deduplicated — or, when the consumer resumes past
+it, carries on from its end. Either way it rebuilds the dedup index from the front and the
+rows already written (streams/dedup.py), so it decides every later message as the worker
+before it would have.
+
+Invariants this relies on (docs/reliability.md): a flush records at most one intent per
+partition; a partition's intents have increasing first offsets, so "latest" is the one with
+the highest first offset, whatever the clocks and whether or not parts have merged.
 """
 
 from __future__ import annotations
@@ -15,6 +22,10 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from dxpulse.errors import DxpulseError
+from streams.dedup import Front
+
+INTENTS = "sink_intents"
 INTENT_COLUMNS = (
     "group_id",
     "topic",
@@ -24,6 +35,11 @@ INTENT_COLUMNS = (
     "last_offset",
     "watermark_start",
     "watermark_end",
+    "dedup_known",
+    "dedup_start_offset",
+    "dedup_start_key",
+    "dedup_end_offset",
+    "dedup_end_key",
     "token",
 )
 
@@ -38,6 +54,10 @@ class BatchIntent:
     watermark_start: int
     watermark_end: int
     token: str
+    dedup_start: Front
+    dedup_end: Front
+    # False for an intent written before the index was recorded (copied by migration 010).
+    dedup_known: bool = True
 
 
 class SinkStateStore:
@@ -48,42 +68,42 @@ class SinkStateStore:
         self.lock = lock
 
     def record(self, intents: Iterable[BatchIntent]) -> None:
+        """One insert for a flush's intents: at most one per partition, or rows would
+        collapse into one (the table keeps one row per partition)."""
         rows = [
             [
-                self.group_id,
-                i.topic,
-                i.topic_id,
-                i.partition,
-                i.first_offset,
-                i.last_offset,
-                i.watermark_start,
-                i.watermark_end,
-                i.token,
+                self.group_id, i.topic, i.topic_id, i.partition, i.first_offset, i.last_offset,
+                i.watermark_start, i.watermark_end, int(i.dedup_known), i.dedup_start.offset,
+                i.dedup_start.key_ms, i.dedup_end.offset, i.dedup_end.key_ms, i.token,
             ]
             for i in intents
-        ]
+        ]  # fmt: skip
+        partitions = {(r[1], r[2], r[3]) for r in rows}
+        if len(partitions) != len(rows):
+            raise DxpulseError("a flush must record at most one batch per partition")
         if rows:
             with self.lock:
                 self.client.insert(
-                    f"{self.database}.sink_batches", rows, column_names=list(INTENT_COLUMNS)
+                    f"{self.database}.{INTENTS}", rows, column_names=list(INTENT_COLUMNS)
                 )
 
     def latest(self, topic: str, topic_id: str, partition: int) -> BatchIntent | None:
+        """The intent with the highest first offset: the last batch a worker set out to
+        write. Merge-independent: argMax reads every unmerged row."""
+        fields = ", ".join(f"argMax({c}, first_offset)" for c in INTENT_COLUMNS[4:])
         with self.lock:
             result = self.client.query(
                 f"""
-                SELECT argMax(first_offset, written_at), argMax(last_offset, written_at),
-                       argMax(watermark_start, written_at), argMax(watermark_end, written_at),
-                       argMax(token, written_at), count()
-                FROM {self.database}.sink_batches
+                SELECT {fields}, count()
+                FROM {self.database}.{INTENTS}
                 WHERE group_id = {{g:String}} AND topic = {{t:String}}
                   AND topic_id = {{id:String}} AND partition = {{p:UInt16}}
                 """,
                 parameters={"g": self.group_id, "t": topic, "id": topic_id, "p": partition},
             ).result_rows
-        if not result or not result[0][5]:
+        if not result or not result[0][-1]:
             return None
-        first, last, wm_start, wm_end, token, _ = result[0]
+        first, last, wm_start, wm_end, known, s_off, s_key, e_off, e_key, token, _ = result[0]
         return BatchIntent(
             topic,
             topic_id,
@@ -93,19 +113,45 @@ class SinkStateStore:
             int(wm_start),
             int(wm_end),
             str(token),
+            Front(int(s_off), int(s_key)),
+            Front(int(e_off), int(e_key)),
+            bool(known),
         )
 
-    def written_event_ids(
-        self, event_type: str, partition: int, max_offset: int, since_ms: int, limit: int
-    ) -> list[tuple[int, str]]:
-        """(event_ms, event_id) already written from a partition, to re-seed deduplication.
-
-        The ``limit`` latest by offset, returned in offset order, as the live index held them.
-        """
+    def written_rows(
+        self, event_type: str, topic_id: str, partition: int, first: int, last: int
+    ) -> list[tuple[int, int, str]]:
+        """(offset, event_ms, event_id) of the events written from offsets first..last of
+        this topic's partition, in offset order: the dedup index's contents past its front."""
+        if first < 0 or last < first:
+            return []
         with self.lock:
             rows = self.client.query(
                 f"""
-                SELECT toUnixTimestamp64Milli(event_time), event_id
+                SELECT kafka_offset, toUnixTimestamp64Milli(event_time), toString(event_id)
+                FROM {self.database}.events
+                WHERE event_type = {{t:String}} AND kafka_partition = {{p:UInt16}}
+                  AND kafka_topic_id = {{id:String}}
+                  AND kafka_offset BETWEEN {{lo:UInt64}} AND {{hi:UInt64}}
+                ORDER BY kafka_offset
+                """,
+                parameters={"t": event_type, "p": partition, "id": topic_id, "lo": first,
+                            "hi": last},
+            ).result_rows  # fmt: skip
+        return [(int(offset), int(ms), str(event_id)) for offset, ms, event_id in rows]
+
+    def legacy_event_ids(
+        self, event_type: str, partition: int, last: int, since_ms: int, limit: int
+    ) -> list[tuple[int, int, str]]:
+        """Rows to seed the index for an intent that did not record it (before migration
+        010): the ``limit`` latest by offset up to ``last`` with event time from
+        ``since_ms``, in offset order. Close to what the old index held, not exact."""
+        if last < 0:
+            return []
+        with self.lock:
+            rows = self.client.query(
+                f"""
+                SELECT kafka_offset, toUnixTimestamp64Milli(event_time), toString(event_id)
                 FROM {self.database}.events
                 WHERE event_type = {{t:String}} AND kafka_partition = {{p:UInt16}}
                   AND kafka_offset <= {{o:UInt64}}
@@ -113,12 +159,7 @@ class SinkStateStore:
                 ORDER BY kafka_offset DESC
                 LIMIT {{n:UInt64}}
                 """,
-                parameters={
-                    "t": event_type,
-                    "p": partition,
-                    "o": max(max_offset, 0),
-                    "s": max(since_ms, 0),
-                    "n": limit,
-                },
-            ).result_rows
-        return [(int(ms), str(event_id)) for ms, event_id in reversed(rows)]
+                parameters={"t": event_type, "p": partition, "o": last,
+                            "s": max(since_ms, 0), "n": limit},
+            ).result_rows  # fmt: skip
+        return [(int(offset), int(ms), str(event_id)) for offset, ms, event_id in reversed(rows)]

@@ -147,6 +147,7 @@ def sink():
     from schemas.validation import EventValidator, Rejection
     from streams.batch import PartitionBatch
     from streams.sink import ClickHouseSink
+    from streams.dedup import EMPTY, Front
     from streams.state import BatchIntent, SinkStateStore
 
     gen, validator, now = EventGenerator(seed=3), EventValidator(), datetime.now(UTC)
@@ -157,10 +158,14 @@ def sink():
         assert not isinstance(event, Rejection)
         batch.add_event(offset, event, now, value)
     state = SinkStateStore(client, db, "g", threading.Lock())
-    intent = BatchIntent("t.online_payment", "id", 0, 0, 199, 0, 1, batch.token)
+    intent = BatchIntent(
+        "t.online_payment", "id", 0, 0, 199, 0, 1, batch.token, EMPTY, Front(0, 1)
+    )
     state.record([intent])
     ClickHouseSink(client, db).write(batch)
     assert state.latest("t.online_payment", "id", 0) == intent
+    payments = sum(e[1] == "online_payment" for e in batch.events)  # the rows read back
+    assert len(state.written_rows("online_payment", "", 0, 0, 199)) == payments
     return client.query(f"SELECT count() FROM {db}.events").result_rows[0][0]
 
 

@@ -66,10 +66,11 @@ def test_upgrade_to_rollups_keeps_existing_data_exact(settings: Settings, tmp_pa
     old_columns = AGGREGATE_COLUMNS[:-1]  # before 008: no customers, written directly
     client.insert(f"{db}.event_aggregates", [r[:-1] for r in agg.rows()],
                   column_names=list(old_columns))  # fmt: skip
-    columns = event_columns(flat, 0, list(range(len(flat))), [0] * len(flat))
-    client.insert(f"{db}.events", columns, column_names=list(EVENT_COLUMNS), column_oriented=True)
+    columns = event_columns(flat, 0, list(range(len(flat))), [0] * len(flat))[:-1]
+    before_010 = list(EVENT_COLUMNS[:-1])  # no kafka_topic_id yet
+    client.insert(f"{db}.events", columns, column_names=before_010, column_oriented=True)
 
-    assert migrate(client, db) == ["008_rollups", "009_headline_views"]
+    assert migrate(client, db)[:2] == ["008_rollups", "009_headline_views"]
     assert [c for c in rollup_checks(client, db) if not c.ok] == []
     rows = client.query(
         f"""SELECT e.event_type, e.exact, a.merged, a.n FROM (

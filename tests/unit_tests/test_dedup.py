@@ -1,47 +1,117 @@
-"""DedupIndex: an event_id seen again within the horizon is a duplicate; memory is capped."""
+"""DedupIndex: an event_id seen again within the horizon is a duplicate; memory is capped;
+and the index at any offset is rebuilt exactly from its front and the rows after it."""
 
 from __future__ import annotations
 
-from streams.dedup import DedupIndex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.dedup import EMPTY, DedupIndex, Front
+
+
+class Partition:
+    """The index as the worker drives it: keyed by the watermark after each acceptance."""
+
+    def __init__(self, index: DedupIndex, watermark: int = -(2**62)) -> None:
+        self.index = index
+        self.watermark = watermark
+        self.accepted: list[tuple[int, int, str]] = []  # (offset, event_ms, id): the rows
+
+    def offer(self, offset: int, event_id: str, event_ms: int) -> bool:
+        """True if accepted (not a duplicate)."""
+        if self.index.seen_before(event_id, max(event_ms, self.watermark), offset):
+            return False
+        if event_ms > self.watermark:
+            self.watermark = event_ms
+            self.index.evict(event_ms)
+        self.accepted.append((offset, event_ms, event_id))
+        return True
 
 
 def test_second_sighting_is_a_duplicate():
     index = DedupIndex(horizon_ms=1_000)
-    assert index.seen_before("a", 0) is False
-    assert index.seen_before("a", 10) is True
-    assert index.seen_before("b", 10) is False
+    assert index.seen_before("a", 0, 0) is False
+    assert index.seen_before("a", 10, 1) is True
+    assert index.seen_before("b", 10, 2) is False
     assert len(index) == 2
 
 
-def test_ids_older_than_the_horizon_are_forgotten():
+def test_ids_keyed_more_than_the_horizon_behind_are_forgotten():
     index = DedupIndex(horizon_ms=1_000)
-    index.seen_before("old", 0)
-    index.seen_before("new", 1_500)
+    index.seen_before("old", 0, 0)
+    index.seen_before("new", 1_500, 1)
     index.evict(watermark_ms=1_500)  # cutoff 500: "old" goes
     assert len(index) == 1
-    assert index.seen_before("old", 1_600) is False
-    assert index.seen_before("new", 1_600) is True
+    assert index.seen_before("old", 1_600, 2) is False
+    assert index.seen_before("new", 1_600, 3) is True
+
+
+def test_a_late_event_is_remembered_from_the_watermark_it_arrived_at():
+    # Issue 13: a copy of an event 15 minutes late must still be caught.
+    part = Partition(DedupIndex(horizon_ms=600_000))
+    assert part.offer(0, "w", 3_600_000)
+    assert part.offer(1, "late", 3_600_000 - 900_000)
+    assert part.offer(2, "w+1", 3_601_000)
+    assert not part.offer(3, "late", 3_600_000 - 900_000)
+    assert not part.offer(4, "w", 3_600_000)
 
 
 def test_cap_keeps_the_most_recent_ids():
     index = DedupIndex(horizon_ms=10**9, max_ids=3)
     for i in range(5):
-        assert index.seen_before(f"id{i}", i) is False
+        assert index.seen_before(f"id{i}", i, i) is False
     assert len(index) == 3
-    assert index.seen_before("id4", 9) is True
-    assert index.seen_before("id2", 9) is True
-    assert index.seen_before("id0", 9) is False  # evicted by the cap, so new again
-
-
-def test_load_seeds_in_offset_order_within_the_cap():
-    index = DedupIndex(horizon_ms=10**9, max_ids=2)
-    index.load([(30, "a"), (10, "b"), (20, "c")])  # offset order; event times unordered
-    assert len(index) == 2
-    assert index.seen_before("a", 40) is False  # the oldest by offset was dropped
-    assert index.seen_before("c", 40) is True
+    assert index.seen_before("id4", 9, 5) is True
+    assert index.seen_before("id2", 9, 6) is True
+    assert index.seen_before("id0", 9, 7) is False  # evicted by the cap, so new again
 
 
 def test_zero_cap_disables_deduplication():
     index = DedupIndex(horizon_ms=1_000, max_ids=0)
-    assert index.seen_before("a", 0) is False
-    assert index.seen_before("a", 0) is False
+    assert index.seen_before("a", 0, 0) is False
+    assert index.seen_before("a", 0, 1) is False
+    assert index.front() == EMPTY
+
+
+def test_front_is_the_oldest_remembered_offset_and_key():
+    part = Partition(DedupIndex(horizon_ms=100))
+    assert part.index.front() == EMPTY
+    part.offer(7, "a", 1_000)
+    part.offer(8, "b", 900)  # late-ish: keyed by the watermark, 1000
+    assert part.index.front() == Front(7, 1_000)
+    part.offer(9, "c", 1_150)  # cutoff 1050: a and b go
+    assert part.index.front() == Front(9, 1_150)
+
+
+messages = st.lists(
+    st.tuples(
+        st.sampled_from([f"id{i}" for i in range(12)]),  # a small pool: many duplicates
+        st.integers(0, 5_000),  # event times jump around: late events, eviction
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    before=messages,
+    after=messages,
+    horizon=st.integers(0, 3_000),
+    max_ids=st.integers(0, 8),
+)
+def test_restored_index_decides_every_later_message_as_the_live_one(
+    before: list[tuple[str, int]], after: list[tuple[str, int]], horizon: int, max_ids: int
+) -> None:
+    """The recovery invariant: at any offset, the front and the accepted rows from it on
+    rebuild the index exactly, so a restarted worker decides as the live one would."""
+    live = Partition(DedupIndex(horizon, max_ids))
+    for offset, (event_id, ms) in enumerate(before):
+        live.offer(offset, event_id, ms)
+    front = live.index.front()
+    rows = [r for r in live.accepted if front != EMPTY and r[0] >= front.offset]
+    restored = Partition(DedupIndex(horizon, max_ids), live.watermark)
+    restored.index.restore(front, rows)
+    assert len(restored.index) == len(live.index)
+    for offset, (event_id, ms) in enumerate(after, start=len(before)):
+        assert restored.offer(offset, event_id, ms) == live.offer(offset, event_id, ms)
+        assert restored.index.front() == live.index.front()

@@ -1,0 +1,71 @@
+"""Test support: the named points of a flush where fault tests crash a worker.
+
+The ingest loop calls its fault hook with a point's name and the flush's number at each
+point below, in this order; the default hook does nothing. Two hooks ship for tests:
+
+- ``DXPULSE_TEST_CRASH_AT=<point>:<n>`` in a worker's environment makes it SIGKILL itself
+  at that point of its n-th flush and every later one (tests/integration_tests/test_faults.py);
+- :func:`raise_at` makes an in-process loop stop dead there, as if killed, by raising
+  :class:`SimulatedCrash` (tests/integration_tests/test_crash_sequences.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Mapping
+
+# In flush order (streams/ingest.py, streams/sink.py). The three "before_…" table points
+# are in the flush's first batch, between its inserts.
+CRASH_POINTS = (
+    "after_intent",  # intents recorded, nothing else
+    "after_dead_letters",  # dead letters acknowledged on their topic, no rows written
+    "before_aggregates",  # first batch: raw events written
+    "before_late_events",  # first batch: raw events and window aggregates written
+    "before_dead_letter_rows",  # first batch: all but its dead_letters rows
+    "after_first_batch",  # first batch complete, the others not
+    "before_health",  # every batch written, pipeline_flushes not
+    "before_commit",  # everything written, offsets not committed
+    "after_commit",  # the flush complete
+)
+FaultHook = Callable[[str, int], None]
+
+
+def no_faults(point: str, flush_number: int) -> None:
+    """The production hook."""
+
+
+class SimulatedCrash(BaseException):
+    """Raised by :func:`raise_at`: a BaseException, so no ``except Exception`` handles it."""
+
+
+def _parse(spec: str) -> tuple[str, int]:
+    point, _, nth = spec.partition(":")
+    if point not in CRASH_POINTS or not nth.isdigit() or int(nth) < 1:
+        raise ValueError(f"crash point must be <point>:<n>, point one of {CRASH_POINTS}: {spec!r}")
+    return point, int(nth)
+
+
+def raise_at(spec: str) -> FaultHook:
+    """A hook raising SimulatedCrash at ``<point>:<n>`` (the n-th flush and later ones)."""
+    point, nth = _parse(spec)
+
+    def hook(at: str, flush_number: int) -> None:
+        if at == point and flush_number >= nth:
+            raise SimulatedCrash(f"{at} of flush {flush_number}")
+
+    return hook
+
+
+def hook_from_env(env: Mapping[str, str] = os.environ) -> FaultHook:
+    """SIGKILL at DXPULSE_TEST_CRASH_AT's point, if set (worker processes in tests)."""
+    spec = env.get("DXPULSE_TEST_CRASH_AT", "")
+    if not spec:
+        return no_faults
+    point, nth = _parse(spec)
+
+    def hook(at: str, flush_number: int) -> None:
+        if at == point and flush_number >= nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
