@@ -25,6 +25,7 @@ from dxpulse.topics import ensure_topics
 from streams.ingest import IngestLoop
 from streams.sink import ClickHouseSink
 from streams.status import WorkerStatus
+from tests.integration_tests.truth import Logged
 
 pytestmark = pytest.mark.integration
 
@@ -190,26 +191,34 @@ def committed_offsets(settings: Settings, tps: list[tuple[str, int]]) -> dict[tu
 
 
 class TrackingProducer:
-    """Sends raw messages and records each delivered offset: the ground truth of what is
-    in the log, per partition (the broker's reported end offsets are not trusted)."""
+    """Sends raw messages and records each delivered one: the ground truth of what is in
+    the log, per partition (the broker's reported end offsets are not trusted). ``log``
+    holds every delivered message with its partition, offset and whether the test built
+    it as a valid event (see tests/integration_tests/truth.py)."""
 
     def __init__(self, settings: Settings) -> None:
         self.producer = Producer({**settings.kafka.client_config(), "linger.ms": 5,
                                   "enable.idempotence": True, "acks": "all"})  # fmt: skip
         self.next_offset: dict[tuple[str, int], int] = {}
+        self.log: list[Logged] = []
         self.failed = 0
 
-    def _on_delivery(self, err: Any, msg: Message) -> None:
-        if err is not None:
-            self.failed += 1
-            return
-        tp = (msg.topic(), msg.partition())
-        self.next_offset[tp] = max(self.next_offset.get(tp, 0), msg.offset() + 1)
+    def _delivered(self, valid: bool) -> Callable[[Any, Message], None]:
+        def on_delivery(err: Any, msg: Message) -> None:
+            if err is not None:
+                self.failed += 1
+                return
+            tp = (msg.topic(), msg.partition())
+            self.next_offset[tp] = max(self.next_offset.get(tp, 0), msg.offset() + 1)
+            self.log.append(Logged(tp[0], tp[1], msg.offset(), msg.value() or b"", valid))
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        return on_delivery
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, valid: bool = True) -> None:
+        on_delivery = self._delivered(valid)
         while True:
             try:
-                self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                self.producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
                 return
             except BufferError:
                 self.producer.poll(0.05)

@@ -1,20 +1,16 @@
 """Worker processes killed with SIGKILL, at chosen and at random points: numbers stay exact.
 
-Ground truth is computed here from the produced events, independently of the pipeline.
+Ground truth is computed from what was produced (tests/integration_tests/truth.py),
+independently of the pipeline, and compared with every table the pipeline writes.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,94 +18,35 @@ import orjson
 import pytest
 
 from dxpulse.config import Settings
-from dxpulse.embedded import free_port
-from dxpulse.runner import settings_env
 from producers.generator import EventGenerator
-from streams.ingest import CRASH_POINTS
+from streams.faults import CRASH_POINTS
 from tests.integration_tests.conftest import TrackingProducer, wait_caught_up
-
-GroupKey = tuple[str, str, str, str]
-
-
-class WorkerProcess:
-    """`dxpulse worker` as a real process with its own chDB data directory."""
-
-    def __init__(self, settings: Settings, data_dir: Path, extra_env: dict[str, str]) -> None:
-        clickhouse = settings.clickhouse.model_copy(update={"dsn": None})
-        self.settings = settings.model_copy(update={"data_dir": data_dir, "clickhouse": clickhouse})
-        self.env = {**os.environ, **settings_env(self.settings), **extra_env}
-        self.log = data_dir / "worker.log"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, **extra_env: str) -> WorkerProcess:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "dxpulse", "worker"],
-                env={**self.env, "DXPULSE_WEB__PORT": str(free_port()), **extra_env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def terminate(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=90)
-
-    def check_alive(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"worker died ({self.proc.returncode}):\n{self.log_tail()}")
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-30:])
-
-    def query(self, sql: str) -> list[list[str]]:
-        done = subprocess.run(
-            [sys.executable, "-m", "dxpulse", "query", sql, "--format", "csv"],
-            env=self.env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return list(csv.reader(io.StringIO(done.stdout)))[1:]
+from tests.integration_tests.truth import Truth, differences
+from tests.integration_tests.workers import WorkerProcess
 
 
 class Workload:
-    """Valid events plus duplicates and malformed messages, and what ClickHouse must show."""
+    """Valid events plus duplicates and malformed messages, in production order."""
 
     def __init__(self, settings: Settings, count: int, seed: int, dup_every: int, bad_every: int):
         gen = EventGenerator(seed=seed)
-        self.messages: list[tuple[str, bytes, bytes]] = []
-        self.truth: dict[GroupKey, list[int]] = {}
-        self.valid = self.duplicates = self.malformed = 0
+        self.messages: list[tuple[str, bytes, bytes, bool]] = []
         now = datetime.now(UTC)
         for i in range(count):
             event = gen.event(now)
             topic = settings.kafka.topic(event["event_type"])
             key, value = event["province_code"].encode(), gen.encode(event)
-            self.messages.append((topic, key, value))
-            self.valid += 1
-            group = (event["event_type"], event["province_code"], event["area"], event["channel"])
-            totals = self.truth.setdefault(group, [0, 0])
-            totals[0] += 1
-            totals[1] += event["amount_vnd"]
+            self.messages.append((topic, key, value, True))
             if dup_every and i % dup_every == dup_every - 1:  # a producer retry, same bytes
-                self.messages.append((topic, key, value))
-                self.duplicates += 1
+                self.messages.append((topic, key, value, True))
             if bad_every and i % bad_every == bad_every - 1:
                 broken = orjson.dumps({**event, "amount_vnd": -1, "event_id": f"bad-{i}"})
-                self.messages.append((topic, key, broken))
-                self.malformed += 1
+                self.messages.append((topic, key, broken, False))
 
     def produce(self, producer: TrackingProducer, rate: float) -> None:
         started = time.monotonic()
-        for n, (topic, key, value) in enumerate(self.messages):
-            producer.send(topic, key, value)
+        for n, (topic, key, value, valid) in enumerate(self.messages):
+            producer.send(topic, key, value, valid)
             if rate and n % 500 == 0:
                 ahead = n / rate - (time.monotonic() - started)
                 if ahead > 0:
@@ -117,66 +54,114 @@ class Workload:
         producer.flush()
 
 
-def assert_exact(worker: WorkerProcess, db: str, work: Workload) -> dict[str, int]:
-    ((raw, ids, late),) = worker.query(
-        f"SELECT count(), uniqExact(event_id), countIf(is_late = 1) FROM {db}.events"
-    )
-    assert (int(raw), int(ids), int(late)) == (work.valid, work.valid, 0)
-    got = {
-        (t, p, a, c): [int(n), int(v)]
-        for t, p, a, c, n, v in worker.query(
-            f"SELECT event_type, province_code, area, channel, sum(events), sum(amount_vnd) "
-            f"FROM {db}.event_aggregates GROUP BY 1, 2, 3, 4"
-        )
-    }
-    assert got == work.truth, "aggregates differ from the ground truth"
-    # The dashboards' rollups are materialized views on events: a replayed (deduplicated)
-    # events insert must not reach them twice either.
-    ((orders, gmv, transactions, mm_vnd),) = worker.query(
-        f"SELECT (SELECT sum(orders) FROM {db}.ecommerce_minute), "
-        f"(SELECT sum(gmv_vnd) FROM {db}.ecommerce_minute), "
-        f"(SELECT sum(transactions) FROM {db}.mobile_money_minute), "
-        f"(SELECT sum(amount_vnd) FROM {db}.mobile_money_minute)"
-    )
-    for event_type, count, vnd in (
-        ("ecommerce_order", orders, gmv),
-        ("mobile_money", transactions, mm_vnd),
-    ):
-        truth = [nv for key, nv in work.truth.items() if key[0] == event_type]
-        expected = [sum(n for n, _ in truth), sum(v for _, v in truth)]
-        assert [int(count or 0), int(vnd or 0)] == expected, f"{event_type} rollup"
-    ((letters, distinct_letters),) = worker.query(
-        f"SELECT count(), uniqExact(source_topic, source_partition, source_offset) "
-        f"FROM {db}.dead_letters"
-    )
-    assert int(letters) == int(distinct_letters) == work.malformed
-    return {"events": work.valid, "duplicates": work.duplicates, "malformed": work.malformed}
+Factory = Callable[..., WorkerProcess]
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
+@pytest.fixture
+def make_worker(settings: Settings, tmp_path: Path) -> Iterator[Factory]:
+    """Makes the test's worker (extra environment for every start); kills it at the end."""
+    made: list[WorkerProcess] = []
+
+    def make(**env: str) -> WorkerProcess:
+        made.append(WorkerProcess(settings, tmp_path / f"w{len(made)}", env))
+        return made[-1]
+
+    yield make
+    for worker in made:
+        worker.cleanup()
+
+
+def assert_exact(settings: Settings, worker: WorkerProcess, producer: TrackingProducer) -> Truth:
+    """Every table equals the ground truth of the produced log."""
+    truth = Truth.of(settings, producer.log)
+    assert differences(truth.tables(), worker.tables()) == []
+    return truth
+
+
+# The first flush at every other point (a batch starting at offset 0), the second at the
+# rest; test_crash_sequences.py covers every pair of points in-process.
+@pytest.mark.parametrize(
+    ("point", "flush"), [(point, 1 + i % 2) for i, point in enumerate(CRASH_POINTS)]
+)
 def test_crash_at_each_point_then_restart_is_exact(
-    settings: Settings, topics: list[str], tmp_path: Path, point: str
+    settings: Settings, topics: list[str], make_worker: Factory, point: str, flush: int
 ) -> None:
-    work = Workload(settings, count=12_000, seed=21, dup_every=50, bad_every=400)
-    worker = WorkerProcess(settings, tmp_path / "w", {"DXPULSE_STREAM__FLUSH_MAX_EVENTS": "2500"})
+    work = Workload(settings, count=6_000, seed=21, dup_every=50, bad_every=400)
+    worker = make_worker(DXPULSE_STREAM__FLUSH_MAX_EVENTS="1500", DXPULSE_STREAM__POLL_BATCH="1000")
     producer = TrackingProducer(settings)
     work.produce(producer, rate=0)
-    crashing = worker.start(DXPULSE_TEST_CRASH_AT=f"{point}:2")
-    assert crashing.proc is not None
-    assert crashing.proc.wait(timeout=120) == -signal.SIGKILL, worker.log_tail()
+    worker.start(DXPULSE_TEST_CRASH_AT=f"{point}:{flush}").wait_crashed()
     # Restart with other batch sizes: only an exact replay of the recorded range can make
     # the re-sent inserts match (and be deduplicated by) what landed before the crash.
     worker.start(DXPULSE_STREAM__FLUSH_MAX_EVENTS="700", DXPULSE_STREAM__POLL_BATCH="300")
     wait_caught_up(settings, producer, alive=worker.check_alive)
     assert worker.terminate() == 0, worker.log_tail()
-    assert_exact(worker, settings.clickhouse.database, work)
+    assert_exact(settings, worker, producer)
+
+
+def _one_partition(
+    settings: Settings, producer: TrackingProducer, times: list[datetime]
+) -> list[bytes]:
+    """Mobile Money events at ``times``, all with one key: one partition, in this order."""
+    gen = EventGenerator(seed=7, event_types=("mobile_money",))
+    topic = settings.kafka.topic("mobile_money")
+    values = [gen.encode(gen.event(at)) for at in times]
+    for value in values:
+        producer.send(topic, b"one-key", value)
+    producer.flush()
+    return values
+
+
+def test_crash_in_the_first_flush_after_a_replay_loses_nothing(
+    settings: Settings, topics: list[str], make_worker: Factory
+) -> None:
+    """Issue 13, defect 1: the replayed range and the next batch of the same partition
+    in one flush. Their two intents once collapsed into one row, so the next run treated
+    the replayed range as written and never wrote it."""
+    producer = TrackingProducer(settings)
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    _one_partition(settings, producer, [start + timedelta(seconds=i) for i in range(400)])
+    worker = make_worker()
+    small = {"DXPULSE_STREAM__POLL_BATCH": "100", "DXPULSE_STREAM__FLUSH_MAX_EVENTS": "100"}
+    worker.start(**small, DXPULSE_TEST_CRASH_AT="after_intent:3").wait_crashed()
+    db = worker.settings.clickhouse.database
+    ((last,),) = worker.query(f"SELECT max(last_offset) FROM {db}.sink_intents")[0]
+    assert last < 399, "run 1 must leave messages after the recorded range"
+    worker.start(DXPULSE_TEST_CRASH_AT="after_intent:1").wait_crashed()
+    worker.start()
+    wait_caught_up(settings, producer, alive=worker.check_alive)
+    assert worker.terminate() == 0, worker.log_tail()
+    assert len(assert_exact(settings, worker, producer).events) == 400
+
+
+def test_a_duplicate_of_a_late_event_is_dropped_after_a_restart(
+    settings: Settings, topics: list[str], make_worker: Factory
+) -> None:
+    """Issue 13, defect 2: the restarted worker must remember the late event it held."""
+    producer = TrackingProducer(settings)
+    w = datetime.now(UTC) - timedelta(minutes=30)
+    first, late, _ = _one_partition(
+        settings, producer, [w, w - timedelta(minutes=15), w + timedelta(seconds=1)]
+    )
+    worker = make_worker().start()
+    wait_caught_up(settings, producer, alive=worker.check_alive)
+    assert worker.terminate() == 0, worker.log_tail()
+    worker.start()
+    topic = settings.kafka.topic("mobile_money")
+    producer.send(topic, b"one-key", late)  # exact copies: producer retries
+    producer.send(topic, b"one-key", first)
+    producer.flush()
+    wait_caught_up(settings, producer, alive=worker.check_alive)
+    assert worker.terminate() == 0, worker.log_tail()
+    truth = assert_exact(settings, worker, producer)
+    assert (len(truth.events), truth.duplicates, len(truth.late)) == (3, 2, 1)
 
 
 def test_random_sigkills_during_a_long_stream_lose_nothing_and_count_nothing_twice(
-    settings: Settings, topics: list[str], tmp_path: Path
+    settings: Settings, topics: list[str], make_worker: Factory, tmp_path: Path
 ) -> None:
     work = Workload(settings, count=200_000, seed=33, dup_every=97, bad_every=1_000)
-    worker = WorkerProcess(settings, tmp_path / "w", {})
+    worker = make_worker()
     producer = TrackingProducer(settings)
     feeder = threading.Thread(target=work.produce, args=(producer, 4_000), daemon=True)
     feeder.start()
@@ -192,8 +177,11 @@ def test_random_sigkills_during_a_long_stream_lose_nothing_and_count_nothing_twi
     worker.start()
     wait_caught_up(settings, producer, timeout_s=300, alive=worker.check_alive)
     assert worker.terminate() == 0, worker.log_tail()
-    measured = assert_exact(worker, settings.clickhouse.database, work)
+    truth = assert_exact(settings, worker, producer)
     assert kills >= 10
-    report: dict[str, Any] = {**measured, "kills": kills}
+    report: dict[str, Any] = {
+        "events": len(truth.events), "duplicates": truth.duplicates,
+        "malformed": len(truth.dead_letters), "kills": kills,
+    }  # fmt: skip
     (tmp_path / "soak.json").write_bytes(orjson.dumps(report))
     print("soak:", report)

@@ -1,0 +1,187 @@
+"""Sequences of crashes covering every ordered pair of crash points, on Tansu and chDB.
+
+One worker after another runs on the same log and the same database and dies at a named
+point of one of its first flushes (streams/faults.py), each with other batch and poll sizes,
+so each restart re-forms a different mix of replayed and new batches. The points follow a
+de Bruijn sequence: every ordered pair (a, b) — a crash at a, then the next worker's crash
+at b — occurs once. A last worker drains the log; then every table must equal the ground
+truth computed from what was produced (tests/integration_tests/truth.py).
+
+The workers run in this process and "die" by a SimulatedCrash raised at the point: from
+there nothing more is written or committed, as with SIGKILL (test_faults.py kills real
+processes at each point too). The consumer leaves its group on the way out, which only
+makes the next worker's start faster.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import orjson
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from dxpulse.config import Settings
+from producers.generator import EventGenerator
+from streams.faults import CRASH_POINTS, SimulatedCrash, raise_at
+from streams.ingest import IngestLoop
+from streams.sink import ClickHouseSink
+from streams.status import WorkerStatus
+from tests.integration_tests.conftest import TrackingProducer, committed_offsets, wait_caught_up
+from tests.integration_tests.truth import Truth, differences, query_tables
+
+SIZES = [  # (poll batch, flush max events): small and large, so batch bounds move
+    (40, 50), (100, 120), (500, 300), (60, 200), (300, 80), (1000, 250),
+]  # fmt: skip
+
+
+def de_bruijn(symbols: tuple[str, ...]) -> list[str]:
+    """A sequence of ``symbols`` in which every ordered pair occurs exactly once, as
+    neighbours (the de Bruijn sequence B(k, 2), opened up: k² + 1 long)."""
+    k = len(symbols)
+    out: list[int] = []
+    a = [0] * (k * 2)
+
+    def db(t: int, p: int) -> None:  # the standard recursive construction
+        if t > 2:
+            if 2 % p == 0:
+                out.extend(a[1 : p + 1])
+        else:
+            a[t] = a[t - p]
+            db(t + 1, p)
+            for j in range(a[t - p] + 1, k):
+                a[t] = j
+                db(t + 1, t)
+
+    db(1, 1)
+    return [symbols[i] for i in [*out, out[0]]]
+
+
+def test_de_bruijn_covers_every_ordered_pair_once() -> None:
+    seq = de_bruijn(CRASH_POINTS)
+    pairs = list(pairwise(seq))
+    assert len(pairs) == len(CRASH_POINTS) ** 2 == len(set(pairs))
+
+
+class Feed:
+    """An endless, realistic log: events in time order per key, some late (within and past
+    the allowed lateness), exact copies of recent messages (producer retries, also of late
+    events) and malformed messages. Produced on demand."""
+
+    def __init__(self, settings: Settings, producer: TrackingProducer, seed: int) -> None:
+        self.settings, self.producer = settings, producer
+        self.gen = EventGenerator(seed=seed)
+        self.rng = random.Random(seed)
+        self.at = datetime.now(UTC) - timedelta(hours=6)
+        self.recent: dict[tuple[str, bytes], deque[tuple[datetime, bytes]]] = defaultdict(deque)
+        self.sent = 0
+
+    def produce(self, n: int) -> None:
+        for _ in range(n):
+            self._one()
+        self.producer.flush()
+
+    def _one(self) -> None:
+        self.sent += 1
+        self.at += timedelta(milliseconds=150)
+        roll = self.rng.random()
+        at = self.at
+        if roll < 0.01:
+            at -= timedelta(minutes=15)  # late: past the allowed 10 minutes
+        elif roll < 0.02:
+            at -= timedelta(minutes=5)  # late but within the allowed lateness
+        event = self.gen.event(at)
+        topic = self.settings.kafka.topic(event["event_type"])
+        key, value = event["province_code"].encode(), self.gen.encode(event)
+        recent = self.recent[(topic, key)]
+        while recent and recent[0][0] < self.at - timedelta(minutes=1):
+            recent.popleft()  # retries come soon: keep well inside the dedup horizon
+        if roll > 0.95 and recent:  # a retry of a recent message of this key
+            value = self.rng.choice(recent)[1]
+        elif roll > 0.94:
+            bad = {**event, "amount_vnd": -1} if roll > 0.945 else None
+            self.producer.send(topic, key, orjson.dumps(bad) if bad else b'{"broken', False)
+            return
+        recent.append((self.at, value))
+        self.producer.send(topic, key, value)
+
+
+def _backlog(settings: Settings, producer: TrackingProducer) -> int:
+    have = committed_offsets(settings, list(producer.next_offset))
+    return sum(n - max(have.get(tp, 0), 0) for tp, n in producer.next_offset.items())
+
+
+def _crash(settings: Settings, ch: Client, lock: threading.Lock, spec: str) -> BaseException:
+    """One worker, from its start to its crash at ``spec`` (``<point>:<flush>``)."""
+    sink = ClickHouseSink(ch, settings.clickhouse.database, lock)
+    loop = IngestLoop(settings, sink, WorkerStatus(), faults=raise_at(spec))
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            loop.run()
+        except BaseException as exc:  # the crash, or a real failure to report
+            error.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    if thread.is_alive():
+        loop.stop()
+        pytest.fail(f"the worker never reached {spec}")
+    assert error, f"the worker stopped without reaching {spec}"
+    return error[0]
+
+
+@pytest.mark.parametrize("seed", [13])
+def test_every_ordered_pair_of_crash_points_then_a_clean_run_is_exact(
+    settings: Settings, ch: Client, topics: list[str], seed: int
+) -> None:
+    rng = random.Random(seed)
+    producer = TrackingProducer(settings)
+    feed = Feed(settings, producer, seed)
+    feed.produce(3_000)
+    lock = threading.Lock()
+    crashed_at: list[str] = []
+    sequence_started = time.monotonic()
+    for point in de_bruijn(CRASH_POINTS):
+        poll, flush_max = rng.choice(SIZES)
+        nth = rng.choice([1, 1, 2])
+        while _backlog(settings, producer) < 2 * (nth * flush_max + poll):
+            feed.produce(500)
+        stream = settings.stream.model_copy(
+            update={"poll_batch": poll, "flush_max_events": flush_max, "flush_interval_s": 0.2}
+        )
+        run_settings = settings.model_copy(update={"stream": stream})
+        error = _crash(run_settings, ch, lock, f"{point}:{nth}")
+        assert isinstance(error, SimulatedCrash), f"{point}:{nth} {poll}/{flush_max}: {error!r}"
+        assert str(error).startswith(point)
+        crashed_at.append(point)
+    assert set(pairwise(crashed_at)) == {(a, b) for a in CRASH_POINTS for b in CRASH_POINTS}
+
+    sequence_s = time.monotonic() - sequence_started
+    status = WorkerStatus()
+    loop = IngestLoop(settings, ClickHouseSink(ch, settings.clickhouse.database, lock), status)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    wait_caught_up(settings, producer, alive=lambda: None if thread.is_alive() else pytest.fail(
+        f"final worker stopped: {status.snapshot()['error']}"))  # fmt: skip
+    loop.stop()
+    thread.join(60)
+    truth = Truth.of(settings, producer.log)
+    tables = query_tables(lambda sql: ch.query(sql).result_rows, settings.clickhouse.database)
+    assert differences(truth.tables(), tables) == []
+    assert truth.duplicates > 100 and len(truth.late) > 100 and len(truth.dead_letters) > 100
+    print(
+        f"crash sequence: {len(crashed_at)} crashes, {feed.sent:,} messages, "
+        f"{len(truth.events):,} events, {truth.duplicates:,} duplicates, "
+        f"{len(truth.late):,} late, {len(truth.dead_letters):,} dead letters; "
+        f"{sequence_s / len(crashed_at):.2f} s a crashed worker, "
+        f"final drain {time.monotonic() - started:.1f} s"
+    )
