@@ -69,6 +69,7 @@ MobileMoneyKind = Literal[
     "cash_in", "cash_out", "p2p_transfer", "bill_payment", "merchant_payment", "airtime"
 ]
 AGENT_KINDS: frozenset[str] = frozenset({"cash_in", "cash_out"})
+AGENT_PATTERN = r"^AG[0-9A-Z]{4,30}$"
 
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]{2,40}$")]
@@ -138,11 +139,27 @@ class EcommerceOrder(Envelope):
     order_status: OrderStatus
 
 
+def _agent_rule() -> dict[str, Any]:
+    """The cash-in/cash-out agent rule as JSON Schema, so other producers see it too."""
+    return {
+        "if": {"properties": {"kind": {"enum": sorted(AGENT_KINDS)}}, "required": ["kind"]},
+        "then": {
+            "properties": {"agent_id": {"type": "string", "pattern": AGENT_PATTERN}},
+            "required": ["agent_id"],
+        },
+    }
+
+
 class MobileMoney(Envelope):
+    model_config = ConfigDict(json_schema_extra=_agent_rule())
+
     event_type: Literal["mobile_money"]
     provider: MobileMoneyProvider
     kind: MobileMoneyKind
-    agent_id: Annotated[str, Field(pattern=r"^AG[0-9A-Z]{4,30}$")] | None = None
+    agent_id: Annotated[str, Field(pattern=AGENT_PATTERN)] | None = Field(
+        default=None,
+        description="The cash agent; required (a string) when kind is cash_in or cash_out.",
+    )
 
     @model_validator(mode="after")
     def _agent_for_cash(self) -> MobileMoney:
