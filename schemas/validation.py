@@ -116,4 +116,8 @@ def _describe(err: Any) -> str:
 
 
 def _clip(text: str) -> str:
+    """At most 500 characters on one line: a reason quotes what the producer sent (a field
+    name, a value), and a newline in it would break log lines and the dead-letter views."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"

@@ -213,6 +213,16 @@ def test_long_reason_is_clipped(validator, sample, ctx):
     assert rejection.reason.endswith("…")
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [{"area\n": 1}, {"event_type": "mobile_money\r\n"}, {"event_id": "x\u2028y"}, {"a\x00": 1}],
+)
+def test_reason_is_one_line_whatever_the_event_quotes(validator, sample, ctx, overrides):
+    rejection = _reject(validator, orjson.dumps(sample(**overrides)), ctx)
+    assert len(rejection.reason.splitlines()) == 1, rejection.reason
+    assert rejection.reason.isprintable()
+
+
 def test_boolean_schema_version_is_rejected(validator, sample, ctx):
     rejection = _reject(validator, orjson.dumps(sample(schema_version=True)), ctx)
     assert "schema_version" in rejection.reason
