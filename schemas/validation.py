@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import DEFAULT_MAX_FUTURE_SKEW, MODELS, Envelope, Event
 from schemas.flat import FlatEvent, flatten, precheck
+from schemas.wire import NotJson, for_models
 
 REJECTION_CODES = ("empty", "too_large", "invalid_json", "invalid_event", "wrong_topic")
 _MAX_REASON_ERRORS = 3
@@ -83,7 +84,11 @@ class EventValidator:
                 "too_large", f"message of {len(payload)} bytes exceeds {self.max_bytes}"
             )
         try:
-            event = _adapter.validate_json(payload, context=context or self.context())
+            data = for_models(payload)
+        except NotJson as exc:
+            return Rejection("invalid_json", _clip(f"not valid JSON: {exc}"))
+        try:
+            event = _adapter.validate_json(data, context=context or self.context())
         except ValidationError as exc:
             return _rejection_from(exc)
         except (ValueError, RecursionError) as exc:  # pragma: no cover - pydantic wraps these
