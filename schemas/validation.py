@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import DEFAULT_MAX_FUTURE_SKEW, MODELS, Envelope, Event
 from schemas.flat import FlatEvent, flatten, precheck
-from schemas.wire import NotJson, for_models
+from schemas.wire import Ambiguous, NotJson, for_models
 
 REJECTION_CODES = ("empty", "too_large", "invalid_json", "invalid_event", "wrong_topic")
 _MAX_REASON_ERRORS = 3
@@ -62,10 +62,11 @@ class EventValidator:
         """
         ctx = context or self.context()
         if payload and len(payload) <= self.max_bytes:
-            try:
-                flat = precheck(orjson.loads(payload), expected_type, ctx["max_event_us"])
+            try:  # precheck_json, inlined: this is the hot path
+                obj = orjson.loads(payload)
             except orjson.JSONDecodeError:
-                flat = None
+                obj = None
+            flat = precheck(obj, expected_type, ctx["max_event_us"], len(payload))
             if flat is not None:
                 return flat
         result = self.validate(payload, expected_type, ctx)
@@ -87,6 +88,11 @@ class EventValidator:
             data = for_models(payload)
         except NotJson as exc:
             return Rejection("invalid_json", _clip(f"not valid JSON: {exc}"))
+        except Ambiguous as exc:
+            return Rejection(
+                "invalid_event",
+                _clip(f"{exc.name}: appears more than once in one object, the event is ambiguous"),
+            )
         try:
             event = _adapter.validate_json(data, context=context or self.context())
         except ValidationError as exc:

@@ -1,4 +1,5 @@
-"""What a JSON message says before the models read it: numbers by their exact value.
+"""What a JSON message says before the models read it: numbers by their exact value, and
+each member name once.
 
 The committed JSON Schemas say ``"type": "integer"``, which JSON Schema defines on the value,
 not on its spelling: ``1000``, ``1000.0`` and ``1e3`` are one integer, and
@@ -9,6 +10,10 @@ reads the message with :mod:`json` and exact :class:`~decimal.Decimal` numbers a
 number has a fraction or an exponent, rewrites the message with each integral value as an
 integer literal. Only the slow path pays for this: the fast pre-check accepts integer
 literals only.
+
+A member name repeated in one object (``{"amount_vnd": 1, "amount_vnd": -1}``) leaves the
+instance ambiguous: RFC 8259 says names SHOULD be unique and parsers differ on which value
+wins (orjson and pydantic keep the last). Such a message is rejected, :class:`Ambiguous`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,25 @@ _HUGE: int = 10 ** (_DIGITS + 1)
 
 class NotJson(ValueError):
     """The message is not JSON (RFC 8259), e.g. invalid UTF-8, ``NaN`` or a syntax error."""
+
+
+class Ambiguous(Exception):
+    """A member name occurs more than once in one JSON object."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise Ambiguous(name)
+            seen.add(name)
+    return members
 
 
 class _Reader:
@@ -50,13 +74,15 @@ class _Reader:
             parse_float=self.number,
             parse_int=Decimal,
             parse_constant=self.constant,
+            object_pairs_hook=_members,
         )
 
 
 def for_models(payload: bytes) -> bytes:
     """``payload`` as the models must read it: itself, or with exact integers written out.
 
-    Raises :class:`NotJson` when it is not JSON. Nesting too deep for :mod:`json` is left
+    Raises :class:`NotJson` when it is not JSON, :class:`Ambiguous` when a member name
+    repeats in an object. Nesting too deep for :mod:`json` is left
     to the models, which reject it (every field of an event is a scalar).
     """
     reader = _Reader()
