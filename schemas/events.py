@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.formats import OutOfRange, parse_date_time, utc
 from schemas.provinces import province_codes
 
 SCHEMA_VERSION = 1
@@ -71,6 +72,15 @@ MobileMoneyKind = Literal[
 AGENT_KINDS: frozenset[str] = frozenset({"cash_in", "cash_out"})
 AGENT_PATTERN = r"^AG[0-9A-Z]{4,30}$"
 
+EVENT_TIME_DESCRIPTION = (
+    "RFC 3339 date-time (JSON Schema format date-time, asserted): T and Z in either case, "
+    "any number of fractional digits, Z or an offset +HH:MM/-HH:MM; a leap second only as "
+    "23:59:60 in UTC. Stored in UTC at millisecond precision: further digits are truncated, "
+    "and a leap second is stored as 23:59:59.999 of its day. Rules JSON Schema cannot "
+    "express: not before 2000-01-01T00:00:00Z, and not more than the worker's "
+    "max_future_skew (default 15 minutes) after the worker's clock."
+)
+
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]{2,40}$")]
 
@@ -86,7 +96,7 @@ class Envelope(BaseModel):
     event_id: UUID
     event_type: EventType
     schema_version: Literal[1]
-    event_time: AwareDatetime = Field(description="UTC, millisecond precision, ISO 8601.")
+    event_time: AwareDatetime = Field(description=EVENT_TIME_DESCRIPTION)
     province_code: str = Field(pattern=r"^[0-9]{2}$", description="GSO two-digit code.")
     area: Area
     channel: Channel
@@ -109,19 +119,42 @@ class Envelope(BaseModel):
             raise ValueError(f"unknown province code {code!r}")
         return code
 
+    @field_validator("event_time", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: Any, info: ValidationInfo) -> Any:
+        """JSON Schema's date-time to the letter; pydantic's own parser takes far more."""
+        if not isinstance(value, str):
+            return value  # a datetime from Python code; other JSON types fail the type check
+        try:
+            return parse_date_time(value)
+        except OutOfRange as exc:
+            raise ValueError(_outside(repr(value), exc.early, info)) from None
+
     @field_validator("event_time")
     @classmethod
     def _sane_time(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """UTC at millisecond precision, within the two rules JSON Schema cannot express."""
         ctx = info.context or {}
         now: datetime = ctx.get("now") or datetime.now(UTC)
         skew: timedelta = ctx.get("max_future_skew", DEFAULT_MAX_FUTURE_SKEW)
-        value = value.astimezone(UTC)
+        try:
+            value = utc(value)
+        except OutOfRange as exc:
+            raise ValueError(_outside(value.isoformat(), exc.early, info)) from None
         value = value.replace(microsecond=value.microsecond // 1000 * 1000)
         if value > now + skew:
-            raise ValueError(f"event_time {value.isoformat()} is more than {skew} in the future")
+            raise ValueError(_outside(value.isoformat(), False, info))
         if value < EARLIEST_EVENT_TIME:
-            raise ValueError(f"event_time {value.isoformat()} is before 2000-01-01")
+            raise ValueError(_outside(value.isoformat(), True, info))
         return value
+
+
+def _outside(shown: str, early: bool, info: ValidationInfo) -> str:
+    """The reason for a time outside [2000-01-01T00:00:00Z, now + max_future_skew]."""
+    if early:
+        return f"event_time {shown} is before 2000-01-01T00:00:00Z"
+    skew = (info.context or {}).get("max_future_skew", DEFAULT_MAX_FUTURE_SKEW)
+    return f"event_time {shown} is more than {skew} in the future"
 
 
 class OnlinePayment(Envelope):
