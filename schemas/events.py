@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.formats import OutOfRange, parse_date_time, utc
+from schemas.formats import OutOfRange, parse_date_time, parse_uuid, utc
 from schemas.provinces import province_codes
 
 SCHEMA_VERSION = 1
@@ -93,7 +93,10 @@ def values(literal: Any) -> tuple[str, ...]:
 class Envelope(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    event_id: UUID
+    event_id: UUID = Field(
+        description="A UUID as 8-4-4-4-12 hex digits (JSON Schema format uuid, asserted), in "
+        "any case; stored and deduplicated in lower case, so one UUID is one event id."
+    )
     event_type: EventType
     schema_version: Literal[1]
     event_time: AwareDatetime = Field(description=EVENT_TIME_DESCRIPTION)
@@ -103,6 +106,13 @@ class Envelope(BaseModel):
     amount_vnd: int = Field(ge=0, le=MAX_AMOUNT_VND, description="Whole VND.")
     status: Status
     customer_id: CustomerId = Field(description="Pseudonymous, stable per customer.")
+
+    @field_validator("event_id", mode="before")
+    @classmethod
+    def _canonical_uuid(cls, value: Any) -> Any:
+        """JSON Schema's uuid: pydantic's own parser also takes 32 bare hex digits, braces
+        and urn:uuid:, which the schema rejects."""
+        return parse_uuid(value) if isinstance(value, str) else value
 
     @field_validator("schema_version", mode="before")
     @classmethod

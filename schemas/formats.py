@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 _DATE_TIME = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt]"
     r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?"
     r"(?:[Zz]|(?P<sign>[+-])(?P<off_hour>[0-9]{2}):(?P<off_minute>[0-9]{2}))"
 )
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DATE_TIME_EXAMPLE = "2024-03-04T10:00:00.000Z"
 
 
@@ -82,6 +84,15 @@ def _is_date(year: int, month: int, day: int) -> bool:
     except ValueError:
         return False
     return True
+
+
+def parse_uuid(text: str) -> UUID:
+    """A UUID written as 8-4-4-4-12 hex digits, in any case (RFC 4122's string form)."""
+    if _UUID.fullmatch(text) is None:
+        raise ValueError(
+            "not a UUID as 8-4-4-4-12 hex digits (no braces, no urn:uuid:, no bare 32 digits)"
+        )
+    return UUID(text)
 
 
 def utc(value: datetime) -> datetime:

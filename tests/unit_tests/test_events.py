@@ -26,9 +26,9 @@ from schemas.events import (
     format_event_time,
     values,
 )
-from schemas.formats import parse_date_time
+from schemas.formats import parse_date_time, parse_uuid
 from schemas.validation import Rejection
-from tests.format_suite import SUITE_DATE_TIMES
+from tests.format_suite import SUITE_DATE_TIMES, SUITE_UUIDS
 
 EVENT_TYPES = ("online_payment", "ecommerce_order", "mobile_money")
 
@@ -238,3 +238,41 @@ def test_times_beyond_pythons_years_are_rejected_not_raised(validator, sample, c
     rejection = validator.validate_flat(orjson.dumps(sample(event_time=text)), context=ctx)
     assert isinstance(rejection, Rejection)
     assert rejection.reason.startswith("event_time:") and rule in rejection.reason, rejection
+
+
+# -- event_id is a UUID as 8-4-4-4-12 hex digits (JSON Schema's format) -------------------
+@pytest.mark.parametrize(("text", "valid"), SUITE_UUIDS.items())
+def test_uuid_parser_follows_the_official_suite(text, valid):
+    if valid:
+        assert parse_uuid(text) == UUID(text)
+    else:
+        with pytest.raises(ValueError, match="not a UUID as 8-4-4-4-12 hex digits"):
+            parse_uuid(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0b7e7d8e3c1f4b7a9a522f1d6c0e4a11",
+        "{0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11}",
+        "urn:uuid:0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11",
+        "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11}",
+        "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11\n",
+        "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a1\u0661",
+    ],
+)
+def test_uuid_spellings_outside_the_format_are_rejected(validator, sample, ctx, text):
+    rejection = validator.validate_flat(orjson.dumps(sample(event_id=text)), context=ctx)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason.startswith("event_id: not a UUID"), rejection
+
+
+def test_one_uuid_in_two_cases_is_one_event_id(validator, sample, ctx):
+    """Deduplication keys on the flat event_id: both spellings must give the same one."""
+    lower = "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11"
+    ids = set()
+    for spelling in (lower, lower.upper(), "0B7e7D8e-3c1f-4B7a-9a52-2F1d6c0e4A11"):
+        flat = validator.validate_flat(orjson.dumps(sample(event_id=spelling)), context=ctx)
+        assert not isinstance(flat, Rejection), flat
+        ids.add(flat[0])
+    assert ids == {lower}
