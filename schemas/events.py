@@ -81,6 +81,13 @@ EVENT_TIME_DESCRIPTION = (
     "max_future_skew (default 15 minutes) after the worker's clock."
 )
 
+SCHEMA_DESCRIPTION = (
+    "A dxpulse {event_type} event. Validate with JSON Schema 2020-12, format as an "
+    "assertion. A member name repeated in one JSON object makes the event ambiguous and the "
+    "worker rejects it. event_time's description states the two rules JSON Schema cannot "
+    "express."
+)
+
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{4,64}$")]
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]{2,40}$")]
 
@@ -98,12 +105,17 @@ class Envelope(BaseModel):
         "any case; stored and deduplicated in lower case, so one UUID is one event id."
     )
     event_type: EventType
-    schema_version: Literal[1]
+    schema_version: Literal[1] = Field(description="The number 1, in any spelling (1.0, 1e0).")
     event_time: AwareDatetime = Field(description=EVENT_TIME_DESCRIPTION)
     province_code: str = Field(pattern=r"^[0-9]{2}$", description="GSO two-digit code.")
     area: Area
     channel: Channel
-    amount_vnd: int = Field(ge=0, le=MAX_AMOUNT_VND, description="Whole VND.")
+    amount_vnd: int = Field(
+        ge=0,
+        le=MAX_AMOUNT_VND,
+        description="Whole VND: a JSON number with an integral value (150000, 150000.0 and "
+        "1.5e5 are one amount).",
+    )
     status: Status
     customer_id: CustomerId = Field(description="Pseudonymous, stable per customer.")
 

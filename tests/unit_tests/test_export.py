@@ -42,6 +42,7 @@ def test_schema_header_and_province_enum(event_type):
     assert enum == sorted(province_codes())
     assert len(enum) == 63
     assert {"event_id", "event_time", "amount_vnd", "customer_id"} <= set(schema["required"])
+    assert "member name repeated in one JSON object" in schema["description"]
 
 
 def test_render_is_sorted_and_indented():
