@@ -3,7 +3,10 @@
 The wire format is JSON (serialized with orjson); ``event_type`` discriminates.
 Validation is strict: no type coercion (``"100"`` is not an amount), unknown fields
 are rejected, and cross-field rules (province known, event time sane) are enforced
-here so every consumer gets the same answer.
+here so every consumer gets the same answer. ``event_time`` and ``event_id`` are parsed as
+the JSON Schema formats define them (:mod:`schemas.formats`). What only the message text
+shows (a number's exact value, a repeated member name) is :mod:`schemas.wire`'s, applied by
+:class:`schemas.validation.EventValidator` before the models read the message.
 """
 
 from __future__ import annotations
