@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from schemas.events import MODELS
+from schemas.events import MODELS, SCHEMA_DESCRIPTION
 from schemas.provinces import province_codes
 
 JSON_DIR = Path(__file__).parent / "json"
@@ -17,6 +17,8 @@ def json_schema(event_type: str) -> dict[str, Any]:
     schema = MODELS[event_type].model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://dxpulse.dev/schemas/{event_type}.schema.json"
+    # What holds beyond the keywords: see docs/data-model.md, "Rules the schemas cannot express".
+    schema["description"] = SCHEMA_DESCRIPTION.format(event_type=event_type)
     # The province rule lives in a validator; spell it out for non-Python producers.
     schema["properties"]["province_code"]["enum"] = sorted(province_codes())
     return schema

@@ -2,21 +2,25 @@
 
 The worker's hot path handles ~10^5 events/s; a pydantic model per event costs more than
 everything else together (docs/benchmarks.md). So the hot path works on :data:`FlatEvent`
-tuples, and :func:`precheck` builds them straight from the decoded JSON for events in the
-canonical form producers emit. It is a pure *subset* of the models: it accepts an event only
-when every rule of :mod:`schemas.events` holds, and returns ``None`` for anything else, which
-then goes through the pydantic models for the verdict and the reason. Tests prove that
-whatever it accepts, the models accept with identical values (tests/unit_tests/test_flat.py).
+tuples, and :func:`precheck_json` builds them straight from the message for events in the
+canonical form producers emit. It is a pure *subset* of the slow path: it accepts an event
+only when every rule of :mod:`schemas.wire` and :mod:`schemas.events` holds, and returns
+``None`` for anything else, which then goes through the slow path for the verdict and the
+reason. Tests prove that whatever it accepts, the models accept with identical values
+(tests/unit_tests/test_flat.py).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import product
 from operator import itemgetter
 from typing import Any, Final
 from uuid import UUID
+
+import orjson
 
 from schemas.events import (
     AGENT_KINDS,
@@ -123,21 +127,53 @@ def event_ms_of(text: Any) -> int | None:
     return seconds * 1000 + ms
 
 
-def precheck(obj: Any, expected_type: str | None, max_event_us: int) -> FlatEvent | None:
-    """The flat event if ``obj`` is a canonical valid event, else None (ask the models).
+def precheck_json(
+    payload: bytes, expected_type: str | None, max_event_us: int
+) -> FlatEvent | None:
+    """The flat event if ``payload`` is a canonical valid event, else None (ask the models).
+
+    orjson keeps the last of a repeated member name without a word, and such an event is
+    invalid (:mod:`schemas.wire`). So the pre-check also wants the message to be exactly as
+    long as the canonical text of what it decoded (no whitespace, no escapes, each member
+    once): that text is the shortest spelling of those values, and a repeated member only
+    adds bytes. The lengths come from the lookups the pre-check makes anyway, which is
+    cheaper than scanning the message for commas or quotes.
+    """
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return precheck(obj, expected_type, max_event_us, len(payload))
+
+
+def precheck(
+    obj: Any, expected_type: str | None, max_event_us: int, size: int | None = None
+) -> FlatEvent | None:
+    """The flat event if the decoded ``obj`` is a canonical valid event, else None.
 
     ``max_event_us`` is the latest acceptable event time in epoch microseconds (now plus
-    the allowed future skew), as the models' ``_sane_time`` computes it.
+    the allowed future skew), as the models' ``_sane_time`` computes it. ``size`` is the
+    length of the message ``obj`` was decoded from; without it the pre-check cannot see
+    repeated member names, which decoding has merged (use :func:`precheck_json`).
     """
     try:
         etype = obj["event_type"]
         spec = _SPECS[etype]
         if expected_type is not None and etype != expected_type:
             return None
-        return spec.check(obj, max_event_us)
+        return spec.check(obj, max_event_us, size)
     except (TypeError, KeyError, IndexError):
         # Not an object, no or unhashable event_type, unknown type, unhashable field value.
         return None
+
+
+def _lengths(combos: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """Each combination of enum values, with its values' length in the canonical text."""
+    return {combo: sum(len(value) + 2 for value in combo) for combo in combos}
+
+
+_ABSENT: Final = object()
+_AGENT_MEMBER: Final = len(',"agent_id":')
 
 
 class _TypeSpec:
@@ -165,39 +201,56 @@ class _TypeSpec:
         self.optional = tuple(sorted(set(model.model_fields) - required))
         self.get_envelope = itemgetter(*envelope)
         self.get_enums = itemgetter(*enums)
-        # Every allowed combination of the type's enum fields: one hash lookup checks them all.
-        self.combos = frozenset(product(*allowed))
+        # The canonical text's length less the variable values: braces, commas, quoted
+        # names and colons, the quotes of the strings outside the combos, and the values
+        # of fixed length (event_type, event_id, schema_version 1, event_time, province).
+        quoted = required - {"schema_version", "amount_vnd", "area", "channel", "status", *enums}
+        skeleton = (
+            1 + sum(len(name) + 4 for name in required) + 2 * len(quoted)
+            + len(event_type) + 36 + 1 + 24 + 2
+        )  # fmt: skip
+        # Every allowed combination of the type's enum fields: one hash lookup checks them
+        # all, and gives the canonical length of all but the envelope's and the variable values.
+        self.combos = {
+            combo: skeleton + length for combo, length in _lengths(product(*allowed)).items()
+        }
 
-    def check(self, obj: dict[str, Any], max_event_us: int) -> FlatEvent | None:
+    def check(self, obj: dict[str, Any], max_event_us: int, size: int | None) -> FlatEvent | None:
         extra = len(obj) - self.required
         if extra and (extra > len(self.optional) or sum(k in obj for k in self.optional) != extra):
             return None
         event_id, version, time, province, area, channel, amount, status, customer = (
             self.get_envelope(obj)
         )
-        if (area, channel, status) not in _ENVELOPE_COMBOS or province not in _PROVINCES:
+        # A combination that is not allowed raises KeyError, as a missing field does.
+        envelope_chars = _ENVELOPE_COMBOS[(area, channel, status)]
+        if province not in _PROVINCES:
             return None
         if type(version) is not int or version != SCHEMA_VERSION:
             return None
         if type(amount) is not int or not 0 <= amount <= MAX_AMOUNT_VND:
             return None
-        if type(event_id) is not str or len(event_id) != 36 or not _UUID.fullmatch(event_id):
-            return None
-        if type(customer) is not str or not _CUSTOMER.fullmatch(customer):
+        # A value that is not a string makes fullmatch raise TypeError: declined, too.
+        if not _UUID.fullmatch(event_id) or not _CUSTOMER.fullmatch(customer):
             return None
         event_ms = event_ms_of(time)
         if event_ms is None or event_ms < _EARLIEST_MS or event_ms * 1000 > max_event_us:
             return None
         enums = self.get_enums(obj)
-        if enums not in self.combos:
-            return None
-        rest = self._rest(obj, enums)
+        canonical = self.combos[enums]
+        if size is not None:  # what the type's own variable values must take up
+            size -= canonical + envelope_chars + len(customer) + len(str(amount))
+        rest = self._rest(obj, enums, size)
         if rest is None:
             return None
         envelope = (event_id, self.event_type, version, event_ms, province, area, channel)
         return (*envelope, amount, status, customer, *rest)
 
-    def _rest(self, obj: dict[str, Any], enums: tuple[str, ...]) -> tuple[str, ...] | None:
+    def _rest(
+        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
+    ) -> tuple[str, ...] | None:
+        """The type's own flat fields, if its other values are valid and fill ``room``
+        characters of the canonical text exactly (None: the length is not known)."""
         raise NotImplementedError
 
 
@@ -210,9 +263,13 @@ class _OnlinePaymentSpec(_TypeSpec):
             other_required=("provider",),
         )
 
-    def _rest(self, obj: dict[str, Any], enums: tuple[str, ...]) -> tuple[str, ...] | None:
+    def _rest(
+        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
+    ) -> tuple[str, ...] | None:
         provider = obj["provider"]
         if type(provider) is not str or not _IDENTIFIER.fullmatch(provider):
+            return None
+        if room is not None and room != len(provider):
             return None
         return (enums[0], provider, enums[1], "", "", "", "", "", "")
 
@@ -225,7 +282,11 @@ class _EcommerceOrderSpec(_TypeSpec):
             [_PLATFORMS, _PRODUCTS, _ORDER_PAYMENTS, _ORDER_STATUSES],
         )
 
-    def _rest(self, obj: dict[str, Any], enums: tuple[str, ...]) -> tuple[str, ...] | None:
+    def _rest(
+        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
+    ) -> tuple[str, ...] | None:
+        if room:
+            return None
         return ("", "", "", *enums, "", "")
 
 
@@ -233,19 +294,27 @@ class _MobileMoneySpec(_TypeSpec):
     def __init__(self) -> None:
         super().__init__("mobile_money", ("provider", "kind"), [_MM_PROVIDERS, _MM_KINDS])
 
-    def _rest(self, obj: dict[str, Any], enums: tuple[str, ...]) -> tuple[str, ...] | None:
+    def _rest(
+        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
+    ) -> tuple[str, ...] | None:
         provider, kind = enums
-        agent = obj.get("agent_id")
-        if agent is None:
+        agent = obj.get("agent_id", _ABSENT)
+        if agent is _ABSENT or agent is None:
             if kind in AGENT_KINDS:
                 return None
+            # ,"agent_id":null  or nothing at all
+            if room is not None and room != (0 if agent is _ABSENT else _AGENT_MEMBER + 4):
+                return None
             agent = ""
-        elif type(agent) is not str or not _AGENT.fullmatch(agent):
-            return None
+        else:
+            if type(agent) is not str or not _AGENT.fullmatch(agent):
+                return None
+            if room is not None and room != _AGENT_MEMBER + 2 + len(agent):
+                return None
         return ("", provider, "", "", "", "", "", kind, agent)
 
 
-_ENVELOPE_COMBOS = frozenset(product(_AREAS, _CHANNELS, _STATUSES))
+_ENVELOPE_COMBOS = _lengths(product(_AREAS, _CHANNELS, _STATUSES))
 _SPECS: dict[str, _TypeSpec] = {
     spec.event_type: spec
     for spec in (_OnlinePaymentSpec(), _EcommerceOrderSpec(), _MobileMoneySpec())

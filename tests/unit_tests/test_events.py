@@ -26,7 +26,9 @@ from schemas.events import (
     format_event_time,
     values,
 )
+from schemas.formats import parse_date_time, parse_uuid
 from schemas.validation import Rejection
+from tests.format_suite import SUITE_DATE_TIMES, SUITE_UUIDS
 
 EVENT_TYPES = ("online_payment", "ecommerce_order", "mobile_money")
 
@@ -174,3 +176,103 @@ def test_formatted_time_parses_back_to_the_same_millisecond(model):
 def test_calibration_keys_are_exactly_the_schema_values(literal, calibrated):
     assert set(values(literal)) == set(calibrated)
     assert all(isinstance(v, str) for v in values(literal))
+
+
+# -- event_time is RFC 3339 date-time, exactly (JSON Schema's format) -----------------------
+@pytest.mark.parametrize(("text", "valid"), SUITE_DATE_TIMES.items())
+def test_date_time_parser_follows_the_official_suite(text, valid):
+    if valid:
+        assert parse_date_time(text).tzinfo is UTC
+    else:
+        with pytest.raises(ValueError, match="not an RFC 3339 date-time"):
+            parse_date_time(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-03-04 10:00:00.000Z",  # a space for the T
+        "2024-03-04T10:00Z",  # no seconds
+        "2024-03-04T17:00:00.000+0700",  # offset without a colon
+        "2024-03-04T10:00:00,000Z",  # decimal comma
+        "２０２４-03-04T10:00:00.000Z",  # fullwidth digits
+        "2024-03-0\u09eaT10:00:00Z",  # a Bengali digit
+        "2024-03-04T10:00:00.000Z\n",
+        "2024-03-04T10:00:00.000\u221207:00",  # a minus sign, not a hyphen-minus
+        "1709546400",  # a Unix time in a string
+        "2024-03-04T10:00:00",  # no offset
+    ],
+)
+def test_spellings_outside_rfc_3339_are_rejected(validator, sample, ctx, text):
+    rejection = validator.validate(orjson.dumps(sample(event_time=text)), context=ctx)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason.startswith("event_time: not an RFC 3339 date-time"), rejection
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)),
+        ("2016-12-31T23:59:60.5Z", datetime(2016, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)),
+        ("2017-01-01T06:59:60+07:00", datetime(2016, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)),
+        ("2024-03-04t10:00:00.1239z", datetime(2024, 3, 4, 10, 0, 0, 123_000, tzinfo=UTC)),
+        ("2024-03-04T10:00:00.999999999999999Z", datetime(2024, 3, 4, 10, 0, 0, 999_000, tzinfo=UTC)),  # noqa: E501
+        ("2024-03-04T10:00:00-00:00", datetime(2024, 3, 4, 10, tzinfo=UTC)),
+        ("2024-03-05T09:59:00+23:59", datetime(2024, 3, 4, 10, tzinfo=UTC)),
+    ],
+)
+def test_rfc_3339_times_are_stored_in_utc_at_the_millisecond(model, text, stored):
+    """Sub-millisecond digits are truncated; a leap second is the last ms of its minute."""
+    assert model(event_time=text).event_time == stored
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("0000-01-01T00:00:00Z", "before 2000-01-01T00:00:00Z"),
+        ("0001-01-01T00:00:00+01:00", "before 2000-01-01T00:00:00Z"),
+        ("9999-12-31T23:59:59-01:00", "in the future"),
+    ],
+)
+def test_times_beyond_pythons_years_are_rejected_not_raised(validator, sample, ctx, text, rule):
+    rejection = validator.validate_flat(orjson.dumps(sample(event_time=text)), context=ctx)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason.startswith("event_time:") and rule in rejection.reason, rejection
+
+
+# -- event_id is a UUID as 8-4-4-4-12 hex digits (JSON Schema's format) -------------------
+@pytest.mark.parametrize(("text", "valid"), SUITE_UUIDS.items())
+def test_uuid_parser_follows_the_official_suite(text, valid):
+    if valid:
+        assert parse_uuid(text) == UUID(text)
+    else:
+        with pytest.raises(ValueError, match="not a UUID as 8-4-4-4-12 hex digits"):
+            parse_uuid(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0b7e7d8e3c1f4b7a9a522f1d6c0e4a11",
+        "{0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11}",
+        "urn:uuid:0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11",
+        "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11}",
+        "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11\n",
+        "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a1\u0661",
+    ],
+)
+def test_uuid_spellings_outside_the_format_are_rejected(validator, sample, ctx, text):
+    rejection = validator.validate_flat(orjson.dumps(sample(event_id=text)), context=ctx)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason.startswith("event_id: not a UUID"), rejection
+
+
+def test_one_uuid_in_two_cases_is_one_event_id(validator, sample, ctx):
+    """Deduplication keys on the flat event_id: both spellings must give the same one."""
+    lower = "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11"
+    ids = set()
+    for spelling in (lower, lower.upper(), "0B7e7D8e-3c1f-4B7a-9a52-2F1d6c0e4A11"):
+        flat = validator.validate_flat(orjson.dumps(sample(event_id=spelling)), context=ctx)
+        assert not isinstance(flat, Rejection), flat
+        ids.add(flat[0])
+    assert ids == {lower}

@@ -12,6 +12,7 @@ from producers.generator import EventGenerator
 from schemas.events import MODELS
 from schemas.export import JSON_DIR, export, json_schema, render
 from schemas.provinces import province_codes
+from schemas.validation import Rejection
 
 EVENT_TYPES = tuple(MODELS)
 
@@ -41,6 +42,7 @@ def test_schema_header_and_province_enum(event_type):
     assert enum == sorted(province_codes())
     assert len(enum) == 63
     assert {"event_id", "event_time", "amount_vnd", "customer_id"} <= set(schema["required"])
+    assert "member name repeated in one JSON object" in schema["description"]
 
 
 def test_render_is_sorted_and_indented():
@@ -100,3 +102,28 @@ def test_committed_schema_rejects_what_the_validator_rejects(
 def test_committed_schema_accepts_the_samples(schema_validators, sample):
     for event_type in EVENT_TYPES:
         assert list(schema_validators[event_type].iter_errors(sample(event_type))) == []
+
+
+@pytest.mark.parametrize("kind", ["cash_in", "cash_out"])
+@pytest.mark.parametrize("agent", ["absent", None, "", "ag1400042"])
+def test_committed_schema_requires_an_agent_for_cash_kinds(
+    schema_validators, sample, validator, ctx, kind, agent
+):
+    """The schema and the worker agree: cash in/out without a valid agent is invalid."""
+    event = sample("mobile_money", kind=kind, agent_id=agent)
+    if agent == "absent":
+        del event["agent_id"]
+    assert list(schema_validators["mobile_money"].iter_errors(event)), (kind, agent)
+    assert isinstance(validator.validate(orjson.dumps(event), context=ctx), Rejection)
+
+
+@pytest.mark.parametrize("kind", ["p2p_transfer", "bill_payment", "merchant_payment", "airtime"])
+@pytest.mark.parametrize("agent", ["absent", None, "AG1400042"])
+def test_committed_schema_leaves_the_agent_optional_for_other_kinds(
+    schema_validators, sample, validator, ctx, kind, agent
+):
+    event = sample("mobile_money", kind=kind, agent_id=agent)
+    if agent == "absent":
+        del event["agent_id"]
+    assert list(schema_validators["mobile_money"].iter_errors(event)) == [], (kind, agent)
+    assert not isinstance(validator.validate(orjson.dumps(event), context=ctx), Rejection)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import MODELS, values
-from schemas.flat import FLAT_FIELDS, event_ms_of, flatten, precheck
+from schemas.flat import FLAT_FIELDS, event_ms_of, flatten, precheck, precheck_json
 from schemas.validation import EventValidator, Rejection
 from tests.unit_tests.conftest import NOW, VALID_SAMPLES
 
@@ -35,24 +35,15 @@ def _assert_agree(payload: bytes, expected: str | None = None) -> None:
         assert fast == slow
     else:
         assert fast == flatten(slow)
-    obj = _loads(payload)
-    quick = precheck(obj, expected, LIMIT_US) if obj is not None else None
+    quick = precheck_json(payload, expected, LIMIT_US)
     if quick is not None:  # the pre-check accepted: the models must, with the same values
         assert not isinstance(slow, Rejection), slow
         assert quick == flatten(slow)
 
 
-def _loads(payload: bytes) -> Any:
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def test_generated_events_all_take_the_fast_path(mix_events):
     for event in mix_events[:20_000]:
-        obj = orjson.loads(orjson.dumps(event))
-        quick = precheck(obj, event["event_type"], LIMIT_US)
+        quick = precheck_json(orjson.dumps(event), event["event_type"], LIMIT_US)
         assert quick is not None, event
         model = VALIDATOR.validate(orjson.dumps(event), None, CTX)
         assert not isinstance(model, Rejection)
@@ -150,6 +141,64 @@ def test_wrong_topic_and_duplicate_keys_agree(sample):
     _assert_agree(duplicated_bad)
 
 
+@pytest.mark.parametrize("event_type", sorted(MODELS))
+def test_each_repeated_name_is_rejected_on_both_paths(sample, event_type):
+    """A repeated member name is ambiguous; orjson would silently keep the last value."""
+    for field, value in VALID_SAMPLES[event_type].items():
+        for again in (value, None):
+            event = orjson.dumps(sample(event_type))
+            payload = event[:-1] + b"," + orjson.dumps({field: again})[1:]
+            assert precheck_json(payload, None, LIMIT_US) is None, field
+            _assert_agree(payload)
+            rejection = VALIDATOR.validate_flat(payload, None, CTX)
+            assert isinstance(rejection, Rejection), field
+            assert rejection.reason.startswith(f"{field}: appears more than once"), rejection
+
+
+def test_the_issues_repeated_amount_is_rejected(sample):
+    event = orjson.dumps(sample())
+    payload = event[:-1] + b',"amount_vnd":1,"amount_vnd":-1}'
+    rejection = VALIDATOR.validate_flat(payload, None, CTX)
+    assert rejection == Rejection(
+        "invalid_event", "amount_vnd: appears more than once in one object, the event is ambiguous"
+    )
+
+
+def test_a_comma_inside_a_value_goes_to_the_models(sample):
+    payload = orjson.dumps(sample(customer_id="a,b,c"))
+    assert precheck_json(payload, None, LIMIT_US) is None
+    _assert_agree(payload)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda e: orjson.dumps(e, option=orjson.OPT_INDENT_2),
+        lambda e: orjson.dumps(e) + b"\n",
+        lambda e: orjson.dumps(e).replace(b'"area"', b'"\\u0061rea"'),
+    ],
+    ids=["indented", "trailing newline", "escaped name"],
+)
+@pytest.mark.parametrize("event_type", sorted(MODELS))
+def test_other_spellings_of_a_valid_event_take_the_slow_path(sample, spelling, event_type):
+    """The fast path wants the exact canonical text; any other spelling is longer."""
+    payload = spelling(sample(event_type))
+    assert precheck_json(payload, None, LIMIT_US) is None
+    assert not isinstance(VALIDATOR.validate_flat(payload, None, CTX), Rejection)
+    _assert_agree(payload)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"kind": "airtime", "agent_id": None}, {"kind": "airtime"}, {"agent_id": "AG" + "Z" * 30}],
+)
+def test_canonical_mobile_money_takes_the_fast_path_with_or_without_agent(sample, overrides):
+    event = sample("mobile_money", **overrides)
+    if "agent_id" not in overrides:
+        event.pop("agent_id")
+    assert precheck_json(orjson.dumps(event), None, LIMIT_US) is not None, event
+
+
 def test_future_limit_is_exact_to_the_millisecond(sample):
     strict = EventValidator(max_future_skew=NOW - NOW)  # zero skew
     ctx = strict.context(now=NOW)
@@ -231,3 +280,17 @@ def test_enum_values_agree(event_type, data):
     field = data.draw(st.sampled_from([k for k, v in event.items() if isinstance(v, str)]))
     event[field] = data.draw(st.sampled_from(_LITERAL_VALUES))
     _assert_agree(orjson.dumps(event))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_near_valid(), st.data())
+def test_fast_path_agrees_with_the_models_on_repeated_names(case, data):
+    """A member appended again, with its own or any value: never accepted by either path."""
+    payload, expected = case
+    fields = sorted({k for v in VALID_SAMPLES.values() for k in v})
+    field = data.draw(st.sampled_from(fields))
+    value = data.draw(st.one_of(st.just(orjson.loads(payload).get(field)), _json))
+    again = payload[:-1] + b"," + orjson.dumps({field: value})[1:]
+    if field in orjson.loads(payload):
+        assert precheck_json(again, expected, LIMIT_US) is None
+    _assert_agree(again, expected)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import Envelope, MobileMoney, OnlinePayment
+from schemas.flat import FLAT_FIELDS
 from schemas.validation import REJECTION_CODES, EventValidator, Rejection
 from tests.unit_tests.conftest import VALID_SAMPLES
 
@@ -211,6 +212,75 @@ def test_long_reason_is_clipped(validator, sample, ctx):
     rejection = _reject(validator, orjson.dumps(sample(**{"x" * 600: 1})), ctx)
     assert len(rejection.reason) == 500
     assert rejection.reason.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"area\n": 1}, {"event_type": "mobile_money\r\n"}, {"event_id": "x\u2028y"}, {"a\x00": 1}],
+)
+def test_reason_is_one_line_whatever_the_event_quotes(validator, sample, ctx, overrides):
+    rejection = _reject(validator, orjson.dumps(sample(**overrides)), ctx)
+    assert len(rejection.reason.splitlines()) == 1, rejection.reason
+    assert rejection.reason.isprintable()
+
+
+def _spelled(event: dict, field: str, number: str) -> bytes:
+    """The event as JSON with ``field`` written exactly as ``number``."""
+    return orjson.dumps({**event, field: "<n>"}).replace(b'"<n>"', number.encode())
+
+
+@pytest.mark.parametrize(
+    ("field", "number", "value"),
+    [
+        ("amount_vnd", "34907897.0", 34907897),
+        ("amount_vnd", "1e3", 1000),
+        ("amount_vnd", "1E+3", 1000),
+        ("amount_vnd", "1.5e1", 15),
+        ("amount_vnd", "10000000000000.000", 10**13),
+        ("amount_vnd", "-0", 0),
+        ("amount_vnd", "-0.0", 0),
+        ("schema_version", "1.0", 1),
+        ("schema_version", "10e-1", 1),
+    ],
+)
+def test_integral_numbers_are_integers_however_spelled(
+    validator, sample, ctx, field, number, value
+):
+    """JSON Schema's integer is a value: 1e3 and 1000.0 are the integer 1000."""
+    flat = validator.validate_flat(_spelled(sample(), field, number), context=ctx)
+    assert not isinstance(flat, Rejection), flat
+    assert flat[FLAT_FIELDS.index(field)] == value
+    assert type(flat[FLAT_FIELDS.index(field)]) is int
+
+
+@pytest.mark.parametrize(
+    ("field", "number"),
+    [
+        ("amount_vnd", "34907897.5"),
+        ("amount_vnd", "1.0000000000000001"),  # a double rounds it to 1
+        ("amount_vnd", "150000.00000000000000000000001"),
+        ("amount_vnd", "1e-400"),  # a double rounds it to 0
+        ("amount_vnd", "1e400"),  # an integer, above the maximum
+        ("amount_vnd", "10000000000000.5"),
+        ("amount_vnd", "-1e0"),
+        ("schema_version", "1.0000000000000001"),
+        ("schema_version", "1.5"),
+        ("schema_version", "true"),
+    ],
+)
+def test_non_integral_or_out_of_range_numbers_are_rejected(
+    validator, sample, ctx, field, number
+):
+    result = validator.validate_flat(_spelled(sample(), field, number), context=ctx)
+    assert isinstance(result, Rejection)
+    assert result.code == "invalid_event"
+    assert result.reason.startswith(f"{field}:"), result.reason
+
+
+@pytest.mark.parametrize("payload", [b'{"a": NaN}', b'{"a": -Infinity}', b"\xef\xbb\xbf{}"])
+def test_what_python_reads_but_json_does_not_have_is_not_json(validator, ctx, payload):
+    rejection = _reject(validator, payload, ctx)
+    assert rejection.code == "invalid_json"
 
 
 def test_boolean_schema_version_is_rejected(validator, sample, ctx):
