@@ -18,6 +18,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
+from dxpulse.sqlsplit import split_statements
 from schemas.provinces import provinces
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse"
@@ -66,10 +67,12 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
     def statements(self, database: str) -> list[str]:
-        body = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
-        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+        """The statements, split where ClickHouse ends them; ``{db}`` filled in after."""
+        try:
+            statements = split_statements(self.sql)
+        except DxpulseError as exc:
+            raise DxpulseError(f"migration {self.name}: {exc}") from exc
+        return [statement.replace("{db}", database) for statement in statements]
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
