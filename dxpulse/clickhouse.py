@@ -20,6 +20,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError, one_line
+from dxpulse.migration_lock import LockHolder, MigrationLock
 from dxpulse.sqlsplit import split_statements
 from schemas.provinces import provinces
 
@@ -124,15 +125,16 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 class MigrationEvent:
     """What ``migrate`` is doing, for a log line (or a test to wait on)."""
 
-    kind: Literal["statement", "applied"]
+    kind: Literal["waiting", "locked", "statement", "applied"]
     message: str
     migration: str = ""
     statement: int = 0
 
 
 def log_event(event: MigrationEvent) -> None:
-    """The default report of ``migrate``: progress as info."""
-    logger.info("%s", event.message)
+    """The default report of ``migrate``: lock waits as warnings, progress as info."""
+    level = logging.WARNING if event.kind == "waiting" else logging.INFO
+    logger.log(level, "%s", event.message)
 
 
 def migrate(
@@ -141,11 +143,14 @@ def migrate(
     target: int | None = None,
     *,
     directory: Path = MIGRATIONS_DIR,
+    lock_wait_s: float = 600.0,
     report: Callable[[MigrationEvent], None] = log_event,
 ) -> list[str]:
     """Apply pending migrations in order, up to version ``target`` if given; returns the
-    names applied. Safe to re-run:
+    names applied. Safe to re-run, and to run from several processes at once:
 
+    - One migrator at a time (:class:`MigrationLock`): others wait up to ``lock_wait_s``
+      and read what is applied only once they hold the lock, so they find it done.
     - Resumable: each completed statement is recorded in ``schema_migration_steps``; a
       migration that failed part-way resumes after its completed statements (which must
       not have changed) and is recorded in ``schema_migrations`` only when all are done.
@@ -158,16 +163,23 @@ def migrate(
     migrations = [m for m in load_migrations(directory) if target is None or m.version <= target]
     steps = {m.version: m.steps() for m in migrations}  # a broken file fails before any change
     _run(client, f"CREATE DATABASE IF NOT EXISTS {database}", f"cannot create database {database}")
-    done = _prepare(client, database)
-    applied = []
-    for migration in migrations:
-        if migration.version in done:
-            _check_unchanged(migration, done[migration.version])
-            continue
-        _apply(client, database, migration, steps[migration.version], report)
-        applied.append(migration.name)
-        report(MigrationEvent("applied", f"applied {migration.name}", migration.name))
-    _reload_provinces(client, database)
+
+    def waiting(holder: LockHolder) -> None:
+        text = f"waiting for the migration lock on {database}, held by {holder.describe()}"
+        report(MigrationEvent("waiting", text))
+
+    with MigrationLock(client, database, wait_s=lock_wait_s, on_wait=waiting):
+        report(MigrationEvent("locked", f"holding the migration lock on {database}"))
+        done = _prepare(client, database)
+        applied = []
+        for migration in migrations:
+            if migration.version in done:
+                _check_unchanged(migration, done[migration.version])
+                continue
+            _apply(client, database, migration, steps[migration.version], report)
+            applied.append(migration.name)
+            report(MigrationEvent("applied", f"applied {migration.name}", migration.name))
+        _reload_provinces(client, database)  # under the lock: TRUNCATE + INSERT twice is 126
     return applied
 
 

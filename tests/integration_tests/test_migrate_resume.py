@@ -11,6 +11,7 @@ from clickhouse_connect.driver.client import Client
 from dxpulse.clickhouse import connect, load_migrations, migrate
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
+from dxpulse.migration_lock import lock_holder
 from tests.integration_tests.migration_files import (
     ROLLUP,
     SOURCE,
@@ -50,6 +51,7 @@ def test_a_migration_failing_after_its_backfill_resumes_and_backfills_once(
     assert message.endswith("statements 1-2 are done and will be skipped when it runs again")
     assert applied_versions(client, db) == [1]  # 002 is not applied until all of it is
     assert backfilled(client, db) == SOURCE_ROWS
+    assert lock_holder(client, db) is None  # a failure releases the lock
 
     write(directory, {"002_rollup.sql": ROLLUP})  # the fix
     assert migrate(client, db, directory=directory) == ["002_rollup"]
