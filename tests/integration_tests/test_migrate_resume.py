@@ -106,6 +106,27 @@ def test_a_backfill_that_ran_but_was_not_recorded_is_dropped_by_its_token(
     assert backfilled(client, db) == SOURCE_ROWS
 
 
+def test_a_migration_whose_record_was_lost_is_recorded_without_running_again(
+    settings: Settings, client: Client, tmp_path: Path
+) -> None:
+    """All statements ran, then the migration's own record failed (played by a constraint):
+    the rerun runs nothing and records it."""
+    db = settings.clickhouse.database
+    directory = write(tmp_path, {"001_source.sql": SOURCE, "002_rollup.sql": ROLLUP})
+    client.command(f"CREATE DATABASE {db}")
+    client.command(
+        f"CREATE TABLE {db}.schema_migrations (version UInt32, name String, checksum String, "
+        "applied_at DateTime DEFAULT now(), CONSTRAINT lost CHECK version != 2) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    message = _fails(client, db, directory)
+    assert message.startswith("migration 002_rollup ran, but could not be recorded: Code: 469.")
+    client.command(f"ALTER TABLE {db}.schema_migrations DROP CONSTRAINT lost")
+    assert migrate(client, db, directory=directory) == ["002_rollup"]
+    assert applied_versions(client, db) == [1, 2]
+    assert backfilled(client, db) == SOURCE_ROWS
+
+
 def test_a_database_migrated_before_steps_were_recorded_keeps_working(
     settings: Settings, client: Client, tmp_path: Path
 ) -> None:
