@@ -391,13 +391,50 @@ def worker(
 @cli.command(short_help="Create or upgrade the ClickHouse schema.")
 @dsn_option
 @data_dir_option
-def migrate(clickhouse_dsn: str | None, data_dir: Path | None) -> None:
-    """Create or upgrade the ClickHouse schema (idempotent) and load the province table."""
-    from dxpulse.clickhouse import connect
+@click.option(
+    "--lock-wait",
+    "lock_wait_s",
+    type=Duration(),
+    default="10m",
+    show_default=True,
+    help="How long to wait while another migrator holds the database's migration lock.",
+)
+@click.option(
+    "--force-unlock",
+    is_flag=True,
+    help="First remove a migration lock left by a migrator that crashed. Only when no "
+    "migration is running: completed statements are recorded, so it resumes.",
+)
+def migrate(
+    clickhouse_dsn: str | None, data_dir: Path | None, lock_wait_s: float, force_unlock: bool
+) -> None:
+    """Create or upgrade the ClickHouse schema (idempotent) and load the province table.
+
+    One migrator at a time per database: others wait for its lock (--lock-wait), then find
+    the work done. A migration that failed part-way resumes after its completed statements
+    when run again.
+    """
+    from dxpulse.clickhouse import MigrationEvent, connect, log_event
     from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.migration_lock import break_lock
 
     settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
-    applied = apply_migrations(connect(settings), settings.clickhouse.database)
+    client, db = connect(settings), settings.clickhouse.database
+    if force_unlock:
+        holder = break_lock(client, db)
+        console.print(
+            f"Removed the migration lock held by {holder.describe()}."
+            if holder
+            else "No migration lock was held."
+        )
+
+    def report(event: MigrationEvent) -> None:
+        if event.kind == "waiting":  # shown whatever the log level: it explains the pause
+            err_console.print(event.message, soft_wrap=True, markup=False, highlight=False)
+        else:
+            log_event(event)
+
+    applied = apply_migrations(client, db, lock_wait_s=lock_wait_s, report=report)
     console.print(f"Applied: {', '.join(applied)}" if applied else "Schema is up to date.")
 
 

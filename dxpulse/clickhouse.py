@@ -7,19 +7,24 @@ so the sink, migrations and queries have a single implementation.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.errors import DxpulseError, one_line
+from dxpulse.migration_lock import LockHolder, MigrationLock
+from dxpulse.sqlsplit import split_statements
 from schemas.provinces import provinces
 
+logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 PROVINCE_COLUMNS = (
@@ -56,6 +61,27 @@ def _redact(dsn: str) -> str:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One statement of a migration, numbered from 1, with ``{db}`` still unfilled (so its
+    checksum is the same in every database)."""
+
+    number: int
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    @property
+    def is_insert(self) -> bool:
+        return self.sql.split(None, 1)[0].upper() == "INSERT"
+
+    def summary(self) -> str:
+        text = " ".join(self.sql.split())
+        return text if len(text) <= 60 else text[:59] + "…"
+
+
+@dataclass(frozen=True)
 class Migration:
     version: int
     name: str
@@ -65,11 +91,21 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
+    def steps(self) -> list[Step]:
+        try:
+            statements = split_statements(self.sql)
+        except DxpulseError as exc:
+            raise DxpulseError(f"migration {self.name}: {exc}") from exc
+        return [Step(n, sql) for n, sql in enumerate(statements, start=1)]
+
     def statements(self, database: str) -> list[str]:
-        body = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
-        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+        return [step.sql.replace("{db}", database) for step in self.steps()]
+
+    def dedup_token(self, step: Step) -> str:
+        """The ``insert_deduplication_token`` of an INSERT step: the same on every run of
+        the same statement, so that a target table with a deduplication window drops a
+        repeat of blocks it already has (see ``migrate``)."""
+        return f"dxpulse-migration:{self.name}:{step.number}:{step.checksum}"
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -85,44 +121,179 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def migrate(client: Client, database: str, target: int | None = None) -> list[str]:
+@dataclass(frozen=True)
+class MigrationEvent:
+    """What ``migrate`` is doing, for a log line (or a test to wait on)."""
+
+    kind: Literal["waiting", "locked", "statement", "applied"]
+    message: str
+    migration: str = ""
+    statement: int = 0
+
+
+def log_event(event: MigrationEvent) -> None:
+    """The default report of ``migrate``: lock waits as warnings, progress as info."""
+    level = logging.WARNING if event.kind == "waiting" else logging.INFO
+    logger.log(level, "%s", event.message)
+
+
+def migrate(
+    client: Client,
+    database: str,
+    target: int | None = None,
+    *,
+    directory: Path = MIGRATIONS_DIR,
+    lock_wait_s: float = 600.0,
+    report: Callable[[MigrationEvent], None] = log_event,
+) -> list[str]:
     """Apply pending migrations in order, up to version ``target`` if given; returns the
-    names applied. Safe to re-run."""
-    migrations = [m for m in load_migrations() if target is None or m.version <= target]
-    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-    client.command(
+    names applied. Safe to re-run, and to run from several processes at once:
+
+    - One migrator at a time (:class:`MigrationLock`): others wait up to ``lock_wait_s``
+      and read what is applied only once they hold the lock, so they find it done.
+    - Resumable: each completed statement is recorded in ``schema_migration_steps``; a
+      migration that failed part-way resumes after its completed statements (which must
+      not have changed) and is recorded in ``schema_migrations`` only when all are done.
+    - A statement that ran but whose completion was not recorded (the connection dropped
+      after the server finished) runs again. DDL here is idempotent (IF NOT EXISTS); an
+      INSERT carries a token fixed per statement, so a target with a deduplication window
+      drops the repeat as long as the rerun yields the same blocks (same source rows and
+      settings). A statement that died half-way is not covered: its partial rows stay.
+    """
+    migrations = [m for m in load_migrations(directory) if target is None or m.version <= target]
+    steps = {m.version: m.steps() for m in migrations}  # a broken file fails before any change
+    _run(client, f"CREATE DATABASE IF NOT EXISTS {database}", f"cannot create database {database}")
+
+    def waiting(holder: LockHolder) -> None:
+        text = f"waiting for the migration lock on {database}, held by {holder.describe()}"
+        report(MigrationEvent("waiting", text))
+
+    with MigrationLock(client, database, wait_s=lock_wait_s, on_wait=waiting):
+        report(MigrationEvent("locked", f"holding the migration lock on {database}"))
+        done = _prepare(client, database)
+        applied = []
+        for migration in migrations:
+            if migration.version in done:
+                _check_unchanged(migration, done[migration.version])
+                continue
+            _apply(client, database, migration, steps[migration.version], report)
+            applied.append(migration.name)
+            report(MigrationEvent("applied", f"applied {migration.name}", migration.name))
+        _reload_provinces(client, database)  # under the lock: TRUNCATE + INSERT twice is 126
+    return applied
+
+
+def _reload_provinces(client: Client, database: str) -> None:
+    """Reload the province dimension if this set of migrations (or ``target``) has one."""
+    try:
+        found = client.query(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = 'provinces'",
+            parameters={"db": database},
+        ).result_rows[0][0]
+        if found:
+            load_provinces(client, database)
+    except ClickHouseError as exc:
+        raise DxpulseError(f"cannot load the provinces into {database}: {one_line(exc)}") from exc
+
+
+def _run(client: Client, sql: str, what: str) -> None:
+    try:
+        client.command(sql)
+    except ClickHouseError as exc:
+        raise DxpulseError(f"{what}: {one_line(exc)}") from exc
+
+
+def _prepare(client: Client, database: str) -> dict[int, str]:
+    """Create the bookkeeping tables if missing; the applied versions and their checksums.
+    Databases migrated before steps were recorded simply get an empty steps table."""
+    for sql in (
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
         "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = MergeTree ORDER BY version"
+        "ENGINE = MergeTree ORDER BY version",
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migration_steps "
+        "(version UInt32, step UInt32, checksum String, done_at DateTime DEFAULT now()) "
+        "ENGINE = MergeTree ORDER BY (version, step)",
+    ):
+        _run(client, sql, f"cannot create the migration tables in {database}")
+    return _versions(
+        client, f"SELECT version, any(checksum) FROM {database}.schema_migrations GROUP BY version"
     )
-    done = {
-        int(v): c
-        for v, c in client.query(
-            f"SELECT version, any(checksum) FROM {database}.schema_migrations GROUP BY version"
-        ).result_rows
-    }
-    applied = []
-    for migration in migrations:
-        if migration.version in done:
-            if done[migration.version] != migration.checksum:
-                raise DxpulseError(
-                    f"migration {migration.name} changed after it was applied; "
-                    "add a new migration instead of editing an applied one"
-                )
-            continue
-        try:
-            for statement in migration.statements(database):
-                client.command(statement)
-        except ClickHouseError as exc:
-            raise DxpulseError(f"migration {migration.name} failed: {exc}") from exc
-        client.insert(
-            f"{database}.schema_migrations",
-            [[migration.version, migration.name, migration.checksum]],
-            column_names=["version", "name", "checksum"],
+
+
+def _versions(client: Client, sql: str) -> dict[int, str]:
+    try:
+        return {int(k): str(c) for k, c in client.query(sql).result_rows}
+    except ClickHouseError as exc:
+        raise DxpulseError(f"cannot read the migration records: {one_line(exc)}") from exc
+
+
+def _check_unchanged(migration: Migration, checksum: str) -> None:
+    if checksum != migration.checksum:
+        raise DxpulseError(
+            f"migration {migration.name} changed after it was applied; "
+            "add a new migration instead of editing an applied one"
         )
-        applied.append(migration.name)
-    load_provinces(client, database)
-    return applied
+
+
+def _apply(
+    client: Client,
+    database: str,
+    migration: Migration,
+    steps: list[Step],
+    report: Callable[[MigrationEvent], None],
+) -> None:
+    """Run the statements not yet completed, recording each, then record the migration."""
+    completed = _versions(
+        client,
+        f"SELECT step, any(checksum) FROM {database}.schema_migration_steps "
+        f"WHERE version = {migration.version} GROUP BY step",
+    )
+    for step in steps:
+        if step.number in completed:
+            _check_completed_step(database, migration, step, completed[step.number])
+            continue
+        where = f"statement {step.number} of {len(steps)}"
+        report(
+            MigrationEvent("statement", f"{migration.name}: {where}", migration.name, step.number)
+        )
+        settings = (
+            {"insert_deduplication_token": migration.dedup_token(step)} if step.is_insert else None
+        )
+        try:
+            client.command(step.sql.replace("{db}", database), settings=settings)
+        except ClickHouseError as exc:
+            raise DxpulseError(
+                f"migration {migration.name} failed at {where} ({step.summary()}): "
+                f"{one_line(exc)}; {_done_before(step)}"
+            ) from exc
+        step_row = {"version": migration.version, "step": step.number, "checksum": step.checksum}
+        what = f"migration {migration.name}: {where}"
+        _record(client, f"{database}.schema_migration_steps", step_row, what)
+    row = {"version": migration.version, "name": migration.name, "checksum": migration.checksum}
+    _record(client, f"{database}.schema_migrations", row, f"migration {migration.name}")
+
+
+def _done_before(step: Step) -> str:
+    if step.number == 1:
+        return "none of it is done"
+    done = "statement 1 is" if step.number == 2 else f"statements 1-{step.number - 1} are"
+    return f"{done} done and will be skipped when it runs again"
+
+
+def _check_completed_step(database: str, migration: Migration, step: Step, checksum: str) -> None:
+    if checksum != step.checksum:
+        raise DxpulseError(
+            f"migration {migration.name}: statement {step.number} ran in an earlier attempt "
+            "and has changed since; change only the statements that have not run (or undo "
+            f"its effect and delete its row from {database}.schema_migration_steps)"
+        )
+
+
+def _record(client: Client, table: str, row: dict[str, Any], what: str) -> None:
+    try:
+        client.insert(table, [list(row.values())], column_names=list(row))
+    except ClickHouseError as exc:
+        raise DxpulseError(f"{what} ran, but could not be recorded: {one_line(exc)}") from exc
 
 
 def load_provinces(client: Client, database: str) -> None:

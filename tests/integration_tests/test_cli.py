@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -104,6 +105,43 @@ def test_migrate_command_is_idempotent(tmp_path: Path) -> None:
     second = dxpulse("migrate", "--data-dir", str(tmp_path))
     assert first.returncode == 0 and "Applied: 001_database" in first.stdout
     assert second.returncode == 0 and "up to date" in second.stdout
+
+
+CRASH_HOLDING_THE_LOCK = """
+import os, sys
+from dxpulse.clickhouse import connect
+from dxpulse.config import Settings
+from dxpulse.migration_lock import MigrationLock
+settings = Settings(data_dir=sys.argv[1])
+MigrationLock(connect(settings), "dxpulse", wait_s=0, on_wait=print).acquire()
+print(os.getpid(), flush=True)
+os._exit(3)  # a migrator that dies while it holds the lock
+"""
+
+
+def test_a_crashed_migrators_lock_is_reported_and_force_unlock_clears_it(tmp_path: Path) -> None:
+    assert dxpulse("migrate", "--data-dir", str(tmp_path)).returncode == 0
+    crash = subprocess.run(
+        [sys.executable, "-c", CRASH_HOLDING_THE_LOCK, str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert crash.returncode == 3, crash.stderr
+    holder = f"{socket.gethostname()}:{crash.stdout.split()[-1]}"
+
+    blocked = dxpulse("migrate", "--data-dir", str(tmp_path), "--lock-wait", "0.1s")
+    assert blocked.returncode == 1 and "Traceback" not in blocked.stderr
+    *waiting, error = blocked.stderr.strip().splitlines()  # progress lines, then the error
+    for line in waiting:
+        assert line.startswith(f"waiting for the migration lock on dxpulse, held by {holder}")
+    assert error.startswith(f"dxpulse: error: the migration lock on dxpulse is held by {holder}")
+    assert error.endswith("clear the lock with `dxpulse migrate --force-unlock`")
+
+    cleared = dxpulse("migrate", "--data-dir", str(tmp_path), "--force-unlock")
+    assert cleared.returncode == 0, cleared.stderr
+    assert f"Removed the migration lock held by {holder} since " in cleared.stdout
+    assert "Schema is up to date." in cleared.stdout
+    again = dxpulse("migrate", "--data-dir", str(tmp_path))
+    assert again.returncode == 0 and "up to date" in again.stdout
 
 
 def _status(port: int) -> dict[str, object] | None:

@@ -1,0 +1,193 @@
+"""A lock so that one migrator at a time changes a database's schema.
+
+ClickHouse has no advisory locks, but ``CREATE TABLE`` without ``IF NOT EXISTS`` is atomic:
+of several sessions creating the same name at once, exactly one succeeds and the others get
+TABLE_ALREADY_EXISTS (the server serialises DDL on a table name; chDB is the same engine).
+So the lock is the table ``{db}.migration_lock``: its creator holds it, and dropping it
+releases it. The table stores nothing (engine Null); who holds it is its COMMENT, written
+by the same atomic statement, so no reader ever sees a lock without an owner, and its
+creation time is the server's ``metadata_modification_time``, one clock for every migrator.
+
+A migrator that dies keeps the lock. It is never broken automatically: a long backfill
+looks exactly like a dead holder, and breaking a live lock is the race the lock prevents.
+Waiters report the holder and give up after a bounded wait with an error that says how to
+clear it (:func:`break_lock`, ``dxpulse migrate --force-unlock``).
+
+On a cluster, a plain CREATE TABLE is atomic on one server only; ``ON CLUSTER`` DDL is
+queued per host, so it is no lock. There the same statement in a Replicated database (whose
+DDL goes through Keeper) or a KeeperMap table with strict inserts would be.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from dxpulse.errors import DxpulseError, one_line
+
+LOCK_TABLE = "migration_lock"
+TABLE_ALREADY_EXISTS = 57
+_POLL_S = 0.5
+logger = logging.getLogger(__name__)
+_REPORT_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a database's migration lock, and since when (server time)."""
+
+    owner: str  # host:pid of the migrator
+    lock_id: str  # unique per acquisition, so a migrator releases only its own lock
+    since: datetime
+    age_s: int
+
+    def describe(self) -> str:
+        return f"{self.owner} since {self.since:%Y-%m-%d %H:%M:%S} ({_age(self.age_s)} ago)"
+
+
+def _age(seconds: int) -> str:
+    if seconds < 120:
+        return f"{max(seconds, 0)} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def lock_holder(client: Client, database: str) -> LockHolder | None:
+    """The current holder of ``database``'s migration lock, or None if it is free."""
+    try:
+        rows = client.query(
+            "SELECT comment, metadata_modification_time, "
+            "dateDiff('second', metadata_modification_time, now()) "
+            "FROM system.tables WHERE database = {db:String} AND name = {name:String}",
+            parameters={"db": database, "name": LOCK_TABLE},
+        ).result_rows
+    except ClickHouseError as exc:
+        raise DxpulseError(
+            f"cannot read the migration lock of {database}: {one_line(exc)}"
+        ) from exc
+    if not rows:
+        return None
+    comment, since, age = rows[0]
+    try:
+        about = json.loads(comment)
+        owner, lock_id = str(about["owner"]), str(about["id"])
+    except (ValueError, KeyError, TypeError):  # made by hand: still a lock
+        owner, lock_id = "unknown (not written by dxpulse)", ""
+    return LockHolder(owner, lock_id, since, int(age))
+
+
+def _already_exists(exc: ClickHouseError) -> bool:
+    code = getattr(exc, "code", None)  # set by the driver when the server sent one
+    return code == TABLE_ALREADY_EXISTS or "(TABLE_ALREADY_EXISTS)" in str(exc)
+
+
+def break_lock(client: Client, database: str) -> LockHolder | None:
+    """Remove the migration lock whoever holds it; returns whom it was taken from. Only for
+    a lock left by a migrator that is no longer running: migrations resume where it
+    stopped (completed statements are recorded), so nothing is applied twice."""
+    holder = lock_holder(client, database)
+    if holder is not None:
+        _drop(client, database)
+    return holder
+
+
+def _drop(client: Client, database: str) -> None:
+    try:
+        client.command(f"DROP TABLE IF EXISTS {database}.{LOCK_TABLE} SYNC")
+    except ClickHouseError as exc:
+        raise DxpulseError(
+            f"cannot remove the migration lock on {database}: {one_line(exc)}"
+        ) from exc
+
+
+class MigrationLock:
+    """``with MigrationLock(client, db, wait_s=…):`` holds ``db``'s migration lock inside.
+
+    A holder that is busy makes it wait up to ``wait_s`` seconds, calling ``on_wait`` with
+    the holder when it starts waiting and every minute after."""
+
+    def __init__(
+        self,
+        client: Client,
+        database: str,
+        *,
+        wait_s: float,
+        on_wait: Callable[[LockHolder], None],
+    ) -> None:
+        self.client = client
+        self.database = database
+        self.wait_s = wait_s
+        self.on_wait = on_wait
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.lock_id = uuid.uuid4().hex
+
+    def __enter__(self) -> MigrationLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.release()
+        except DxpulseError as release_error:
+            if exc is None:
+                raise
+            # The first error is the one to report; the stuck lock is the second.
+            logger.warning("%s; clear it with `dxpulse migrate --force-unlock`", release_error)
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.wait_s
+        next_report = 0.0
+        while not self._try_create():
+            holder = lock_holder(self.client, self.database)
+            if holder is None:  # released between our attempt and the look-up
+                continue
+            now = time.monotonic()
+            if now >= deadline:
+                raise DxpulseError(
+                    f"the migration lock on {self.database} is held by {holder.describe()}; "
+                    f"gave up after {self.wait_s:g} s. If that migrator is no longer running, "
+                    "clear the lock with `dxpulse migrate --force-unlock`"
+                )
+            if now >= next_report:
+                self.on_wait(holder)
+                next_report = now + _REPORT_EVERY_S
+            time.sleep(min(_POLL_S, max(0.0, deadline - now)))
+
+    def _try_create(self) -> bool:
+        about = json.dumps({"owner": self.owner, "id": self.lock_id})
+        literal = "'" + about.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        try:
+            self.client.command(
+                f"CREATE TABLE {self.database}.{LOCK_TABLE} (owner String) ENGINE = Null "
+                f"COMMENT {literal}"
+            )
+        except ClickHouseError as exc:
+            if _already_exists(exc):
+                return False
+            raise DxpulseError(
+                f"cannot take the migration lock on {self.database}: {one_line(exc)}"
+            ) from exc
+        return True
+
+    def release(self) -> None:
+        """Drop the lock if it is still ours (a --force-unlock may have passed it on)."""
+        holder = lock_holder(self.client, self.database)
+        if holder is not None and holder.lock_id == self.lock_id:
+            _drop(self.client, self.database)
