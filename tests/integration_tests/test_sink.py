@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+import threading
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
+from dxpulse.errors import DxpulseError
 from producers.generator import EventGenerator
 from schemas.validation import EventValidator, Rejection
 from streams.batch import PartitionBatch
+from streams.dedup import EMPTY, DedupIndex
 from streams.sink import ClickHouseSink
+from streams.state import BatchIntent, SinkStateStore
+from tests.integration_tests.truth import query_tables
 
 
 def _batch(first_offset: int, n: int, seed: int) -> PartitionBatch:
@@ -65,3 +72,123 @@ def test_next_offset_range_adds_and_partials_merge(settings: Settings, ch: Clien
     ).result_rows[0]
     assert merged[0] == merged[1], "after a merge each key has exactly one row"
     assert _totals(ch, db) == (500, 500)
+
+
+# --- The protocol's invariants (docs/reliability.md, "Invariants") ------------------------
+
+
+def _mixed_batch(topic_id: str = "tid") -> PartitionBatch:
+    """On-time and late events, a duplicate and a dead letter: every table gets rows."""
+    gen = EventGenerator(seed=4, event_types=("mobile_money",))
+    validator, now = EventValidator(), datetime.now(UTC)
+    batch = PartitionBatch("t.mobile_money", 2, 60, dedup=DedupIndex(600_000), topic_id=topic_id)
+    values = [gen.encode(gen.event(now - timedelta(minutes=m))) for m in (30, 29, 5, 28)]
+    for offset, value in enumerate([*values, values[3]]):  # the last is late, then a copy
+        event = validator.validate_flat(value)
+        assert not isinstance(event, Rejection)
+        batch.add_event(offset, event, now, value)
+    bad = b'{"event_type": "mobile_money"}'
+    rejection = validator.validate_flat(bad)
+    assert isinstance(rejection, Rejection)
+    batch.add_rejection(5, b"k", bad, rejection, now)
+    batch.seal()
+    assert (len(batch.events), batch.duplicates, batch.late_count) == (4, 1, 1)
+    return batch
+
+
+def test_resending_a_batch_leaves_every_table_as_it_was(settings: Settings, ch: Client) -> None:
+    """Invariant 3: each insert of a batch carries its token and every table it reaches,
+    directly or through materialized views, drops a block it has seen."""
+    db = settings.clickhouse.database
+    sink, batch = ClickHouseSink(ch, db), _mixed_batch()
+    sink.write(batch)
+    once = query_tables(lambda sql: ch.query(sql).result_rows, db)
+    assert all(once[t] for t in ("events", "event_aggregates", "late_events", "dead_letters"))
+    sink.write(batch)
+    assert query_tables(lambda sql: ch.query(sql).result_rows, db) == once
+
+
+def test_every_table_the_sink_reaches_keeps_a_deduplication_window(
+    settings: Settings, ch: Client
+) -> None:
+    """Invariant 3, structurally: the MergeTree tables the sink inserts into and every
+    materialized view target downstream of them keep non_replicated_deduplication_window."""
+    db = settings.clickhouse.database
+    tables = {
+        name: (engine, list(deps), query)
+        for name, engine, deps, query in ch.query(
+            "SELECT name, engine, dependencies_table, create_table_query FROM system.tables "
+            "WHERE database = {db:String}",
+            parameters={"db": db},
+        ).result_rows
+    }
+    targets = {name: _mv_target(query) for name, (engine, _, query) in tables.items()
+               if engine == "MaterializedView"}  # fmt: skip
+    reached, todo = set(), ["events", "event_aggregates_input", "late_events", "dead_letters"]
+    while todo:
+        table = todo.pop()
+        reached.add(table)
+        todo += [targets[v] for v in tables[table][1] if targets[v] not in reached]
+    assert {"ecommerce_minute", "event_aggregates_hourly", "event_aggregates_daily"} <= reached
+    for table in reached:
+        engine, _, query = tables[table]
+        if engine == "Null":
+            continue
+        assert "MergeTree" in engine, table
+        window = re.search(r"non_replicated_deduplication_window = (\d+)", query)
+        assert window and int(window.group(1)) >= 1000, f"{table}: no deduplication window"
+
+
+def _mv_target(create_query: str) -> str:
+    match = re.search(r" TO [\w.]*?\.?(\w+) ", create_query)
+    assert match, create_query
+    return match.group(1)
+
+
+def _intent(first: int, last: int) -> BatchIntent:
+    return BatchIntent("t.x", "tid", 0, first, last, 0, 0, f"tok{first}", EMPTY, EMPTY)
+
+
+def test_the_latest_intent_has_the_highest_first_offset_whatever_the_clock_and_the_merges(
+    settings: Settings, ch: Client
+) -> None:
+    """Invariant 2: read before or after a merge, with the clock stepped back between two
+    intents, "latest" is the later batch."""
+    db = settings.clickhouse.database
+    state = SinkStateStore(ch, db, "g", threading.Lock())
+    old, new = _intent(0, 99), _intent(100, 199)
+    for intent, written_at in ((old, "2030-01-01 00:00:00"), (new, "2020-01-01 00:00:00")):
+        state.record([intent])
+        ch.command(  # the clock stepped back: the later intent looks older
+            f"ALTER TABLE {db}.sink_intents UPDATE written_at = toDateTime64('{written_at}', 6) "
+            f"WHERE first_offset = {intent.first_offset} SETTINGS mutations_sync = 1"
+        )
+    state.record([old])  # a retried insert of the older intent, as a new part
+    assert state.latest("t.x", "tid", 0) == new
+    ch.command(f"OPTIMIZE TABLE {db}.sink_intents FINAL")
+    assert state.latest("t.x", "tid", 0) == new
+    assert ch.query(f"SELECT count() FROM {db}.sink_intents").result_rows[0][0] == 1
+
+
+def test_a_flush_records_at_most_one_intent_per_partition(
+    settings: Settings, ch: Client
+) -> None:
+    """Invariant 1: two intents of one partition in one insert would collapse into one."""
+    state = SinkStateStore(ch, settings.clickhouse.database, "g", threading.Lock())
+    with pytest.raises(DxpulseError, match="at most one batch per partition"):
+        state.record([_intent(0, 99), _intent(100, 199)])
+    assert state.latest("t.x", "tid", 0) is None
+
+
+def test_rows_read_back_are_the_topics_own(settings: Settings, ch: Client) -> None:
+    """Invariant 4: a recreated topic (same name, offsets from 0 again, another id) does
+    not lend its rows to the other's dedup index."""
+    db = settings.clickhouse.database
+    sink = ClickHouseSink(ch, db)
+    sink.write(_mixed_batch("old-topic"))
+    fresh = _mixed_batch("new-topic")
+    sink.write(fresh)
+    state = SinkStateStore(ch, db, "g", threading.Lock())
+    rows = state.written_rows("mobile_money", "new-topic", 2, 0, 5)
+    assert [offset for offset, _, _ in rows] == fresh.offsets
+    assert {event_id for _, _, event_id in rows} == {e[0] for e in fresh.events}

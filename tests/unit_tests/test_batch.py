@@ -11,10 +11,13 @@ import zlib
 from datetime import UTC, datetime
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.validation import Rejection
 from streams.batch import PartitionBatch
 from streams.deadletter import DeadLetter
+from streams.dedup import DedupIndex
 from streams.rows import EVENT_COLUMNS, event_columns
 from streams.windows import epoch_ms
 
@@ -134,3 +137,53 @@ def test_batch_of_only_rejections(validator, ctx, sample):
     assert letter.code == "invalid_event"
     assert letter.reason == result.reason
     assert "amount_vnd" in letter.reason
+
+
+def _formed(messages, watermark, dedup, first_offset, template):
+    batch = PartitionBatch(TOPIC, 0, 60, watermark, 600_000, dedup)
+    for offset, (n, ms) in enumerate(messages, start=first_offset):
+        event = (f"00000000-0000-4000-8000-{n:012d}", *template[1:3], ms, *template[4:])
+        batch.add_event(offset, event, INGESTED, f"{n}:{ms}".encode())
+    batch.seal()
+    return batch
+
+
+def _content(batch):
+    return (batch.token, batch.events, batch.offsets, batch.late_rows, batch.duplicates,
+            list(batch.aggregator.rows()), list(batch.late.rows()), batch.watermark,
+            batch.dedup_end)  # fmt: skip
+
+
+def _rows(*batches):
+    return [(o, e[3], e[0]) for b in batches for o, e in zip(b.offsets, b.events, strict=True)]
+
+
+_MESSAGES = st.lists(
+    st.tuples(st.integers(0, 15), st.integers(0, 3_000_000)), min_size=1, max_size=40
+)  # (id number from a small pool: duplicates; event time over 50 minutes: late events)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=_MESSAGES, b=_MESSAGES, c=_MESSAGES, max_ids=st.integers(1, 20))
+def test_a_batch_formed_again_from_its_recorded_start_is_identical(flat, a, b, c, max_ids):
+    """Invariant 5: a batch depends only on its messages, the watermark it started from
+    and the dedup index's front, so a restarted worker re-forms it exactly (a replay, from
+    the intent's start) and decides the next batch alike (continuing from its end)."""
+    template = flat("mobile_money")
+    live = DedupIndex(600_000, max_ids)
+    first = _formed(a, -(2**62), live, 0, template)
+    second = _formed(b, first.watermark, live, len(a), template)
+    third = _formed(c, second.watermark, live, len(a) + len(b), template)
+
+    def restored(front, *written):
+        index = DedupIndex(600_000, max_ids)
+        rows = [r for r in _rows(*written) if front.offset >= 0 and r[0] >= front.offset]
+        index.restore(front, rows)
+        return index
+
+    start = restored(second.dedup_start, first)
+    replay = _formed(b, second.watermark_start, start, len(a), template)
+    assert _content(replay) == _content(second)
+    after = restored(second.dedup_end, first, second)
+    following = _formed(c, second.watermark, after, len(a) + len(b), template)
+    assert _content(following) == _content(third)
