@@ -5,21 +5,27 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
 from dxpulse.embedded import free_port
 from dxpulse.runner import settings_env
 from producers.generator import EventGenerator
 from producers.producer import produce
+from tests.integration_tests.conftest import RunningIngest
+
+Factory = Callable[[], RunningIngest]
 
 
 def dxpulse(
@@ -90,6 +96,28 @@ def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
         data,
     )
     assert int(count) == int(agg) == 25_000
+
+
+def test_produce_twice_against_one_worker_lands_both_runs(
+    settings: Settings, ch: Client, topics: list[str], ingest_factory: Factory
+) -> None:
+    # Without --seed, produce picks a seed and prints it; repeating that seed (the worst
+    # case: the same draws again) must land as new events, not as duplicates of the first.
+    worker = ingest_factory()
+    env = settings_env(settings)
+    first = dxpulse("produce", "--count", "3000", "--rate", "0", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    found = re.search(r"seed (\d+) — repeat with --seed (\d+)", first.stdout)
+    assert found and found[1] == found[2], first.stdout
+    again = dxpulse("produce", "--count", "3000", "--rate", "0", "--seed", found[1], env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Produced 3,000 events" in first.stdout and "Produced 3,000 events" in again.stdout
+    snap = worker.wait_committed(6_000)
+    assert (snap["accepted"], snap["duplicates"]) == (6_000, 0), snap
+    ((rows, ids),) = ch.query(
+        f"SELECT count(), uniqExact(event_id) FROM {settings.clickhouse.database}.events"
+    ).result_rows
+    assert rows == ids == 6_000
 
 
 def test_query_reports_sql_errors_in_one_line(tmp_path: Path) -> None:
