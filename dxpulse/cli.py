@@ -196,8 +196,8 @@ def run(
         clickhouse__dsn=clickhouse_dsn,
     )
     target = None if duration else count
-    started = datetime.now(UTC)
     seed = _announce_seed(seed)
+    rows_before = _raw_rows(settings)
     settings, result = run_pipeline(settings, console, target, duration, rate, seed, history)
     report, status = result.produced, result.worker_status
     past, plan = result.backfill, result.backfill_plan
@@ -213,7 +213,8 @@ def run(
     client = connect(settings)
     db = settings.clickhouse.database
     console.print(region_table(client, db))
-    checks = exactness_checks(client, db, report.delivered - status["dead_lettered"], started)
+    valid = report.delivered - status["dead_lettered"]
+    checks = exactness_checks(client, db, valid, rows_before)
     console.print(checks_table(checks))
     console.print(
         f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
@@ -222,6 +223,19 @@ def run(
     console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
         raise DxpulseError("exactness checks failed")
+
+
+def _raw_rows(settings: Settings) -> int:
+    """Raw rows before a run adds its own. The client is closed again: chDB lets one
+    process at a time open a data dir, and the run's worker is another process."""
+    from dxpulse.clickhouse import connect
+    from dxpulse.summary import raw_rows
+
+    client = connect(settings)
+    try:
+        return raw_rows(client, settings.clickhouse.database)
+    finally:
+        client.close()
 
 
 @cli.command()

@@ -98,6 +98,37 @@ def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
     assert int(count) == int(agg) == 25_000
 
 
+def _checks(stdout: str) -> dict[str, tuple[str, ...]]:
+    """The exactness checks table of `run`'s output: check -> (expected, actual, mark)."""
+    table = stdout[stdout.index("Exactness checks") :]
+    rows = [line.strip("│ ").split("│") for line in table.splitlines() if line.startswith("│")]
+    return {cells[0].strip(): tuple(c.strip() for c in cells[1:]) for cells in rows}
+
+
+def test_the_quick_start_twice_into_one_data_dir_checks_out(tmp_path: Path) -> None:
+    # The README's quick start, smaller, twice with the same --seed into one data dir: the
+    # second run's events must not collide with the first run's ids, and its checks compare
+    # what it produced with the rows it added.
+    data = tmp_path / "run"
+    for run in (1, 2):
+        done = _run(data, 3_000, seed=11)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "seed 11 — repeat with --seed 11" in done.stdout
+        checks = _checks(done.stdout)
+        assert {name: mark for name, (_, _, mark) in checks.items() if mark != "ok"} == {}
+        assert len(checks) == 13
+        added = checks["raw rows this run added = valid events it produced"]
+        assert added == ("3,000", "3,000", "ok")
+        ids = checks["distinct event_ids = raw rows"]
+        assert ids == (f"{3_000 * run:,}", f"{3_000 * run:,}", "ok")
+    ((count, ids, agg),) = query_csv(
+        "SELECT count(), uniqExact(event_id), "
+        "(SELECT sum(events) FROM dxpulse.event_aggregates) FROM dxpulse.events",
+        data,
+    )
+    assert int(count) == int(ids) == int(agg) == 6_000
+
+
 def test_produce_twice_against_one_worker_lands_both_runs(
     settings: Settings, ch: Client, topics: list[str], ingest_factory: Factory
 ) -> None:
