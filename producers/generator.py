@@ -413,12 +413,12 @@ class _EventIds:
     Drawn ids repeat whenever the seed does, so a rerun re-sent the first run's ids and the
     worker dropped them as duplicates. Here the id is a bijection (a 4-round Feistel
     network) of the event's slot (stream and position) and its event time, so one
-    generator never repeats an id, by construction; the key comes from the seed and the
-    run's start (or each stream's first event time), so another run of the same seed gets
-    other ids unless it starts in the same millisecond and puts the same slot on the same
-    millisecond. Both halves of the bijection fit a UUID beside its version 4 and RFC 4122
-    variant bits. ``one`` (Python ints, for ``event()``) and ``many`` (numpy, for the batch
-    paths) compute the same function.
+    generator never repeats an id, by construction. The key comes from the seed and the
+    run's start (or each stream's first event time): runs of the same seed with the same
+    start share an id only where they put the same slot on the same millisecond, and other
+    runs' ids are as unlikely to meet as random UUIDs. Both halves of the bijection fit a
+    UUID beside its version 4 and RFC 4122 variant bits. ``one`` (Python ints, for
+    ``event()``) and ``many`` (numpy, for the batch paths) compute the same function.
     """
 
     def __init__(self, seed: int, start_ms: int | None) -> None:
@@ -427,7 +427,8 @@ class _EventIds:
         self._next: dict[int, int] = {}
 
     def one(self, stream: int, event_ms: int) -> str:
-        left, right = _feistel_one(self._slots(stream, 1, event_ms), event_ms, self._keys[stream])
+        slot, keys = self._take(stream, 1, event_ms)
+        left, right = _feistel_one(slot, event_ms, keys)
         high = (left >> 12) << 16 | 0x4000 | (left & 0xFFF)
         digits = f"{high:016x}{1 << 63 | right:016x}"
         return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
@@ -436,10 +437,9 @@ class _EventIds:
         """One id per event time, for the stream's next ``len(event_ms)`` positions."""
         if len(event_ms) == 0:
             return []
-        first = self._slots(stream, len(event_ms), int(event_ms[0]))
+        first, keys = self._take(stream, len(event_ms), int(event_ms[0]))
         slots = np.arange(first, first + len(event_ms), dtype=np.uint64)
-        keys = tuple(np.uint64(k) for k in self._keys[stream])
-        left, right = _feistel(slots, event_ms.astype(np.uint64), keys)
+        left, right = _feistel(slots, event_ms.astype(np.uint64), tuple(map(np.uint64, keys)))
         words = np.empty((len(event_ms), 2), dtype=">u8")
         words[:, 0] = (left >> 12) << 16 | np.uint64(0x4000) | (left & np.uint64(0xFFF))
         words[:, 1] = right | np.uint64(1 << 63)
@@ -452,14 +452,15 @@ class _EventIds:
             )
         )  # fmt: skip
 
-    def _slots(self, stream: int, n: int, first_ms: int) -> int:
-        """Take the stream's next ``n`` positions; returns the first one's slot."""
-        if stream not in self._keys:
+    def _take(self, stream: int, n: int, first_ms: int) -> tuple[int, tuple[int, ...]]:
+        """The stream's next ``n`` positions: the first one's slot, and the stream's keys."""
+        keys = self._keys.get(stream)
+        if keys is None:
             start = first_ms if self._start_ms is None else self._start_ms
-            self._keys[stream] = _round_keys(f"{self._seed}:{start}")
+            keys = self._keys[stream] = _round_keys(f"{self._seed}:{start}")
         position = self._next.get(stream, 0)
         self._next[stream] = position + n
-        return stream << _POSITION_BITS | position
+        return stream << _POSITION_BITS | position, keys
 
 
 def _round_keys(label: str) -> tuple[int, ...]:
