@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,10 +94,20 @@ dsn_option = click.option(
 seed_option = click.option(
     "--seed",
     type=int,
-    default=0,
-    show_default=True,
-    help="Random seed: the same seed and event times give the same events.",
+    help="Seed of the random draws [default: a random one, printed]. The same seed draws the "
+    "same customers, amounts and mix again (the mix follows the hour of the week); event ids "
+    "also depend on when the run starts and on each event's time, so a repeat never re-sends "
+    "an earlier run's ids.",
 )
+_RANDOM_SEEDS = 100_000_000  # a default seed has at most 8 digits: easy to type back
+
+
+def _announce_seed(seed: int | None) -> int:
+    """The seed to use (random when not given), printed so that the run can be repeated."""
+    if seed is None:
+        seed = secrets.randbelow(_RANDOM_SEEDS)
+    console.print(f"seed {seed} — repeat with --seed {seed}")
+    return seed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -151,7 +162,7 @@ def run(
     rate: float,
     backfill: float | None,
     backfill_count: int | None,
-    seed: int,
+    seed: int | None,
     data_dir: Path | None,
     partitions: int | None,
     bootstrap_servers: str | None,
@@ -185,7 +196,8 @@ def run(
         clickhouse__dsn=clickhouse_dsn,
     )
     target = None if duration else count
-    started = datetime.now(UTC)
+    seed = _announce_seed(seed)
+    rows_before = _raw_rows(settings)
     settings, result = run_pipeline(settings, console, target, duration, rate, seed, history)
     report, status = result.produced, result.worker_status
     past, plan = result.backfill, result.backfill_plan
@@ -201,7 +213,8 @@ def run(
     client = connect(settings)
     db = settings.clickhouse.database
     console.print(region_table(client, db))
-    checks = exactness_checks(client, db, report.delivered - status["dead_lettered"], started)
+    valid = report.delivered - status["dead_lettered"]
+    checks = exactness_checks(client, db, valid, rows_before)
     console.print(checks_table(checks))
     console.print(
         f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
@@ -210,6 +223,19 @@ def run(
     console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
         raise DxpulseError("exactness checks failed")
+
+
+def _raw_rows(settings: Settings) -> int:
+    """Raw rows before a run adds its own. The client is closed again: chDB lets one
+    process at a time open a data dir, and the run's worker is another process."""
+    from dxpulse.clickhouse import connect
+    from dxpulse.summary import raw_rows
+
+    client = connect(settings)
+    try:
+        return raw_rows(client, settings.clickhouse.database)
+    finally:
+        client.close()
 
 
 @cli.command()
@@ -256,7 +282,7 @@ def produce(
     diurnal: bool,
     types: tuple[str, ...],
     backfill: float | None,
-    seed: int,
+    seed: int | None,
     bootstrap_servers: str | None,
 ) -> None:
     """Generate calibrated synthetic events and send them to Kafka.
@@ -293,7 +319,10 @@ def produce(
             raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
     settings = _require_kafka(_settings(kafka__bootstrap_servers=bootstrap_servers))
     ensure_topics(settings.kafka)
-    generator = EventGenerator(seed=seed, event_types=types or EVENT_TYPES)
+    seed = _announce_seed(seed)
+    generator = EventGenerator(
+        seed=seed, event_types=types or EVENT_TYPES, run_start=datetime.now(UTC)
+    )
     if backfill is not None:
         plan = plan_backfill(
             backfill, count or default_count(backfill), seed=seed, event_types=generator.event_types
@@ -874,7 +903,7 @@ def bench(
     soak_rate: float,
     partitions: int,
     output: Path,
-    seed: int,
+    seed: int | None,
     bootstrap_servers: str | None,
     clickhouse_dsn: str | None,
 ) -> None:
@@ -898,7 +927,7 @@ def bench(
         scaling=scaling,
         soak_seconds=soak_seconds,
         soak_rate=soak_rate,
-        seed=seed,
+        seed=_announce_seed(seed),
     )
     if quick:
         options = quick_size(options)

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -235,8 +235,9 @@ def _produce_and_land(
 
             return advance
 
-        # One generator for both: the live events continue its random streams.
-        generator = EventGenerator(seed=seed)
+        # One generator for both: the live events continue its random streams. Its ids
+        # depend on when this run started, so they differ from an earlier run's.
+        generator = EventGenerator(seed=seed, run_start=datetime.now(UTC))
         with _interrupt_stops_production(console) as interrupted:
             past, plan = None, None
             if backfill is not None and history is not None:

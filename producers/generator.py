@@ -12,6 +12,12 @@ Two ways to generate, both calibrated and both deterministic for a seed and even
 Customers are shared by both paths and stable: a customer is a function of the seed, the
 event type and its index only, so per-customer questions (active customers, rural share of
 customers) have consistent answers.
+
+Event ids are not drawn: an id is a keyed permutation of the event's stream (``event``,
+``batch`` or ``batch_times``), its position in that stream and its event time in ms, keyed by
+the seed and the run's start. One generator never repeats an id, and a rerun with the same
+seed at other times or from another start sends new ids, while its other fields repeat the
+same draws (see ``_EventIds``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-import uuid
 from bisect import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,7 +92,10 @@ class EventGenerator:
         seed: int = 0,
         event_types: Sequence[str] = EVENT_TYPES,
         trend_origin: datetime | None = None,
+        run_start: datetime | None = None,
     ) -> None:
+        """``run_start``: when the run using this generator started; only the event ids
+        depend on it. Without it, each stream counts from the time of its first event."""
         unknown = set(event_types) - set(EVENT_TYPES)
         if unknown or not event_types:
             raise ValueError(f"unknown event types: {sorted(unknown) or 'none given'}")
@@ -113,11 +121,11 @@ class EventGenerator:
         self._mm_kinds = _Choice(cal.MOBILE_MONEY_KINDS)
         # The batch path's own stream, so event() and batch() calls do not shift each other.
         self._np_rng = _derived_rng(f"{seed}:batch")
-        # batch_times' own stream: a backfill and later live batches of the same seed must
-        # not draw the same event ids.
+        # batch_times' own stream, so a backfill does not shift the live batches' draws.
         self._history_rng = _derived_rng(f"{seed}:history")
         self._batch_mix_hour = -1
         self._batch_mix: FloatArray = np.ones(1)
+        self._ids = _EventIds(seed, None if run_start is None else _epoch_ms(run_start))
 
     # -- public API ---------------------------------------------------------------------
     def event(self, at: datetime, event_type: str | None = None) -> dict[str, Any]:
@@ -126,7 +134,7 @@ class EventGenerator:
         customer = self.customer(etype, self._customer_index(etype))
         rng = self._rng
         event: dict[str, Any] = {
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "event_id": self._ids.one(_EVENT_STREAM, _epoch_ms(at)),
             "event_type": etype,
             "schema_version": SCHEMA_VERSION,
             "event_time": format_event_time(at),
@@ -156,10 +164,13 @@ class EventGenerator:
         types = (event_type,) if event_type else self.event_types
         counts = [n] if len(types) == 1 else self._np_rng.multinomial(n, self._mix_at(at))
         event_time = format_event_time(at)
-        out = []
+        ids = self._ids.many(_BATCH_STREAM, np.full(n, _epoch_ms(at), dtype=np.int64))
+        out, done = [], 0
         for etype, count in zip(types, counts, strict=True):
             if count:
-                out.append(self._encode(etype, int(count), at, event_time))
+                type_ids = ids[done : done + count]
+                out.append(self._encode(etype, type_ids, at, event_time, self._np_rng))
+                done += count
         return out
 
     def batch_times(self, event_type: str, times_ms: npt.NDArray[np.int64]) -> EncodedEvents:
@@ -173,8 +184,8 @@ class EventGenerator:
         if len(times_ms) == 0:
             return EncodedEvents(event_type, [], [])
         at = datetime.fromtimestamp(int(times_ms[0]) / 1000, UTC)  # for the ticket trend
-        times = _event_times(times_ms)
-        return self._encode(event_type, len(times_ms), at, times, self._history_rng)
+        ids = self._ids.many(_HISTORY_STREAM, times_ms)
+        return self._encode(event_type, ids, at, _event_times(times_ms), self._history_rng)
 
     def customer(self, event_type: str, index: int) -> Customer:
         key = (event_type, index)
@@ -266,18 +277,18 @@ class EventGenerator:
     def _encode(
         self,
         etype: str,
-        n: int,
+        ids: list[bytes],
         at: datetime,
         event_time: str | list[bytes],
-        rng: np.random.Generator | None = None,
+        rng: np.random.Generator,
     ) -> EncodedEvents:
-        """``event_time``: one time for all ``n`` events, or one formatted time each."""
-        rng = rng or self._np_rng
+        """One event per id; ``event_time``: one time for all of them, or one each."""
+        n = len(ids)
         table = self._table(etype)
         skewed = rng.random(n) ** cal.CUSTOMER_ACTIVITY_SKEW  # as _customer_index draws it
         index = (cal.CUSTOMER_POOL[etype] * skewed).astype(np.intp)
         table.ensure(index)
-        head = [_uuid4s(rng, n), table.fragments[index].tolist()]
+        head = [ids, table.fragments[index].tolist()]
         if etype == "online_payment":
             rest = _payment_columns(rng, n, self._trend(at))
         elif etype == "ecommerce_order":
@@ -385,18 +396,121 @@ def _event_times(times_ms: npt.NDArray[np.int64]) -> list[bytes]:
     return stamps
 
 
-def _uuid4s(rng: np.random.Generator, n: int) -> list[bytes]:
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    digits = _hex(raw)
-    dash = b"-"
-    return _strings(
-        _join(
-            digits[:, :8], dash, digits[:, 8:12], dash, digits[:, 12:16], dash,
-            digits[:, 16:20], dash, digits[:, 20:],
-        )
-    )  # fmt: skip
+# --- event ids ------------------------------------------------------------------------
+# The generator's streams of events, each with its own positions.
+_EVENT_STREAM, _BATCH_STREAM, _HISTORY_STREAM = 0, 1, 2
+_POSITION_BITS = 58  # slot = stream << 58 | position: 60 bits, the permutation's left half
+_LEFT_BITS, _RIGHT_BITS = 60, 62  # 122 bits: a UUID less its version and variant bits
+_LEFT_MASK, _RIGHT_MASK = (1 << _LEFT_BITS) - 1, (1 << _RIGHT_BITS) - 1
+_MASK64 = (1 << 64) - 1
+_MIX1, _MIX2 = 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53  # MurmurHash3's 64-bit finalizer
+
+
+class _EventIds:
+    """Event ids of one generator: a keyed permutation of (stream, position, event ms).
+
+    Why a permutation and not random draws: an id must identify one event across runs too.
+    Drawn ids repeat whenever the seed does, so a rerun re-sent the first run's ids and the
+    worker dropped them as duplicates. Here the id is a bijection (a 4-round Feistel
+    network) of the event's slot (stream and position) and its event time, so one
+    generator never repeats an id, by construction. The key comes from the seed and the
+    run's start (or each stream's first event time): runs of the same seed with the same
+    start share an id only where they put the same slot on the same millisecond, and other
+    runs' ids are as unlikely to meet as random UUIDs. Both halves of the bijection fit a
+    UUID beside its version 4 and RFC 4122 variant bits. ``one`` (Python ints, for
+    ``event()``) and ``many`` (numpy, for the batch paths) compute the same function.
+    """
+
+    def __init__(self, seed: int, start_ms: int | None) -> None:
+        self._seed, self._start_ms = seed, start_ms
+        self._keys: dict[int, tuple[int, ...]] = {}
+        self._next: dict[int, int] = {}
+
+    def one(self, stream: int, event_ms: int) -> str:
+        slot, keys = self._take(stream, 1, event_ms)
+        left, right = _feistel_one(slot, event_ms, keys)
+        high = (left >> 12) << 16 | 0x4000 | (left & 0xFFF)
+        digits = f"{high:016x}{1 << 63 | right:016x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+    def many(self, stream: int, event_ms: npt.NDArray[np.int64]) -> list[bytes]:
+        """One id per event time, for the stream's next ``len(event_ms)`` positions."""
+        if len(event_ms) == 0:
+            return []
+        first, keys = self._take(stream, len(event_ms), int(event_ms[0]))
+        slots = np.arange(first, first + len(event_ms), dtype=np.uint64)
+        left, right = _feistel(slots, event_ms.astype(np.uint64), tuple(map(np.uint64, keys)))
+        words = np.empty((len(event_ms), 2), dtype=">u8")
+        words[:, 0] = (left >> 12) << 16 | np.uint64(0x4000) | (left & np.uint64(0xFFF))
+        words[:, 1] = right | np.uint64(1 << 63)
+        digits = _hex(words.view(np.uint8))
+        dash = b"-"
+        return _strings(
+            _join(
+                digits[:, :8], dash, digits[:, 8:12], dash, digits[:, 12:16], dash,
+                digits[:, 16:20], dash, digits[:, 20:],
+            )
+        )  # fmt: skip
+
+    def _take(self, stream: int, n: int, first_ms: int) -> tuple[int, tuple[int, ...]]:
+        """The stream's next ``n`` positions: the first one's slot, and the stream's keys."""
+        keys = self._keys.get(stream)
+        if keys is None:
+            start = first_ms if self._start_ms is None else self._start_ms
+            keys = self._keys[stream] = _round_keys(f"{self._seed}:{start}")
+        position = self._next.get(stream, 0)
+        self._next[stream] = position + n
+        return stream << _POSITION_BITS | position, keys
+
+
+def _round_keys(label: str) -> tuple[int, ...]:
+    """Four 64-bit keys; blake2b, so that they do not depend on the process's hash seed."""
+    raw = hashlib.blake2b(f"{label}:event-ids".encode(), digest_size=32).digest()
+    return tuple(int.from_bytes(raw[i : i + 8], "little") for i in range(0, 32, 8))
+
+
+def _feistel_one(slot: int, event_ms: int, keys: tuple[int, ...]) -> tuple[int, int]:
+    left, right = slot, event_ms & _RIGHT_MASK
+    for i in range(0, len(keys), 2):
+        left ^= _mix_one(right ^ keys[i]) & _LEFT_MASK
+        right ^= _mix_one(left ^ keys[i + 1]) & _RIGHT_MASK
+    return left, right
+
+
+def _mix_one(x: int) -> int:
+    x = (x ^ x >> 33) * _MIX1 & _MASK64
+    x = (x ^ x >> 33) * _MIX2 & _MASK64
+    return x ^ x >> 33
+
+
+U64Array = npt.NDArray[np.uint64]
+
+
+def _feistel(
+    slot: U64Array, event_ms: U64Array, keys: tuple[np.uint64, ...]
+) -> tuple[U64Array, U64Array]:
+    """``_feistel_one`` over arrays."""
+    left, right = slot, event_ms & np.uint64(_RIGHT_MASK)
+    for i in range(0, len(keys), 2):
+        left = left ^ (_mix(right ^ keys[i]) & np.uint64(_LEFT_MASK))
+        right = right ^ (_mix(left ^ keys[i + 1]) & np.uint64(_RIGHT_MASK))
+    return left, right
+
+
+def _mix(x: U64Array) -> U64Array:
+    shift = np.uint64(33)
+    x = (x ^ x >> shift) * np.uint64(_MIX1)
+    x = (x ^ x >> shift) * np.uint64(_MIX2)
+    return x ^ x >> shift
+
+
+def _epoch_ms(at: datetime) -> int:
+    """Epoch milliseconds of ``at``, as ``format_event_time`` truncates it."""
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- batch path: calibration as joint fragment tables ---------------------------------

@@ -5,22 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
 from dxpulse.embedded import free_port
 from dxpulse.runner import settings_env
 from producers.generator import EventGenerator
 from producers.producer import produce
+from tests.integration_tests.conftest import RunningIngest
+
+Factory = Callable[[], RunningIngest]
 
 
 def dxpulse(
@@ -91,6 +97,59 @@ def test_run_takes_every_event_into_clickhouse(tmp_path: Path) -> None:
         data,
     )
     assert int(count) == int(agg) == 25_000
+
+
+def _checks(stdout: str) -> dict[str, tuple[str, ...]]:
+    """The exactness checks table of `run`'s output: check -> (expected, actual, mark)."""
+    table = stdout[stdout.index("Exactness checks") :]
+    rows = [line.strip("│ ").split("│") for line in table.splitlines() if line.startswith("│")]
+    return {cells[0].strip(): tuple(c.strip() for c in cells[1:]) for cells in rows}
+
+
+def test_the_quick_start_twice_into_one_data_dir_checks_out(tmp_path: Path) -> None:
+    # The README's quick start, smaller, twice with the same --seed into one data dir: the
+    # second run's events must not collide with the first run's ids, and its checks compare
+    # what it produced with the rows it added.
+    data = tmp_path / "run"
+    for run in (1, 2):
+        done = _run(data, 3_000, seed=11)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "seed 11 — repeat with --seed 11" in done.stdout
+        checks = _checks(done.stdout)
+        assert {name: mark for name, (_, _, mark) in checks.items() if mark != "ok"} == {}
+        assert len(checks) == 13
+        added = checks["raw rows this run added = valid events it produced"]
+        assert added == ("3,000", "3,000", "ok")
+        ids = checks["distinct event_ids = raw rows"]
+        assert ids == (f"{3_000 * run:,}", f"{3_000 * run:,}", "ok")
+    ((count, ids, agg),) = query_csv(
+        "SELECT count(), uniqExact(event_id), "
+        "(SELECT sum(events) FROM dxpulse.event_aggregates) FROM dxpulse.events",
+        data,
+    )
+    assert int(count) == int(ids) == int(agg) == 6_000
+
+
+def test_produce_twice_against_one_worker_lands_both_runs(
+    settings: Settings, ch: Client, topics: list[str], ingest_factory: Factory
+) -> None:
+    # Without --seed, produce picks a seed and prints it; repeating that seed (the worst
+    # case: the same draws again) must land as new events, not as duplicates of the first.
+    worker = ingest_factory()
+    env = settings_env(settings)
+    first = dxpulse("produce", "--count", "3000", "--rate", "0", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    found = re.search(r"seed (\d+) — repeat with --seed (\d+)", first.stdout)
+    assert found and found[1] == found[2], first.stdout
+    again = dxpulse("produce", "--count", "3000", "--rate", "0", "--seed", found[1], env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Produced 3,000 events" in first.stdout and "Produced 3,000 events" in again.stdout
+    snap = worker.wait_committed(6_000)
+    assert (snap["accepted"], snap["duplicates"]) == (6_000, 0), snap
+    ((rows, ids),) = ch.query(
+        f"SELECT count(), uniqExact(event_id) FROM {settings.clickhouse.database}.events"
+    ).result_rows
+    assert rows == ids == 6_000
 
 
 def test_query_reports_sql_errors_in_one_line(tmp_path: Path) -> None:

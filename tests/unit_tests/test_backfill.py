@@ -310,6 +310,35 @@ def test_backfill_and_live_of_one_seed_share_no_event_id():
     assert len(ids) == 5_000 and not ids & live_ids
 
 
+def _backfill(plan: BackfillPlan, run_start: datetime | None) -> dict[tuple[int, int], str]:
+    """Each event's id by its position in the backfill and its event time."""
+    gen = EventGenerator(seed=plan.seed, run_start=run_start)
+    ids, position = {}, 0
+    for step in plan.steps():
+        for t, value in zip(
+            step.times_ms.tolist(),
+            gen.batch_times(step.event_type, step.times_ms).values,
+            strict=True,
+        ):
+            ids[position, t] = orjson.loads(value)["event_id"]
+            position += 1
+    return ids
+
+
+@pytest.mark.parametrize("apart", [timedelta(seconds=1), timedelta(seconds=10)])
+@pytest.mark.parametrize("explicit_start", [False, True])
+def test_backfills_of_one_seed_ending_seconds_apart_share_no_event_id(apart, explicit_start):
+    # Two `produce --backfill 1d --seed 11` runs: their plans put many events on the same
+    # position and millisecond, so an id of (seed, position, time) alone would repeat.
+    end = datetime(2024, 3, 25, 9, 30, 7, 123_000, tzinfo=VN_TZ)
+    first, rerun = (plan_backfill(DAY, 20_000, end=e, seed=11) for e in (end, end + apart))
+    a = _backfill(first, first.end if explicit_start else None)
+    b = _backfill(rerun, rerun.end if explicit_start else None)
+    assert len(a.keys() & b.keys()) > 50  # the same positions at the same times
+    assert set(a.values()).isdisjoint(b.values())
+    assert len(set(a.values())) == len(a) == 20_000
+
+
 def test_batch_times_is_deterministic_per_seed():
     times = np.arange(100, dtype=np.int64) * 997 + 1_700_000_000_000
     a = EventGenerator(seed=2).batch_times("mobile_money", times)

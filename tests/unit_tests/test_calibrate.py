@@ -249,7 +249,9 @@ def test_the_generators_own_tickets_agree_with_the_implied_targets() -> None:
     at = datetime(2024, 3, 4, 12, tzinfo=UTC)
     (chunk,) = gen.batch(at, 150_000, event_type="online_payment")
     amounts = [orjson.loads(v)["amount_vnd"] for v in chunk.values]
-    assert statistics.median(amounts) == pytest.approx(values["payment_ticket_median"], rel=0.01)
+    # 2%: over 40 seeds the median of 150,000 tickets had a standard deviation of 0.5%
+    # (810 VND) around the implied 152,000, so 1% failed about one seed in ten.
+    assert statistics.median(amounts) == pytest.approx(values["payment_ticket_median"], rel=0.02)
     assert statistics.fmean(amounts) == pytest.approx(values["payment_ticket_mean"], rel=0.03)
 
 

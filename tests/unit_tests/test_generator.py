@@ -12,16 +12,18 @@ import os
 import statistics
 import subprocess
 import sys
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
 from producers import calibration as cal
-from producers.generator import EncodedEvents, EventGenerator
+from producers.generator import EncodedEvents, EventGenerator, _EventIds
 from producers.intensity import VN_TZ, type_weights
 from schemas.events import Envelope
 from schemas.provinces import provinces
@@ -494,6 +496,80 @@ def test_different_seed_gives_different_batches():
     b = [orjson.loads(v) for c in _batches(EventGenerator(seed=2)) for v in c.values]
     assert {e["event_id"] for e in a}.isdisjoint(e["event_id"] for e in b)
     assert [e["amount_vnd"] for e in a] != [e["amount_vnd"] for e in b]
+
+
+# --- Event ids across runs -----------------------------------------------------------------
+# An event id identifies one event, across runs too: a rerun with the same seed at other
+# event times must not re-send an earlier run's ids (the worker drops them as duplicates).
+
+
+def _path_events(gen: EventGenerator, path: str, start: datetime) -> list[dict[str, Any]]:
+    """Events of one generation path at the times of ``_times``, moved to ``start``."""
+    times = [start + (at - T0) for at in _times(1_000)]
+    if path == "event":
+        return [gen.event(at) for at in times[:300]]
+    if path == "batch":
+        return [orjson.loads(v) for at in times[:10] for c in gen.batch(at, 100) for v in c.values]
+    ms = np.array([round(at.timestamp() * 1000) for at in times], dtype=np.int64)
+    return [orjson.loads(v) for v in gen.batch_times("mobile_money", ms).values]
+
+
+def _without_id_and_time(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k not in ("event_id", "event_time")} for e in events]
+
+
+PATHS = ["event", "batch", "batch_times"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_same_seed_and_times_give_identical_events_on_every_path(path):
+    a = _path_events(EventGenerator(seed=11), path, T0)
+    b = _path_events(EventGenerator(seed=11), path, T0)
+    assert a == b and len({e["event_id"] for e in a}) == len(a)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("shift", [timedelta(milliseconds=1), timedelta(weeks=1)])
+def test_same_seed_at_other_times_gives_other_ids_on_every_path(path, shift):
+    first = _path_events(EventGenerator(seed=11), path, T0)
+    rerun = _path_events(EventGenerator(seed=11), path, T0 + shift)
+    assert {e["event_id"] for e in first}.isdisjoint(e["event_id"] for e in rerun)
+    # What a repeated seed does repeat: the same draws (customers, amounts, mix).
+    assert _without_id_and_time(first) == _without_id_and_time(rerun)
+
+
+def test_the_run_start_is_part_of_every_id():
+    # Two runs of one seed whose events fall on the same times still differ by when
+    # they started; the same start and times give the same events again.
+    day = timedelta(days=1)
+    for path in PATHS:
+        a = _path_events(EventGenerator(seed=11, run_start=T0 - day), path, T0)
+        b = _path_events(EventGenerator(seed=11, run_start=T0 - 2 * day), path, T0)
+        again = _path_events(EventGenerator(seed=11, run_start=T0 - day), path, T0)
+        assert {e["event_id"] for e in a}.isdisjoint(e["event_id"] for e in b), path
+        assert _without_id_and_time(a) == _without_id_and_time(b) and again == a, path
+
+
+def test_one_generator_never_repeats_an_id_in_one_millisecond():
+    # Every path at the same instant: the ids differ by path and by position.
+    gen = EventGenerator(seed=11, run_start=T0)
+    ms = np.full(2_000, round(T0.timestamp() * 1000), dtype=np.int64)
+    ids = [gen.event(T0)["event_id"] for _ in range(2_000)]
+    ids += [orjson.loads(v)["event_id"] for c in gen.batch(T0, 2_000) for v in c.values]
+    ids += [orjson.loads(v)["event_id"] for v in gen.batch_times("online_payment", ms).values]
+    assert len(set(ids)) == len(ids) == 6_000
+
+
+def test_both_id_implementations_compute_one_function():
+    # event() builds its id with Python ints, the batch paths with numpy arrays.
+    rng = np.random.default_rng(5)
+    times = np.concatenate([[0, 1, 2**61 - 1], rng.integers(0, 2**45, 500)]).astype(np.int64)
+    for stream in (0, 1, 2):
+        scalar, vector = _EventIds(11, 1_700_000_000_000), _EventIds(11, 1_700_000_000_000)
+        expected = [scalar.one(stream, t) for t in times.tolist()]
+        assert [i.decode() for i in vector.many(stream, times)] == expected
+        assert all(uuid.UUID(i).version == 4 for i in expected)
+        assert all(uuid.UUID(i).variant == uuid.RFC_4122 for i in expected)
 
 
 def test_event_calls_do_not_shift_the_batches():
