@@ -8,10 +8,14 @@ releases it. The table stores nothing (engine Null); who holds it is its COMMENT
 by the same atomic statement, so no reader ever sees a lock without an owner, and its
 creation time is the server's ``metadata_modification_time``, one clock for every migrator.
 
-A migrator that dies keeps the lock. It is never broken automatically: a long backfill
-looks exactly like a dead holder, and breaking a live lock is the race the lock prevents.
-Waiters report the holder and give up after a bounded wait with an error that says how to
-clear it (:func:`break_lock`, ``dxpulse migrate --force-unlock``).
+A migrator that dies keeps the lock. A waiter takes it over only when the holder provably
+cannot be running (:func:`_why_stale`): on chDB, which lets one process open a data
+directory, a holder in another process is dead; on a server, a holder on this host whose
+process is gone is dead. Otherwise a long backfill looks exactly like a dead holder, and
+breaking a live lock is the race the lock prevents: waiters report the holder and give up
+after a bounded wait with an error that says how to clear it (:func:`break_lock`,
+``dxpulse migrate --force-unlock``). Taking over is safe because migrations resume where
+the dead one stopped (completed statements are recorded).
 
 On a cluster, a plain CREATE TABLE is atomic on one server only; ``ON CLUSTER`` DDL is
 queued per host, so it is no lock. There the same statement in a Replicated database (whose
@@ -24,6 +28,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
+from clickhouse_connect.driver._chdbclient import ChdbClient
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -41,6 +47,10 @@ TABLE_ALREADY_EXISTS = 57
 _POLL_S = 0.5
 logger = logging.getLogger(__name__)
 _REPORT_EVERY_S = 60.0
+# Taking over a dead holder's lock is a read, then a drop: migrators of one process (the
+# only ones a chDB data directory can have) do it one at a time, so none drops a lock that
+# another has just taken over.
+_TAKEOVER = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,41 @@ def break_lock(client: Client, database: str) -> LockHolder | None:
     return holder
 
 
+def _why_stale(client: Client, holder: LockHolder) -> str | None:
+    """Why ``holder`` cannot be running any more, or None when it may be."""
+    host, _, pid = holder.owner.rpartition(":")
+    if not pid.isdigit():
+        return None
+    here = socket.gethostname()
+    if host == here and int(pid) == os.getpid():
+        return None  # another migrator in this process: alive
+    if isinstance(client, ChdbClient):
+        return "chDB lets one process open a data directory, and this process has it"
+    if host == here and not _running(int(pid)):
+        return f"process {pid} is not running on this host"
+    return None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def _take_over(client: Client, database: str, holder: LockHolder) -> bool:
+    """Drop a dead holder's lock, if it is still that holder's; True if dropped."""
+    with _TAKEOVER:
+        now = lock_holder(client, database)
+        if now is None or now.lock_id != holder.lock_id or not holder.lock_id:
+            return False
+        _drop(client, database)
+        return True
+
+
 def _drop(client: Client, database: str) -> None:
     try:
         client.command(f"DROP TABLE IF EXISTS {database}.{LOCK_TABLE} SYNC")
@@ -157,6 +202,13 @@ class MigrationLock:
         while not self._try_create():
             holder = lock_holder(self.client, self.database)
             if holder is None:  # released between our attempt and the look-up
+                continue
+            stale = _why_stale(self.client, holder)
+            if stale is not None and _take_over(self.client, self.database, holder):
+                logger.warning(
+                    "took over the migration lock on %s from %s: %s",
+                    self.database, holder.describe(), stale,
+                )  # fmt: skip
                 continue
             now = time.monotonic()
             if now >= deadline:

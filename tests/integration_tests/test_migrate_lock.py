@@ -8,6 +8,7 @@ a chDB database at all, hence threads. The threads are ordered with events, neve
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -174,3 +175,20 @@ def test_a_lock_taken_by_hand_is_still_a_lock(
     client.command(f"CREATE TABLE {db}.migration_lock (x UInt8) ENGINE = Memory")
     with pytest.raises(DxpulseError, match=r"held by unknown \(not written by dxpulse\) since"):
         migrate(client, db, directory=directory, lock_wait_s=0)
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over(
+    settings: Settings, clients: list[Client], directory: Path
+) -> None:
+    """A holder that provably cannot run (another process, on chDB; or a pid that is gone
+    on this host) does not block migrations: they resume where it stopped."""
+    db = settings.clickhouse.database
+    client = clients[0]
+    client.command(f"CREATE DATABASE {db}")
+    dead = f"{socket.gethostname()}:{2**22 + 12345}"  # above Linux's pid_max: never running
+    comment = json.dumps({"owner": dead, "id": "x1"})
+    client.command(f"CREATE TABLE {db}.migration_lock (owner String) ENGINE = Null "
+                   f"COMMENT '{comment}'")  # fmt: skip
+    assert migrate(client, db, directory=directory, lock_wait_s=0.1) == NAMES
+    assert backfilled(client, db) == SOURCE_ROWS
+    assert lock_holder(client, db) is None
