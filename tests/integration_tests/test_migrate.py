@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -83,4 +85,37 @@ def test_upgrade_to_rollups_keeps_existing_data_exact(settings: Settings, tmp_pa
     for etype, exact, merged, _n in rows:
         assert merged == pytest.approx(exact, rel=0.02), etype
     assert sum(r[3] for r in rows) == len(flat)
+    client.command(f"DROP DATABASE {db}")
+
+
+def test_upgrade_to_sink_intents_carries_each_partitions_latest_record(
+    settings: Settings, tmp_path
+) -> None:
+    """Migration 010: the latest sink_batches row of each partition (by its time, as the old
+    reader chose it) becomes its intent, marked as not recording the dedup index, so the
+    worker seeds that index the old way once."""
+    from dxpulse.clickhouse import connect
+    from streams.state import SinkStateStore
+
+    client = connect(settings)
+    db = settings.clickhouse.database
+    migrate(client, db, target=9)
+    columns = ["group_id", "topic", "topic_id", "partition", "first_offset", "last_offset",
+               "watermark_start", "watermark_end", "token"]  # fmt: skip
+    rows = [
+        ["g", "t.mobile_money", "id", 0, 0, 99, 0, 10, "a"],
+        ["g", "t.mobile_money", "id", 0, 100, 199, 10, 20, "b"],
+        ["g", "t.mobile_money", "id", 1, 0, 49, 0, 5, "c"],
+    ]
+    for row in rows:  # one insert each: the old table collapsed rows of one insert
+        client.insert(f"{db}.sink_batches", [row], column_names=columns)
+    assert "010_sink_intents" in migrate(client, db)
+    state = SinkStateStore(client, db, "g", threading.Lock())
+    latest = state.latest("t.mobile_money", "id", 0)
+    assert latest is not None and (latest.first_offset, latest.token) == (100, "b")
+    assert latest.dedup_known is False
+    other = state.latest("t.mobile_money", "id", 1)
+    assert other is not None and (other.last_offset, other.watermark_end) == (49, 5)
+    tables = {r[0] for r in client.query(f"SHOW TABLES FROM {db}").result_rows}
+    assert "sink_batches" not in tables
     client.command(f"DROP DATABASE {db}")

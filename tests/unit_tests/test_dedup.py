@@ -115,3 +115,13 @@ def test_restored_index_decides_every_later_message_as_the_live_one(
     for offset, (event_id, ms) in enumerate(after, start=len(before)):
         assert restored.offer(offset, event_id, ms) == live.offer(offset, event_id, ms)
         assert restored.index.front() == live.index.front()
+
+
+def test_an_index_not_recorded_by_an_older_version_is_seeded_from_rows_by_event_time():
+    """Intents copied from sink_batches (migration 010) carry no front: the worker seeds
+    the index from the rows as the old version did, oldest dropped beyond the cap."""
+    index = DedupIndex(horizon_ms=10**9, max_ids=2)
+    index.load_approximate([(0, 30, "a"), (1, 10, "b"), (2, 20, "c")])
+    assert len(index) == 2
+    assert index.seen_before("a", 40, 3) is False
+    assert index.seen_before("c", 40, 4) is True
