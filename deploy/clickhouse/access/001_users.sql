@@ -42,7 +42,7 @@ CREATE ROLE IF NOT EXISTS dxpulse_reader;
 GRANT SELECT ON {db}.* TO dxpulse_reader WITH REPLACE OPTION;
 
 -- The workers: insert the events, aggregates, dead letters and health rows; read
--- sink_batches and their own rows back. No DDL: they run with `worker --no-migrate`.
+-- sink_intents and their own rows back. No DDL: they run with `worker --no-migrate`.
 CREATE USER IF NOT EXISTS dxpulse_writer
     IDENTIFIED WITH sha256_hash BY '{writer_sha256}' SALT '{writer_salt}';
 ALTER USER dxpulse_writer
