@@ -146,8 +146,14 @@ class PartitionBatch:
 
     @property
     def token(self) -> str:
-        """Deterministic identity of this offset range and its content, for insert dedup."""
-        return (
+        """Deterministic identity of this offset range and its content, for insert dedup.
+
+        With the topic's id when known: a recreated topic is another log, even when its
+        messages are byte for byte the old ones, and its rows must land under its own id
+        (a restarted worker reads them back by it, streams/state.py).
+        """
+        token = (
             f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
             f":{self._digest:08x}"
         )
+        return f"{token}@{self.topic_id}" if self.topic_id else token

@@ -4,11 +4,12 @@ Runs in its own thread inside the Faust worker (see streams/app.py). It reads wi
 confluent-kafka's batch ``consume()`` rather than Faust's per-event stream machinery,
 which costs ~100 µs of CPU per event (docs/architecture.md).
 
-Each flush, for every topic-partition batch: record the batch's intent in ClickHouse ->
-deliver dead letters -> insert rows with deterministic tokens -> one insert of the flush's
-pipeline-health rows (streams/health.py) -> commit offsets. A worker
-that dies anywhere in between is replaced by one that replays exactly the recorded range
-(docs/reliability.md), so nothing is lost and nothing counts twice.
+Each flush, for every topic-partition batch (at most one per partition): record the
+batch's intent in ClickHouse -> deliver dead letters -> insert rows with deterministic
+tokens -> one insert of the flush's pipeline-health rows (streams/health.py) -> commit
+offsets. A worker that dies anywhere in between is replaced by one that replays exactly the
+recorded range from the recorded watermark and dedup state (docs/reliability.md), so
+nothing is lost and nothing counts twice.
 """
 
 from __future__ import annotations

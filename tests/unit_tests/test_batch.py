@@ -61,6 +61,13 @@ def test_token_is_topic_partition_offset_range_and_digest(flat):
     assert batch.token == f"dxpulse.online_payment:3:10-14:{digest:08x}"
 
 
+def test_a_recreated_topic_with_the_same_messages_has_other_tokens(flat):
+    old = PartitionBatch(TOPIC, 3, 60, topic_id="AAAAAAAAAAAAAAAAAAAAAA")
+    new = PartitionBatch(TOPIC, 3, 60, topic_id="BBBBBBBBBBBBBBBBBBBBBB")
+    assert _fill(old, flat, range(5)) == _fill(new, flat, range(5))
+    assert old.token.endswith("@AAAAAAAAAAAAAAAAAAAAAA") and old.token != new.token
+
+
 def test_single_message_token(flat):
     batch = PartitionBatch("t.mobile_money", 0, 60)
     batch.add_event(0, flat("mobile_money"), INGESTED, b"abc")
