@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dxpulse.errors import DxpulseError
 
@@ -162,10 +162,11 @@ def _time_filter_ms(ctx: QueryContext, args: list[str]) -> str:
 
 
 def _date_filter(ctx: QueryContext, args: list[str]) -> str:
+    # The backend formats the range's dates in UTC, whatever zone the range was given in:
+    # from 17:00 UTC on, that is the day before the Vietnam date.
     col = _one(args, "dateFilter")
-    return (
-        f"{col} >= toDate('{ctx.time_from:%Y-%m-%d}') AND {col} <= toDate('{ctx.time_to:%Y-%m-%d}')"
-    )
+    start, end = ctx.time_from.astimezone(UTC), ctx.time_to.astimezone(UTC)
+    return f"{col} >= toDate('{start:%Y-%m-%d}') AND {col} <= toDate('{end:%Y-%m-%d}')"
 
 
 def _time_interval(ctx: QueryContext, args: list[str]) -> str:

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 
 import orjson
@@ -73,7 +74,12 @@ def test_backfill_then_live_events_land_with_none_late(
 ):
     ingest = ingest_factory()
     generator = EventGenerator(seed=22)
-    plan = plan_backfill(2 * DAY, 8_000, seed=22)
+    # Two whole Vietnam days up to the last midnight, then live events today: three dates
+    # at any time of day (a history ending now would start on a date it may barely touch).
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.astimezone(VN_TZ).date(), time_of_day(), VN_TZ)
+    plan = plan_backfill(2 * DAY, 8_000, end=midnight, seed=22)
+    assert [d.partial for d in plan.days()] == [False, False]
     past = produce_backfill(settings, generator, plan)
     live = produce(settings, generator, count=2_000)
     total = past.delivered + live.delivered
@@ -89,7 +95,7 @@ def test_backfill_then_live_events_land_with_none_late(
     ).result_rows
     assert days >= 3 and late == 0
     oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)  # the column is UTC
-    assert oldest < datetime.now(UTC) - timedelta(days=1, hours=23)
+    assert plan.start <= oldest < plan.start + timedelta(hours=1)  # from the history's start
 
 
 def _dxpulse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

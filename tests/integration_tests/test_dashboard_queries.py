@@ -1,19 +1,26 @@
 """Every dashboard query, expanded as Grafana and the plugin would, runs on real pipeline data.
 
-Data: the real producer and ingest loop put ~20,000 events (plus dead letters and late
-events) through Tansu into chDB. Then each panel's SQL is expanded with the time range, its
-interval and the template variables — once with every variable on "All", once with one
+Data: the real generator, broker and ingest loop put ~20,000 events (plus dead letters and
+late events) through Tansu into chDB. Then each panel's SQL is expanded with the time range,
+its interval and the template variables — once with every variable on "All", once with one
 value each — and run on chDB, as the datasource would with its default database. The
 template variables' own queries run the same way to produce their options.
+
+Time: the clock is read once, in the fixture; every time range ends at a reference instant
+taken from the data, never at the moment a test happens to run. So a query sees the same
+rows at any time of day (a Vietnam midnight between producing and querying would empty
+"Today vs yesterday") and however long the tests before it took (the alert lookbacks are
+two to ten minutes).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,22 +33,33 @@ from dashboards.macros import QueryContext, Selection, expand
 from dashboards.panels import BuildContext
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.config import Settings
+from dxpulse.report.timerange import as_utc
 from dxpulse.topics import ensure_topics
 from producers.generator import EventGenerator
-from producers.producer import produce
+from producers.intensity import VN_TZ
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, isolated_settings
 
 JSON = dict[str, Any]
 EVENTS = 20_000
 BAD = 40
 LATE = 20
+STEPS = 20  # the events are made over 20 seconds of event time, ending at `made_at`
+# Panels on these tables plot processing time (when the worker flushed or dead-lettered),
+# the others event time.
+PIPELINE_TABLES = re.compile(r"\b(pipeline_flushes|dead_letters)\b")
 
 
 @dataclass
 class PipelineData:
     settings: Settings
     client: Client  # default database = the test database, as the Grafana datasource has
-    produced_at: datetime
+    made_at: datetime  # the fixture's one reading of the clock: the newest event time
+    events_to: datetime  # "now" for panels on events: the newest window's last second
+    flushes_to: datetime  # "now" for panels on the pipeline: just after the last flush
+    alerts: dict[str, float]  # each alert's value at flushes_to, right after the run
+
+    def end_for(self, sql: str) -> datetime:
+        return self.flushes_to if PIPELINE_TABLES.search(sql) else self.events_to
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +73,29 @@ def data(
     admin = connect(settings)
     migrate(admin, settings.clickhouse.database)
     ensure_topics(settings.kafka)
-    started = datetime.now(UTC)
-    report = produce(settings, EventGenerator(seed=21), count=EVENTS)
-    assert report.delivered == EVENTS
-    extra = TrackingProducer(settings)
-    gen = EventGenerator(seed=22, event_types=("mobile_money",))
+    # Event times are explicit, relative to one reading of the clock, and on one Vietnam day:
+    # a day only seconds old gets all the events after its midnight. The rest of the
+    # module's "now"s are read from the data.
+    made_at = datetime.now(UTC)
+    midnight = datetime.combine(made_at.astimezone(VN_TZ).date(), time(), VN_TZ)
+    producer = TrackingProducer(settings)
+    gen = EventGenerator(seed=21)
+    for step in range(STEPS):
+        at = max(made_at - timedelta(seconds=STEPS - 1 - step), midnight)
+        for batch in gen.batch(at, EVENTS // STEPS):
+            topic = settings.kafka.topic(batch.event_type)
+            for key, value in zip(batch.keys, batch.values, strict=True):
+                producer.send(topic, key, value)
+    late_gen = EventGenerator(seed=22, event_types=("mobile_money",))
     topic = settings.kafka.topic("mobile_money")
-    # One partition, in order: the watermark is now, then 25-minutes-old events are late.
-    extra.send(topic, b"late-key", gen.encode(gen.event(datetime.now(UTC))))
+    # One partition, in order: the watermark is made_at, then 25-minutes-old events are late.
+    producer.send(topic, b"late-key", late_gen.encode(late_gen.event(made_at)))
     for _ in range(LATE):
-        old = gen.event(datetime.now(UTC) - timedelta(minutes=25))
-        extra.send(topic, b"late-key", gen.encode(old))
+        old = late_gen.event(made_at - timedelta(minutes=25))
+        producer.send(topic, b"late-key", late_gen.encode(old))
     for i in range(BAD):
-        extra.send(settings.kafka.topic("online_payment"), None, b"{not json %d" % i)
-    extra.flush()
+        producer.send(settings.kafka.topic("online_payment"), None, b"{not json %d" % i)
+    producer.flush()
     # Started after production, the workers begin behind: the lag panel has something to show.
     ingest = RunningIngest(settings, admin, threading.Lock()).start()
     snap = ingest.wait_committed(EVENTS + 1 + LATE + BAD)
@@ -77,7 +104,23 @@ def data(
     client = clickhouse_connect.get_client(
         dsn=settings.clickhouse_dsn(), database=settings.clickhouse.database
     )
-    yield PipelineData(settings, client, started)
+    window = settings.stream.window_seconds
+    newest_window, last_flush, last_letter = client.query(
+        f"SELECT (SELECT max(window_start) FROM event_aggregates WHERE window_seconds = {window}),"
+        " (SELECT max(flushed_at) FROM pipeline_flushes),"
+        " (SELECT max(ingested_at) FROM dead_letters)"
+    ).result_rows[0]
+    # Time macros are whole seconds: the last second of the newest window holds it all and
+    # is on made_at's Vietnam day; the whole second after the last write holds every flush.
+    events_to = as_utc(newest_window) + timedelta(seconds=window - 1)
+    last_write = max(as_utc(last_flush), as_utc(last_letter))
+    flushes_to = last_write.replace(microsecond=0) + timedelta(seconds=1)
+    data = PipelineData(settings, client, made_at, events_to, flushes_to, {})
+    # Evaluated here, as Grafana would during the run: freshness is measured against
+    # ClickHouse's own now(), so it is fresh only this close to the run.
+    for rule in alerts.rules(BuildContext()):
+        data.alerts[rule.uid] = _alert_value(client, rule, data.end_for(rule.query))
+    yield data
     admin.command(f"DROP DATABASE IF EXISTS {settings.clickhouse.database}")
 
 
@@ -86,9 +129,13 @@ def _custom_options(variable: JSON) -> list[str]:
     return [part.split(" : ")[-1].strip() for part in variable["query"].split(",")]
 
 
-def _context(variables: dict[str, Selection], interval_s: int = 60) -> QueryContext:
-    now = datetime.now(UTC)
-    return QueryContext(now - timedelta(hours=1), now, interval_s, variables)
+def _context(variables: dict[str, Selection], end: datetime, interval_s: int = 60) -> QueryContext:
+    """The last hour up to ``end``, as a dashboard opened at ``end`` queries it."""
+    return QueryContext(end - timedelta(hours=1), end, interval_s, variables)
+
+
+# Variable queries read the provinces table only; they get a fixed, explicit range.
+_VARIABLES_AT = datetime(2025, 7, 1, 12, tzinfo=UTC)
 
 
 def _options(client: Client, variable: JSON, chosen: dict[str, Selection]) -> list[str]:
@@ -96,7 +143,7 @@ def _options(client: Client, variable: JSON, chosen: dict[str, Selection]) -> li
         return _custom_options(variable)
     if variable["type"] == "constant":
         return [variable["query"]]
-    sql = expand(variable["query"], _context(chosen))
+    sql = expand(variable["query"], _context(chosen, _VARIABLES_AT))
     return [str(row[0]) for row in client.query(sql).result_rows]
 
 
@@ -169,7 +216,8 @@ def test_panel_query_returns_what_the_panel_draws(
     variables = resolve(data.client, model, mode)
     interval_s = 60 if panel.get("interval") == "1m" else 5
     for target in panel["targets"]:
-        sql = expand(target["rawSql"], _context(variables, interval_s))
+        end = data.end_for(target["rawSql"])
+        sql = expand(target["rawSql"], _context(variables, end, interval_s))
         result = data.client.query(sql)
         columns = list(result.column_names)
         assert expected_columns(panel) <= set(columns), (columns, sql)
@@ -190,7 +238,8 @@ def test_all_and_single_differ_where_a_filter_applies(data: PipelineData) -> Non
     panel = next(p for p in model["panels"] if p["title"].startswith("GMV, orders"))
     totals = {}
     for mode in ("all", "single"):
-        sql = expand(panel["targets"][0]["rawSql"], _context(resolve(data.client, model, mode)))
+        sql = panel["targets"][0]["rawSql"]
+        sql = expand(sql, _context(resolve(data.client, model, mode), data.end_for(sql)))
         totals[mode] = data.client.query(sql).result_rows[0][1]  # orders
     raw_orders = data.client.query(
         "SELECT count() FROM events WHERE event_type = 'ecommerce_order'"
@@ -202,7 +251,8 @@ def test_all_and_single_differ_where_a_filter_applies(data: PipelineData) -> Non
 def test_mobile_money_rural_share_is_near_the_72_percent_reference(data: PipelineData) -> None:
     model = next(m for m in build.dashboards(BuildContext()) if m["uid"] == "dxpulse-regions")
     panel = next(p for p in model["panels"] if p["title"].startswith("Mobile Money customers"))
-    sql = expand(panel["targets"][0]["rawSql"], _context(resolve(data.client, model, "all")))
+    sql = panel["targets"][0]["rawSql"]
+    sql = expand(sql, _context(resolve(data.client, model, "all"), data.end_for(sql)))
     (share,) = data.client.query(sql).result_rows[0]
     assert 0.65 < share < 0.79
 
@@ -225,8 +275,8 @@ def test_alert_queries_return_one_number_and_stay_quiet_on_a_healthy_run(
     data: PipelineData,
 ) -> None:
     rules = {r.uid: r for r in alerts.rules(BuildContext())}
-    now = datetime.now(UTC)
-    values = {uid: _alert_value(data.client, rule, now) for uid, rule in rules.items()}
+    values = data.alerts
+    assert set(values) == set(rules)
     assert values["dxpulse-no-events"] == EVENTS + 1 + LATE
     assert values["dxpulse-dead-letter-rate"] == pytest.approx(BAD / (EVENTS + 1 + LATE + BAD))
     assert 0 <= values["dxpulse-freshness"] < 60
@@ -236,7 +286,7 @@ def test_alert_queries_return_one_number_and_stay_quiet_on_a_healthy_run(
 
 def test_no_events_and_freshness_alerts_fire_when_nothing_arrives(data: PipelineData) -> None:
     rules = {r.uid: r for r in alerts.rules(BuildContext())}
-    before_any_data = data.produced_at - timedelta(minutes=30)
+    before_any_data = data.made_at - timedelta(minutes=30)
     for uid in ("dxpulse-no-events", "dxpulse-freshness"):
         value = _alert_value(data.client, rules[uid], before_any_data)
         assert _fires(rules[uid], value), (uid, value)

@@ -6,7 +6,7 @@ grafana/clickhouse-datasource; applyConditionalAll in its frontend).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -30,6 +30,17 @@ def test_time_filter_and_interval_as_the_plugin_backend_writes_them() -> None:
         "SELECT toStartOfInterval(toDateTime(t), INTERVAL 60 second) AS time, count() / 60 "
         "FROM x WHERE t >= toDateTime(1795316400) AND t <= toDateTime(1795320000) "
         "AND d >= toDate(toDateTime(1795316400)) AND e <= toDateTime(1795320000)"
+    )
+
+
+def test_date_filter_takes_the_utc_dates_of_a_range_given_in_vietnam_time() -> None:
+    # 00:30-06:30 ICT on 23 November is 17:30-23:30 UTC on the 22nd, for the plugin too.
+    vn = timezone(timedelta(hours=7))
+    start, end = datetime(2026, 11, 23, 0, 30, tzinfo=vn), datetime(2026, 11, 23, 6, 30, tzinfo=vn)
+    out = expand("WHERE $__dateFilter(day)", QueryContext(start, end, 60, {}))
+    assert out == "WHERE day >= toDate('2026-11-22') AND day <= toDate('2026-11-22')"
+    assert expand("$__dateFilter(day)", ctx()) == (
+        "day >= toDate('2026-11-22') AND day <= toDate('2026-11-22')"
     )
 
 
