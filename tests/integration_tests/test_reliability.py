@@ -35,7 +35,7 @@ def _events(
     return out
 
 
-def _until(condition: Callable[[], object], timeout_s: float = 60) -> None:
+def _until(condition: Callable[[], object], timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
