@@ -125,20 +125,12 @@ class SinkStateStore:
         this topic's partition, in offset order: the dedup index's contents past its front."""
         if first < 0 or last < first:
             return []
-        with self.lock:
-            rows = self.client.query(
-                f"""
-                SELECT kafka_offset, toUnixTimestamp64Milli(event_time), toString(event_id)
-                FROM {self.database}.events
-                WHERE event_type = {{t:String}} AND kafka_partition = {{p:UInt16}}
-                  AND kafka_topic_id = {{id:String}}
-                  AND kafka_offset BETWEEN {{lo:UInt64}} AND {{hi:UInt64}}
-                ORDER BY kafka_offset
-                """,
-                parameters={"t": event_type, "p": partition, "id": topic_id, "lo": first,
-                            "hi": last},
-            ).result_rows  # fmt: skip
-        return [(int(offset), int(ms), str(event_id)) for offset, ms, event_id in rows]
+        return self._id_rows(
+            """kafka_topic_id = {id:String}
+               AND kafka_offset BETWEEN {lo:UInt64} AND {hi:UInt64}
+               ORDER BY kafka_offset""",
+            {"t": event_type, "p": partition, "id": topic_id, "lo": first, "hi": last},
+        )
 
     def legacy_event_ids(
         self, event_type: str, partition: int, last: int, since_ms: int, limit: int
@@ -148,18 +140,24 @@ class SinkStateStore:
         ``since_ms``, in offset order. Close to what the old index held, not exact."""
         if last < 0:
             return []
+        newest_first = self._id_rows(
+            """kafka_offset <= {o:UInt64}
+               AND event_time >= fromUnixTimestamp64Milli({s:Int64})
+               ORDER BY kafka_offset DESC LIMIT {n:UInt64}""",
+            {"t": event_type, "p": partition, "o": last, "s": max(since_ms, 0), "n": limit},
+        )
+        return newest_first[::-1]
+
+    def _id_rows(self, condition: str, parameters: dict[str, object]) -> list[tuple[int, int, str]]:
+        """(offset, event_ms, event_id) of one event type's partition, filtered further."""
         with self.lock:
             rows = self.client.query(
                 f"""
                 SELECT kafka_offset, toUnixTimestamp64Milli(event_time), toString(event_id)
                 FROM {self.database}.events
                 WHERE event_type = {{t:String}} AND kafka_partition = {{p:UInt16}}
-                  AND kafka_offset <= {{o:UInt64}}
-                  AND event_time >= fromUnixTimestamp64Milli({{s:Int64}})
-                ORDER BY kafka_offset DESC
-                LIMIT {{n:UInt64}}
+                  AND {condition}
                 """,
-                parameters={"t": event_type, "p": partition, "o": last,
-                            "s": max(since_ms, 0), "n": limit},
-            ).result_rows  # fmt: skip
-        return [(int(offset), int(ms), str(event_id)) for offset, ms, event_id in reversed(rows)]
+                parameters=parameters,
+            ).result_rows
+        return [(int(offset), int(ms), str(event_id)) for offset, ms, event_id in rows]

@@ -210,7 +210,9 @@ class TrackingProducer:
                 return
             tp = (msg.topic(), msg.partition())
             self.next_offset[tp] = max(self.next_offset.get(tp, 0), msg.offset() + 1)
-            self.log.append(Logged(tp[0], tp[1], msg.offset(), msg.value() or b"", valid))
+            self.log.append(
+                Logged(tp[0], tp[1], msg.offset(), msg.value() or b"", valid, msg.key())
+            )
 
         return on_delivery
 

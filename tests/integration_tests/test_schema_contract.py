@@ -13,12 +13,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Message
 
 from dxpulse.config import Settings
 from schemas.validation import REJECTION_CODES
@@ -27,19 +25,6 @@ from tests.schema_cases import Case, SchemaCases
 from tests.schema_reference import committed_schemas, read_exact, reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-class LocatingProducer(TrackingProducer):
-    """A TrackingProducer that also records where each message landed, by its key."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.landed: dict[bytes, tuple[str, int, int]] = {}
-
-    def _on_delivery(self, err: Any, msg: Message) -> None:
-        super()._on_delivery(err, msg)
-        if err is None:
-            self.landed[msg.key()] = (msg.topic(), msg.partition(), msg.offset())
 
 
 def _cases() -> list[Case]:
@@ -74,7 +59,7 @@ def test_every_derived_case_lands_where_the_schema_says(
     valid = [c for c in cases if not reference(c.event_type).errors(c.payload)]
     invalid = [c for c in cases if reference(c.event_type).errors(c.payload)]
     assert len(valid) > 500 and len(invalid) > 1_000, (len(valid), len(invalid))
-    producer = LocatingProducer(settings)
+    producer = TrackingProducer(settings)
     keys: dict[str, bytes] = {}
     for i, case in enumerate(cases):
         keys[case.name] = key = f"case-{i}".encode()
@@ -111,8 +96,9 @@ def test_every_derived_case_lands_where_the_schema_says(
         ).result_rows
     }
     assert len(letters) == len(invalid)
+    landed = {m.key: (m.topic, m.partition, m.offset) for m in producer.log}
     for case in invalid:
-        where = producer.landed[keys[case.name]]
+        where = landed[keys[case.name]]
         assert where in letters, f"not dead-lettered: {case.name}"
         code, reason = letters[where]
         assert code in REJECTION_CODES and reason.strip(), (case.name, code, reason)

@@ -44,6 +44,7 @@ class Logged:
     offset: int
     value: bytes
     valid: bool
+    key: bytes | None = None
 
 
 @dataclass
