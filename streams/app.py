@@ -14,10 +14,12 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 from mode import Service
+from prometheus_client import generate_latest
 
 from dxpulse.config import Settings
 from streams.deadletter import parse_headers
 from streams.ingest import IngestLoop
+from streams.metrics import CONTENT_TYPE, worker_registry
 from streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
@@ -85,5 +87,12 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
             ingest.stop()
             if self._future is not None:
                 await asyncio.shield(self._future)
+
+    metrics = worker_registry(status)  # the worker's own registry (streams/metrics.py)
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(metrics), headers={"Content-Type": CONTENT_TYPE})
 
     return app

@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
 
@@ -39,10 +40,10 @@ from schemas.validation import EventValidator, Rejection
 from streams.batch import NO_WATERMARK, PartitionBatch
 from streams.dedup import DedupIndex
 from streams.faults import FaultHook, no_faults
-from streams.health import health_rows, health_token
+from streams.health import consumer_lag, health_rows, health_token, next_offsets
 from streams.sink import ClickHouseSink
 from streams.state import BatchIntent, SinkStateStore
-from streams.status import WorkerStatus
+from streams.status import TopicCounts, WorkerStatus
 from streams.windows import epoch_ms
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,28 @@ def dead_letter_producer_config(settings: Settings) -> dict[str, Any]:
 
 def _no_table_fault(table: str) -> None:
     pass
+
+
+# A batch's running counts: messages, events, duplicates, late events, dead letters.
+_Counts = tuple[int, int, int, int, int]
+
+
+def _counts(batch: PartitionBatch) -> _Counts:
+    return (batch.messages, len(batch.events), batch.duplicates, batch.late_count,
+            len(batch.dead_letters))  # fmt: skip
+
+
+def _tally(touched: Iterable[tuple[PartitionBatch, _Counts]]) -> dict[str, TopicCounts]:
+    """Per topic, what one poll added to these batches (each with its counts before it)."""
+    tallies: dict[str, TopicCounts] = {}
+    for batch, (messages, events, duplicates, late, dead) in touched:
+        tally = tallies.setdefault(batch.topic, TopicCounts())
+        tally.consumed += batch.messages - messages
+        tally.accepted += len(batch.events) - events
+        tally.duplicates += batch.duplicates - duplicates
+        tally.late += batch.late_count - late
+        tally.dead_lettered.update(dl.code for dl in batch.dead_letters[dead:])
+    return tallies
 
 
 class _PartitionState:
@@ -161,6 +184,7 @@ class IngestLoop:
         self._producer = Producer(dead_letter_producer_config(self.settings))
         consumer = self._consumer = Consumer(consumer_config(self.settings))
         self._load_topic_ids()
+        self.status.watch(self._topic_type)
         consumer.subscribe(
             list(self._topic_type),
             on_assign=self._on_assign,
@@ -200,8 +224,10 @@ class IngestLoop:
         now = ctx["now"]
         now_ms = epoch_ms(now)
         validate = self.validator.validate_flat
-        accepted = rejected = duplicates = skipped = late = 0
-        rejections: list[str] = []
+        skipped = 0
+        # The batches this poll touched, with their counts before it: what it added to each
+        # is tallied per topic afterwards (_tally), so the loop below counts nothing itself.
+        touched: dict[int, tuple[PartitionBatch, _Counts]] = {}
         # Messages come in runs of one partition: look the batch up once per run. A
         # partition being replayed takes the careful path, message by message.
         run: TP | None = None
@@ -218,39 +244,26 @@ class IngestLoop:
                 if batch is None:
                     skipped += 1
                     continue
+                if id(batch) not in touched:
+                    touched[id(batch)] = (batch, _counts(batch))
                 expected = self._topic_type.get(tp[0])
                 run = tp if self._parts[tp].resume is None else None
             value = msg.value()
             flat = validate(value, expected, ctx)
             if isinstance(flat, Rejection):
                 batch.add_rejection(offset, msg.key(), value, flat, now)
-                rejections.append(flat.code)
-                rejected += 1
                 if run is None:
                     self._seal_if_replayed(tp, batch)
                 continue
-            late_before = batch.late_count
-            if batch.add_event(offset, flat, now, value, now_ms, msg.timestamp()[1]):
-                accepted += 1
-                late += batch.late_count - late_before
-            else:
-                duplicates += 1
+            batch.add_event(offset, flat, now, value, now_ms, msg.timestamp()[1])
             if run is None:
                 self._seal_if_replayed(tp, batch)
-        handled = accepted + rejected + duplicates
+        tallies = _tally(touched.values())
+        handled = sum(t.consumed for t in tallies.values())
         if handled and self._oldest is None:
             self._oldest = time.monotonic()
         self._pending += handled
-        with self.status.lock:
-            if handled and not self.status.first_consumed_at:
-                self.status.first_consumed_at = time.time()
-            self.status.consumed += handled
-            self.status.accepted += accepted
-            self.status.dead_lettered += rejected
-            self.status.duplicates += duplicates
-            self.status.late += late
-            self.status.skipped_replayed += skipped
-            self.status.rejections.update(rejections)
+        self.status.absorbed(tallies, skipped)
 
     def _batch_for(self, tp: TP, offset: int) -> PartitionBatch | None:
         """The open batch for this message, or None when it was already written."""
@@ -412,14 +425,29 @@ class IngestLoop:
         self._fault("before_commit")
         self._commit(batches)
         self._fault("after_commit")
+        self._report_flush(batches, visible_ms, time.monotonic() - started)
+
+    def _report_flush(
+        self, batches: list[PartitionBatch], visible_ms: list[int], seconds: float
+    ) -> None:
+        """A completed flush into WorkerStatus: once per flush, whatever its size."""
+        committed: dict[str, int] = {}
+        for b in batches:
+            committed[b.topic] = committed.get(b.topic, 0) + b.messages
+        lag = {
+            tp: consumer_lag(self._high_watermark(tp), nxt)
+            for tp, nxt in next_offsets(batches).items()
+        }
         with self.status.lock:
             for batch, visible in zip(batches, visible_ms, strict=True):
                 self.status.freshness.record(batch.produced_ms, visible)
-            self.status.committed += sum(b.messages for b in batches)
+            self.status.committed_to(committed, lag)
             self.status.flushes += 1
             self.status.last_flush_at = time.time()
-            self.status.last_flush_seconds = time.monotonic() - started
+            self.status.last_flush_seconds = seconds
             self.status.last_flush_batches = len(batches)
+            self.status.flush_duration.observe(seconds)
+            self.status.flush_rows.observe(sum(len(b.events) for b in batches))
 
     def _write_health(self, batches: list[PartitionBatch], flushed_ms: int, started: float) -> None:
         """Report the flush in ``pipeline_flushes``: one insert, a row per batch.
@@ -525,6 +553,7 @@ class IngestLoop:
             self.status.state = "degraded"
             self.status.error = f"{type(exc).__name__}: {str(exc)[:300]}"
             self.status.write_failures += 1
+            self.status.outage_since = self.status.outage_since or time.time()
 
     def _leave_outage(self) -> None:
         if self._outage_since is None:
@@ -536,6 +565,7 @@ class IngestLoop:
         with self.status.lock:
             self.status.state, self.status.error = "running", None
             self.status.outage_seconds += lasted
+            self.status.outage_since = 0.0
 
     def _pause(self, paused: bool) -> None:
         consumer = self._consumer
@@ -601,6 +631,7 @@ class IngestLoop:
         gone = {f"{t}[{p}]" for t, p in tps}
         with self.status.lock:
             self.status.assigned = [a for a in self.status.assigned if a not in gone]
+        self.status.released(tps)
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         with self.status.lock:

@@ -1,14 +1,54 @@
-"""Counters a worker reports on its /status page; updated by the ingest thread."""
+"""Counters a worker reports on its /status page and /metrics; updated by the ingest thread.
+
+The ingest loop updates them once per consume batch and once per flush, never per message
+(streams/ingest.py), under :attr:`WorkerStatus.lock`; the web thread reads them under the same
+lock. Per-topic counts (:class:`TopicCounts`) are what /metrics exports; the totals beside them
+are what /status has always shown, kept equal to the topics' sums by :meth:`absorbed`.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Histogram
+
 from streams.freshness import FreshnessHistogram
+from streams.metrics import FLUSH_DURATION, FLUSH_ROWS, new_histogram
+
+TP = tuple[str, int]
+
+
+@dataclass
+class TopicCounts:
+    """One topic's messages by outcome: a consume batch's tally, or a worker's running total.
+
+    consumed = accepted + duplicates + the dead letters; late events are among the accepted.
+    """
+
+    consumed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    late: int = 0
+    committed: int = 0  # messages whose rows are written and whose offsets are committed
+    dead_lettered: Counter[str] = field(default_factory=Counter)  # by rejection code
+
+    def add(self, other: TopicCounts) -> None:
+        self.consumed += other.consumed
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.late += other.late
+        self.committed += other.committed
+        self.dead_lettered.update(other.dead_lettered)
+
+    def copy(self) -> TopicCounts:
+        copied = TopicCounts()
+        copied.add(self)
+        return copied
 
 
 @dataclass
@@ -24,6 +64,7 @@ class WorkerStatus:
     last_flush_batches: int = 0
     write_failures: int = 0
     outage_seconds: float = 0.0
+    outage_since: float = 0.0  # wall clock when the ongoing ClickHouse outage began; 0 if none
     last_flush_at: float = 0.0
     first_consumed_at: float = 0.0  # wall clock of the first message handled
     last_flush_seconds: float = 0.0
@@ -34,6 +75,13 @@ class WorkerStatus:
     error: str | None = None
     started_at: float = field(default_factory=time.time)
     freshness: FreshnessHistogram = field(default_factory=FreshnessHistogram)
+    topics: dict[str, TopicCounts] = field(default_factory=dict)
+    # Per owned partition, messages in the log past what is committed, as of its last flush.
+    lag: dict[TP, int] = field(default_factory=dict)
+    # prometheus-client's own, unregistered (streams/metrics.py exports them): one
+    # observation per flush, so their lock costs nothing measurable.
+    flush_duration: Histogram = field(default_factory=lambda: new_histogram(FLUSH_DURATION))
+    flush_rows: Histogram = field(default_factory=lambda: new_histogram(FLUSH_ROWS))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -65,3 +113,40 @@ class WorkerStatus:
     @property
     def lock(self) -> threading.Lock:
         return self._lock
+
+    def watch(self, topics: Iterable[str]) -> None:
+        """Report these topics from the start, at zero, before any message of theirs."""
+        with self._lock:
+            for topic in topics:
+                self.topics.setdefault(topic, TopicCounts())
+
+    def absorbed(self, tallies: Mapping[str, TopicCounts], skipped: int) -> None:
+        """Add one consume batch's per-topic tallies to the topics and to the totals."""
+        with self._lock:
+            for topic, tally in tallies.items():
+                self.topics.setdefault(topic, TopicCounts()).add(tally)
+                self.consumed += tally.consumed
+                self.accepted += tally.accepted
+                self.duplicates += tally.duplicates
+                self.late += tally.late
+                self.dead_lettered += tally.dead_lettered.total()
+                self.rejections.update(tally.dead_lettered)
+            self.skipped_replayed += skipped
+            if self.consumed and not self.first_consumed_at:
+                self.first_consumed_at = time.time()
+
+    def committed_to(self, committed: Mapping[str, int], lag: Mapping[TP, int]) -> None:
+        """A flush committed these messages per topic, leaving this lag per partition.
+
+        Call with :attr:`lock` held: the flush updates its other figures at the same time.
+        """
+        for topic, messages in committed.items():
+            self.topics.setdefault(topic, TopicCounts()).committed += messages
+            self.committed += messages
+        self.lag.update(lag)
+
+    def released(self, tps: Iterable[TP]) -> None:
+        """Partitions revoked or lost: another worker reports their lag now."""
+        with self._lock:
+            for tp in tps:
+                self.lag.pop(tp, None)

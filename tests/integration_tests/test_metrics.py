@@ -1,0 +1,313 @@
+"""GET /metrics of real workers, parsed with prometheus-client's own parser: its counters
+equal what the test produced, per topic and per rejection reason.
+
+The workload is built so that every count is known in advance: per topic, so many valid
+events, so many re-sent ones (duplicates), so many 30 minutes old behind newer ones of their
+partition (late), and so many malformed messages of each rejection code, different numbers
+for each topic so that a count under the wrong label shows.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from clickhouse_connect.driver.client import Client
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.embedded import free_port
+from producers.generator import EventGenerator
+from schemas.validation import REJECTION_CODES
+from streams.metrics import CONTENT_TYPE, worker_registry
+from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up
+from tests.integration_tests.workers import WorkerProcess
+
+Factory = Callable[[], RunningIngest]
+Labels = frozenset[tuple[str, str]]
+
+
+@dataclass
+class Expected:
+    """What one topic received, by outcome."""
+
+    valid: int = 0
+    duplicates: int = 0
+    late: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def consumed(self) -> int:
+        return self.valid + self.duplicates + self.late + self.rejected.total()
+
+
+def produce_mix(settings: Settings, producer: TrackingProducer, seed: int) -> dict[str, Expected]:
+    """Per topic t (0, 1, 2): 150 + 50t valid events, then 10 + 10t of them again, 4 + 3t
+    events 30 minutes old keyed like earlier ones (so their partition's watermark is ahead:
+    late), and malformed messages, t + 1 to t + 3 of each rejection code."""
+    now = datetime.now(UTC)
+    expected: dict[str, Expected] = {}
+    for t, event_type in enumerate(EVENT_TYPES):
+        topic = settings.kafka.topic(event_type)
+        gen = EventGenerator(seed=seed + t, event_types=(event_type,))
+        sent = []
+        for _ in range(150 + 50 * t):
+            event = gen.event(now)
+            sent.append((event["province_code"].encode(), gen.encode(event)))
+            producer.send(topic, *sent[-1])
+        for key, value in sent[: 10 + 10 * t]:
+            producer.send(topic, key, value)  # a producer retry: the same bytes again
+        for key, _ in sent[: 4 + 3 * t]:
+            producer.send(topic, key, gen.encode(gen.event(now - timedelta(minutes=30))))
+        rejected = _send_malformed(settings, producer, topic, event_type, t)
+        expected[topic] = Expected(len(sent), 10 + 10 * t, 4 + 3 * t, rejected)
+    producer.flush()
+    return expected
+
+
+def _send_malformed(
+    settings: Settings, producer: TrackingProducer, topic: str, event_type: str, t: int
+) -> Counter[str]:
+    other = next(e for e in EVENT_TYPES if e != event_type)
+    stranger = EventGenerator(seed=99, event_types=(other,))
+    bad = {
+        "empty": b"",
+        "invalid_json": b"{broken",
+        "too_large": b"x" * (settings.stream.max_event_bytes + 1),
+        "invalid_event": orjson.dumps({"event_id": "x"}),
+        "wrong_topic": stranger.encode(stranger.event(datetime.now(UTC))),
+    }
+    assert set(bad) == set(REJECTION_CODES)
+    rejected: Counter[str] = Counter()
+    for n, (code, value) in enumerate(bad.items()):
+        for _ in range(t + 1 + n % 3):
+            producer.send(topic, b"01", value, valid=False)
+            rejected[code] += 1
+    return rejected
+
+
+# -- reading /metrics ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scrape:
+    samples: dict[str, dict[Labels, float]]  # sample name -> labels -> value
+    types: dict[str, str]  # family name -> type
+
+    @classmethod
+    def parse(cls, text: str) -> Scrape:
+        samples: dict[str, dict[Labels, float]] = {}
+        types = {}
+        for family in text_string_to_metric_families(text):
+            types[family.name] = family.type
+            for s in family.samples:
+                samples.setdefault(s.name, {})[frozenset(s.labels.items())] = s.value
+        return cls(samples, types)
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.samples[name][frozenset(labels.items())]
+
+    def by(self, name: str, *keys: str) -> dict[tuple[str, ...], float]:
+        """A sample's values keyed by the given labels' values."""
+        return {tuple(dict(labels)[k] for k in keys): v for labels, v in self.samples[name].items()}
+
+    def total(self, name: str) -> float:
+        return sum(self.samples.get(name, {}).values())
+
+
+def http_scrape(port: int) -> tuple[Scrape, str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return Scrape.parse(resp.read().decode()), resp.headers["Content-Type"]
+
+
+def assert_counts(scrape: Scrape, expected: dict[str, Expected]) -> None:
+    """Every per-topic counter equals what was produced to that topic."""
+    assert scrape.by("dxpulse_messages_consumed_total", "topic") == {
+        (t,): e.consumed for t, e in expected.items()
+    }
+    assert scrape.by("dxpulse_events_accepted_total", "topic") == {
+        (t,): e.valid + e.late for t, e in expected.items()
+    }
+    assert scrape.by("dxpulse_duplicates_total", "topic") == {
+        (t,): e.duplicates for t, e in expected.items()
+    }
+    assert scrape.by("dxpulse_late_events_total", "topic") == {
+        (t,): e.late for t, e in expected.items()
+    }
+    assert scrape.by("dxpulse_messages_committed_total", "topic") == {
+        (t,): e.consumed for t, e in expected.items()
+    }
+    assert scrape.by("dxpulse_messages_dead_lettered_total", "topic", "reason") == {
+        (t, code): e.rejected[code] for t, e in expected.items() for code in REJECTION_CODES
+    }
+
+
+def assert_flushes_and_freshness(scrape: Scrape, accepted: int) -> None:
+    flushes = scrape.value("dxpulse_flush_duration_seconds_count")
+    assert flushes > 1 and scrape.value("dxpulse_flush_rows_count") == flushes
+    assert scrape.value("dxpulse_flush_duration_seconds_bucket", le="+Inf") == flushes
+    assert scrape.value("dxpulse_flush_duration_seconds_sum") > 0
+    assert scrape.value("dxpulse_flush_rows_sum") == accepted
+    # Every accepted event carries its CreateTime: one freshness observation each.
+    assert scrape.value("dxpulse_freshness_seconds_count") == accepted
+    assert scrape.value("dxpulse_freshness_seconds_bucket", le="+Inf") == accepted
+    assert scrape.value("dxpulse_freshness_seconds_sum") > 0
+
+
+def _committed(scrape: Scrape) -> float:
+    return scrape.total("dxpulse_messages_committed_total")
+
+
+# -- a real `dxpulse worker` process ------------------------------------------------------------
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    # Small flushes: several of them, some while the partitions still have a backlog.
+    settings.stream.flush_max_events = 300
+    settings.stream.poll_batch = 200
+    made = WorkerProcess(settings, tmp_path / "worker", {})
+    yield made
+    made.cleanup()
+
+
+def test_a_worker_process_serves_metrics_equal_to_what_was_produced(
+    settings: Settings, topics: list[str], worker: WorkerProcess
+) -> None:
+    producer = TrackingProducer(settings)
+    expected = produce_mix(settings, producer, seed=71)
+    produced = sum(e.consumed for e in expected.values())
+    assert len(producer.log) == produced
+    port = free_port()
+    worker.start(DXPULSE_WEB__PORT=str(port))
+
+    deadline = time.monotonic() + 180  # a guard, not a timed assertion
+    scrape: Scrape | None = None
+    while scrape is None or _committed(scrape) < produced:
+        assert time.monotonic() < deadline, "the worker never committed everything"
+        worker.check_alive()
+        time.sleep(0.3)
+        try:
+            scrape, content_type = http_scrape(port)
+        except OSError:
+            continue  # not listening yet
+
+    assert content_type == CONTENT_TYPE == "text/plain; version=0.0.4; charset=utf-8"
+    assert_counts(scrape, expected)
+    assert_flushes_and_freshness(scrape, sum(e.valid + e.late for e in expected.values()))
+    assert scrape.types["dxpulse_messages_consumed"] == "counter"
+    assert scrape.types["dxpulse_flush_duration_seconds"] == "histogram"
+    # Caught up: every partition that received messages reports a lag of 0.
+    assert scrape.by("dxpulse_consumer_lag_messages", "topic", "partition") == {
+        (t, str(p)): 0 for t, p in producer.next_offset
+    }
+    assert scrape.value("dxpulse_clickhouse_outage") == 0
+    assert scrape.value("dxpulse_insert_failures_total") == 0
+    assert scrape.value("dxpulse_messages_replay_skipped_total") == 0
+    assert scrape.value("process_resident_memory_bytes") > 50e6  # a Python with chDB
+    assert scrape.value("process_cpu_seconds_total") > 0
+
+    assert worker.terminate() == 0  # nothing left to flush: the counts above are final
+    db = worker.settings.clickhouse.database
+    ((flushes, rows),), ((events,),) = worker.query(
+        f"SELECT uniqExact(worker, flushed_at), sum(events) FROM {db}.pipeline_flushes",
+        f"SELECT count() FROM {db}.events",
+    )
+    # A flush is one (worker, flushed_at) in pipeline_flushes (tests/.../test_pipeline_health).
+    assert scrape.value("dxpulse_flush_duration_seconds_count") == flushes
+    assert scrape.value("dxpulse_flush_rows_sum") == rows == events
+
+
+# -- in-process loops ---------------------------------------------------------------------------
+def registry_scrape(running: RunningIngest) -> Scrape:
+    return Scrape.parse(generate_latest(worker_registry(running.status)).decode())
+
+
+def test_an_outage_shows_as_state_and_failures_and_the_counts_stay_exact(
+    settings: Settings, ch: Client, topics: list[str], ingest_factory: Factory
+) -> None:
+    producer = TrackingProducer(settings)
+    expected = produce_mix(settings, producer, seed=72)
+    ingest = ingest_factory()
+    wait_caught_up(settings, producer)
+    before = registry_scrape(ingest)
+    assert before.value("dxpulse_clickhouse_outage") == 0
+    assert before.value("dxpulse_insert_failures_total") == 0
+
+    def outage(table: str) -> None:
+        raise ConnectionError(f"ClickHouse unreachable (injected) while writing {table}")
+
+    ingest.sink.fault = outage
+    again = produce_mix(settings, producer, seed=73)
+    deadline = time.monotonic() + 60  # a guard
+    while ingest.status.snapshot()["write_failures"] < 2:
+        assert time.monotonic() < deadline, "the flush never failed"
+        time.sleep(0.1)
+    during = registry_scrape(ingest)
+    assert during.value("dxpulse_clickhouse_outage") == 1
+    assert during.value("dxpulse_insert_failures_total") >= 2
+    assert during.value("dxpulse_clickhouse_outage_seconds_total") > 0
+    assert _committed(during) == _committed(before), "nothing commits while writes fail"
+
+    ingest.sink.fault = None
+    wait_caught_up(settings, producer)
+    ingest.stop()
+    after = registry_scrape(ingest)
+    assert after.value("dxpulse_clickhouse_outage") == 0
+    assert after.value("dxpulse_insert_failures_total") == ingest.status.write_failures >= 2
+    assert after.value("dxpulse_clickhouse_outage_seconds_total") == pytest.approx(
+        ingest.status.outage_seconds
+    )
+    for topic, e in expected.items():
+        e.valid += again[topic].valid
+        e.duplicates += again[topic].duplicates
+        e.late += again[topic].late
+        e.rejected.update(again[topic].rejected)
+    assert_counts(after, expected)
+    assert_flushes_and_freshness(after, sum(e.valid + e.late for e in expected.values()))
+    ((rows,),) = ch.query(f"SELECT count() FROM {settings.clickhouse.database}.events").result_rows
+    assert after.value("dxpulse_flush_rows_sum") == rows
+
+
+def test_two_loops_in_one_process_report_separately_and_add_up(
+    settings: Settings, ch: Client, topics: list[str], ingest_factory: Factory
+) -> None:
+    first = ingest_factory()
+    deadline = time.monotonic() + 60  # a guard
+    while len(first.status.snapshot()["assigned"]) < 12:
+        assert time.monotonic() < deadline, "the first loop got no partitions"
+        time.sleep(0.1)
+    second = ingest_factory()  # takes over half of the partitions in a rebalance
+    while not (first.status.snapshot()["assigned"] and second.status.snapshot()["assigned"]):
+        assert time.monotonic() < deadline + 60, "the rebalance never completed"
+        time.sleep(0.1)
+    producer = TrackingProducer(settings)
+    expected = produce_mix(settings, producer, seed=74)
+    total = sum(e.consumed for e in expected.values())
+    # Scraped while both run (a stopped loop owns no partition, so reports no lag); the
+    # commit counter is updated with everything else a flush reports.
+    scrapes: list[Scrape] = []
+    while sum(_committed(s) for s in scrapes) < total:
+        assert time.monotonic() < deadline + 240, "not everything was committed"
+        time.sleep(0.2)
+        scrapes = [registry_scrape(first), registry_scrape(second)]
+    first.stop()
+    second.stop()
+
+    consumed = [s.total("dxpulse_messages_consumed_total") for s in scrapes]
+    assert 0 < consumed[0] < total and sum(consumed) == total, consumed
+    produced = {
+        "dxpulse_events_accepted_total": sum(e.valid + e.late for e in expected.values()),
+        "dxpulse_messages_dead_lettered_total": sum(e.rejected.total() for e in expected.values()),
+        "dxpulse_duplicates_total": sum(e.duplicates for e in expected.values()),
+        "dxpulse_late_events_total": sum(e.late for e in expected.values()),
+    }
+    assert {name: sum(s.total(name) for s in scrapes) for name in produced} == produced
+    # Each reports the lag of the partitions it owns, none twice.
+    owned = [set(s.by("dxpulse_consumer_lag_messages", "topic", "partition")) for s in scrapes]
+    assert owned[0] and owned[1] and not owned[0] & owned[1]
+    assert owned[0] | owned[1] == {(t, str(p)) for t, p in producer.next_offset}
