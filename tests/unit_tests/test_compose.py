@@ -85,7 +85,28 @@ def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
 
 
 def test_the_stack_has_its_services() -> None:
-    assert set(services()) == {"kafka", "clickhouse", "grafana", "init", "worker", "producer"}
+    assert set(services()) == {
+        "kafka", "clickhouse", "grafana", "init", "worker", "producer", "prometheus",
+    }  # fmt: skip
+    # Only Prometheus is optional: a plain `docker compose up` starts the rest.
+    optional = {name for name, service in services().items() if service.get("profiles")}
+    assert optional == {"prometheus"}
+    assert services()["prometheus"]["profiles"] == ["prometheus"]
+
+
+def test_prometheus_scrapes_every_worker_replica_on_its_web_port() -> None:
+    prometheus = services()["prometheus"]
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in prometheus["volumes"]}
+    config_path = "./deploy/prometheus/prometheus.yml"
+    assert mounts[config_path] == "/etc/prometheus/prometheus.yml"
+    assert f"--config.file={mounts[config_path]}" in prometheus["command"]
+    config = yaml.safe_load((ROOT / config_path).read_text("utf-8"))
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    # DNS discovery of the `worker` service: one target per replica, however many run.
+    (sd,) = job["dns_sd_configs"]
+    worker_port = services()["worker"]["environment"]["DXPULSE_WEB__PORT"]
+    assert (sd["names"], sd["type"], sd["port"]) == (["worker"], "A", worker_port)
 
 
 def test_every_image_is_pinned_to_a_version() -> None:
