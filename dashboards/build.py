@@ -23,6 +23,7 @@ from dashboards import (
     mobile_money,
     overview,
     pipeline_health,
+    pipeline_health_prometheus,
     regions,
     trends,
 )
@@ -38,6 +39,9 @@ DASHBOARD_MODULES: tuple[ModuleType, ...] = (
     pipeline_health,
     trends,
 )
+# On the compose stack's optional Prometheus: provisioned from the files only, as is their
+# datasource; `dxpulse dashboards push` sends the ClickHouse ones, whose datasource it creates.
+PROMETHEUS_MODULES: tuple[ModuleType, ...] = (pipeline_health_prometheus,)
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
@@ -62,9 +66,11 @@ def bundle_for(settings: Settings) -> GrafanaBundle:
     return build_bundle(settings.grafana, settings.clickhouse.database, context(settings))
 
 
-def dashboards(ctx: BuildContext) -> list[JSON]:
+def dashboards(
+    ctx: BuildContext, modules: tuple[ModuleType, ...] = DASHBOARD_MODULES
+) -> list[JSON]:
     built = []
-    for module in DASHBOARD_MODULES:
+    for module in modules:
         model = module.build(ctx).build()
         for number, panel in enumerate(model.panels or [], start=1):
             panel.id_val = number
@@ -153,13 +159,18 @@ def generated_files() -> dict[Path, str]:
     grafana = GrafanaSettings()
     b = build_bundle(grafana, DEFAULT_DATABASE, BuildContext(grafana.datasource_uid))
     files: dict[Path, str] = {}
-    for model in b.dashboards:
+    prometheus_models = dashboards(BuildContext(grafana.datasource_uid), PROMETHEUS_MODULES)
+    for model in [*b.dashboards, *prometheus_models]:
         text = json.dumps(model, indent=2, ensure_ascii=False) + "\n"
         files[DASHBOARDS_DIR / f"{model['uid']}.json"] = text
     files[PROVISIONING_DIR / "datasources" / "dxpulse.yaml"] = _yaml(datasource_provisioning(b))
+    files[PROVISIONING_DIR / "datasources" / "prometheus.yaml"] = _yaml(
+        pipeline_health_prometheus.datasource_provisioning()
+    )
     files[PROVISIONING_DIR / "dashboards" / "dxpulse.yaml"] = _yaml(dashboard_provider(b))
     files[PROVISIONING_DIR / "alerting" / "dxpulse.yaml"] = _yaml(alerting_provisioning(b))
-    files[README] = _with_readme_section(README.read_text("utf-8"), readme_section(b.dashboards))
+    section = readme_section([*b.dashboards, *prometheus_models])
+    files[README] = _with_readme_section(README.read_text("utf-8"), section)
     return files
 
 
@@ -194,9 +205,10 @@ def readme_section(models: list[JSON]) -> str:
         lines += [f"**{model['title']}** (`{model['uid']}`)", ""]
         lines += ["| panel | question it answers | reads |", "|---|---|---|"]
         for panel in model.get("panels", []):
-            queries = [t["rawSql"] for t in panel.get("targets", [])]
+            queries = [t["rawSql"] for t in panel.get("targets", []) if "rawSql" in t]
             sources = sorted({t for q in queries for t in tables_read(q)})
-            reads = ", ".join(f"`{t}`" for t in sources)
+            # A PromQL panel reads the workers' /metrics, through Prometheus.
+            reads = ", ".join(f"`{t}`" for t in sources) if queries else "Prometheus"
             lines.append(f"| {panel['title']} | {panel.get('description', '')} | {reads} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

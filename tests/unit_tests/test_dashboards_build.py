@@ -11,9 +11,10 @@ import pytest
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dashboards import alerts, build, query
+from dashboards import alerts, build, pipeline_health_prometheus, query
 from dashboards.panels import BuildContext
 from dxpulse.config import GrafanaSettings
+from streams.metrics import METRICS, PROCESS_PREFIX
 
 ROOT = build.ROOT
 BUSINESS = ["dxpulse-overview", "dxpulse-regions", "dxpulse-ecommerce", "dxpulse-mobile-money"]
@@ -36,10 +37,16 @@ PRE_AGGREGATED = {
 }
 
 
-def committed_dashboards() -> dict[str, dict[str, Any]]:
+# The variant on the compose profile's Prometheus (PromQL, not ClickHouse): tested apart, below.
+PROMETHEUS = {m.UID for m in build.PROMETHEUS_MODULES}
+
+
+def committed_dashboards(prometheus: bool = False) -> dict[str, dict[str, Any]]:
+    """The committed ClickHouse dashboards; with ``prometheus``, the Prometheus ones too."""
     return {
         p.stem: json.loads(p.read_text("utf-8"))
         for p in sorted(build.DASHBOARDS_DIR.glob("*.json"))
+        if prometheus or p.stem not in PROMETHEUS
     }
 
 
@@ -56,8 +63,9 @@ def test_generated_files_are_up_to_date() -> None:
 
 def test_only_generated_dashboards_are_committed() -> None:
     generated = {p.stem for p in build.generated_files() if p.parent == build.DASHBOARDS_DIR}
-    assert set(committed_dashboards()) == generated
-    assert len(generated) == 6
+    assert set(committed_dashboards(prometheus=True)) == generated
+    assert len(generated) == 7
+    assert {"dxpulse-pipeline-health-prometheus"} == PROMETHEUS
 
 
 @pytest.mark.parametrize("uid", sorted(committed_dashboards()))
@@ -220,7 +228,7 @@ def test_custom_settings_reach_the_pushed_bundle() -> None:
 
 def test_readme_lists_every_panel() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
-    for data in committed_dashboards().values():
+    for data in committed_dashboards(prometheus=True).values():
         for panel in data["panels"]:
             assert f"| {panel['title']} | {panel['description']} |" in readme
 
@@ -251,7 +259,7 @@ def test_cli_build_check_names_stale_files_and_build_writes_them(
         main()
     assert exited.value.code == 1
     err = capsys.readouterr().err
-    assert err.startswith("dxpulse: error: 6 generated file(s) out of date")
+    assert err.startswith("dxpulse: error: 7 generated file(s) out of date")
     assert err.count("\n") == 1
     assert not (tmp_path / "dashboards").exists()  # --check writes nothing
     monkeypatch.setattr("sys.argv", ["dxpulse", "dashboards", "build"])
@@ -259,5 +267,45 @@ def test_cli_build_check_names_stale_files_and_build_writes_them(
         main()
     assert exited.value.code == 0
     assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == sorted(
-        f"{uid}.json" for uid in committed_dashboards()
+        f"{uid}.json" for uid in committed_dashboards(prometheus=True)
     )
+
+
+# --- the Prometheus variant of pipeline health -----------------------------------------------
+def test_prometheus_dashboard_reads_only_what_the_workers_export() -> None:
+    (data,) = (committed_dashboards(prometheus=True)[uid] for uid in PROMETHEUS)
+    assert data["time"] == {"from": "now-1h", "to": "now"} and data["refresh"] == "10s"
+    model = Dashboard.from_json(data)
+    assert json.loads(json.dumps(model.to_json(), default=lambda o: o.to_json())) == data
+    exported = {m.name for m in METRICS}
+    scrape_config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = scrape_config["scrape_configs"]
+    for panel, target in build.targets(data):
+        assert panel["datasource"] == target["datasource"] == {
+            "type": "prometheus", "uid": pipeline_health_prometheus.DATASOURCE_UID,
+        }  # fmt: skip
+        assert "?" in panel["description"]
+        expr = target["expr"]
+        assert f'job="{job["job_name"]}"' in expr, panel["title"]
+        if "rate(" in expr or "increase(" in expr:
+            assert "[$__rate_interval]" in expr, panel["title"]
+        for name in re.findall(r"\b((?:dxpulse|process)_[a-z_]+)", expr):
+            if name.startswith(PROCESS_PREFIX):
+                continue  # prometheus-client's ProcessCollector
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert name in exported or base in exported, f"{panel['title']}: {name}"
+
+
+def test_prometheus_datasource_points_at_the_compose_service() -> None:
+    (ds,) = provisioning_file("datasources", "prometheus.yaml")["datasources"]
+    assert ds["uid"] == pipeline_health_prometheus.DATASOURCE_UID and ds["type"] == "prometheus"
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+    (published,) = compose["services"]["prometheus"]["ports"]
+    assert ds["url"] == f"http://prometheus:{published.rsplit(':', 1)[1]}"
+    assert ds["editable"] is False and "secureJsonData" not in ds
+
+
+def provisioning_file(kind: str, name: str) -> dict[str, Any]:
+    data = yaml.safe_load((build.PROVISIONING_DIR / kind / name).read_text("utf-8"))
+    assert isinstance(data, dict)
+    return data
