@@ -5,6 +5,7 @@ tests/integration_tests/test_metrics.py."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -105,3 +106,9 @@ def test_each_worker_has_its_own_registry_and_the_global_one_stays_clean() -> No
     first, second = busy_status(), WorkerStatus()
     assert scrape(first)["dxpulse_messages_consumed"] != scrape(second)["dxpulse_messages_consumed"]
     assert not [m for m in REGISTRY.collect() if m.name.startswith("dxpulse_")]
+
+
+def test_operations_doc_lists_every_exported_metric_with_its_type() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text("utf-8")
+    for metric in METRICS:
+        assert f"| `{metric.name}` | {metric.kind} |" in doc, metric.name
