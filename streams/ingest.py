@@ -553,7 +553,7 @@ class IngestLoop:
             self.status.state = "degraded"
             self.status.error = f"{type(exc).__name__}: {str(exc)[:300]}"
             self.status.write_failures += 1
-            self.status.outage_since = self.status.outage_since or time.time()
+            self.status.outage_since = self._outage_since
 
     def _leave_outage(self) -> None:
         if self._outage_since is None:
@@ -565,7 +565,7 @@ class IngestLoop:
         with self.status.lock:
             self.status.state, self.status.error = "running", None
             self.status.outage_seconds += lasted
-            self.status.outage_since = 0.0
+            self.status.outage_since = None
 
     def _pause(self, paused: bool) -> None:
         consumer = self._consumer

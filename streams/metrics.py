@@ -159,7 +159,7 @@ class _Scrape:
     skipped: int
     lag: dict[tuple[str, int], int]
     insert_failures: int
-    outage_since: float
+    outage_since: float | None
     outage_seconds: float
     freshness_below: list[int]
     freshness_count: int
@@ -244,8 +244,9 @@ class WorkerCollector:
         failures = _counter(INSERT_FAILURES)
         failures.add_metric([], scrape.insert_failures)
         outage = _gauge(OUTAGE)
-        outage.add_metric([], 1 if scrape.outage_since else 0)
-        ongoing = time.time() - scrape.outage_since if scrape.outage_since else 0.0
+        outage.add_metric([], 0 if scrape.outage_since is None else 1)
+        since = scrape.outage_since
+        ongoing = 0.0 if since is None else time.monotonic() - since  # the clock of `lasted`
         seconds = _counter(OUTAGE_SECONDS)
         seconds.add_metric([], scrape.outage_seconds + max(0.0, ongoing))
         yield from (failures, outage, seconds)

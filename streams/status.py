@@ -64,7 +64,9 @@ class WorkerStatus:
     last_flush_batches: int = 0
     write_failures: int = 0
     outage_seconds: float = 0.0
-    outage_since: float = 0.0  # wall clock when the ongoing ClickHouse outage began; 0 if none
+    # time.monotonic() when the ongoing ClickHouse outage began, None if none: the clock that
+    # outage_seconds is measured with, so the exported total never steps back when it ends.
+    outage_since: float | None = None
     last_flush_at: float = 0.0
     first_consumed_at: float = 0.0  # wall clock of the first message handled
     last_flush_seconds: float = 0.0
