@@ -262,44 +262,63 @@ def test_an_outage_shows_as_state_and_failures_and_the_counts_stay_exact(
     assert after.value("dxpulse_clickhouse_outage_seconds_total") == pytest.approx(
         ingest.status.outage_seconds
     )
-    for topic, e in expected.items():
-        e.valid += again[topic].valid
-        e.duplicates += again[topic].duplicates
-        e.late += again[topic].late
-        e.rejected.update(again[topic].rejected)
+    expected = _merged(expected, again)
     assert_counts(after, expected)
     assert_flushes_and_freshness(after, sum(e.valid + e.late for e in expected.values()))
     ((rows,),) = ch.query(f"SELECT count() FROM {settings.clickhouse.database}.events").result_rows
     assert after.value("dxpulse_flush_rows_sum") == rows
 
 
+def _merged(first: dict[str, Expected], then: dict[str, Expected]) -> dict[str, Expected]:
+    return {
+        topic: Expected(
+            e.valid + then[topic].valid,
+            e.duplicates + then[topic].duplicates,
+            e.late + then[topic].late,
+            e.rejected + then[topic].rejected,
+        )
+        for topic, e in first.items()
+    }
+
+
+def _wait_committed(loops: list[RunningIngest], total: int, guard_s: float) -> list[Scrape]:
+    """Scrape these loops until together they committed ``total`` messages."""
+    deadline = time.monotonic() + guard_s  # a guard, not a timed assertion
+    scrapes = [registry_scrape(loop) for loop in loops]
+    while sum(_committed(s) for s in scrapes) < total:
+        assert time.monotonic() < deadline, "not everything was committed"
+        time.sleep(0.2)
+        scrapes = [registry_scrape(loop) for loop in loops]
+    return scrapes
+
+
 def test_two_loops_in_one_process_report_separately_and_add_up(
     settings: Settings, ch: Client, topics: list[str], ingest_factory: Factory
 ) -> None:
+    """The first loop owns every partition and flushes them all (so reports the lag of all),
+    then a second joins: after the rebalance each reports only the partitions it owns."""
     first = ingest_factory()
-    deadline = time.monotonic() + 60  # a guard
-    while len(first.status.snapshot()["assigned"]) < 12:
-        assert time.monotonic() < deadline, "the first loop got no partitions"
-        time.sleep(0.1)
-    second = ingest_factory()  # takes over half of the partitions in a rebalance
-    while not (first.status.snapshot()["assigned"] and second.status.snapshot()["assigned"]):
-        assert time.monotonic() < deadline + 60, "the rebalance never completed"
-        time.sleep(0.1)
     producer = TrackingProducer(settings)
-    expected = produce_mix(settings, producer, seed=74)
+    before = produce_mix(settings, producer, seed=74)
+    (alone,) = _wait_committed([first], sum(e.consumed for e in before.values()), 180)
+    every = {(t, str(p)) for t, p in producer.next_offset}
+    assert set(alone.by("dxpulse_consumer_lag_messages", "topic", "partition")) == every
+
+    second = ingest_factory()  # takes over half of the partitions in a rebalance
+    deadline = time.monotonic() + 120  # a guard
+    while not (first.status.snapshot()["assigned"] and second.status.snapshot()["assigned"]):
+        assert time.monotonic() < deadline, "the rebalance never completed"
+        time.sleep(0.1)
+    expected = _merged(before, produce_mix(settings, producer, seed=75))
     total = sum(e.consumed for e in expected.values())
     # Scraped while both run (a stopped loop owns no partition, so reports no lag); the
     # commit counter is updated with everything else a flush reports.
-    scrapes: list[Scrape] = []
-    while sum(_committed(s) for s in scrapes) < total:
-        assert time.monotonic() < deadline + 240, "not everything was committed"
-        time.sleep(0.2)
-        scrapes = [registry_scrape(first), registry_scrape(second)]
+    scrapes = _wait_committed([first, second], total, 240)
     first.stop()
     second.stop()
 
     consumed = [s.total("dxpulse_messages_consumed_total") for s in scrapes]
-    assert 0 < consumed[0] < total and sum(consumed) == total, consumed
+    assert 0 < consumed[1] < total and sum(consumed) == total, consumed
     produced = {
         "dxpulse_events_accepted_total": sum(e.valid + e.late for e in expected.values()),
         "dxpulse_messages_dead_lettered_total": sum(e.rejected.total() for e in expected.values()),
@@ -307,7 +326,8 @@ def test_two_loops_in_one_process_report_separately_and_add_up(
         "dxpulse_late_events_total": sum(e.late for e in expected.values()),
     }
     assert {name: sum(s.total(name) for s in scrapes) for name in produced} == produced
-    # Each reports the lag of the partitions it owns, none twice.
+    # Each reports the lag of the partitions it owns, none twice: the first let go of the
+    # ones it handed over.
     owned = [set(s.by("dxpulse_consumer_lag_messages", "topic", "partition")) for s in scrapes]
-    assert owned[0] and owned[1] and not owned[0] & owned[1]
-    assert owned[0] | owned[1] == {(t, str(p)) for t, p in producer.next_offset}
+    assert owned[0] and owned[1] and not owned[0] & owned[1], owned
+    assert owned[0] | owned[1] == every == {(t, str(p)) for t, p in producer.next_offset}
