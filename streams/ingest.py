@@ -421,23 +421,26 @@ class IngestLoop:
             if n == 0:
                 self._fault("after_first_batch")
         self._fault("before_health")
-        self._write_health(batches, visible_ms[-1], started)
+        # One look at the end offsets: pipeline_flushes and /metrics report the same lag.
+        highs = {tp: self._high_watermark(tp) for tp in {(b.topic, b.partition) for b in batches}}
+        self._write_health(batches, highs, visible_ms[-1], started)
         self._fault("before_commit")
         self._commit(batches)
         self._fault("after_commit")
-        self._report_flush(batches, visible_ms, time.monotonic() - started)
+        self._report_flush(batches, highs, visible_ms, time.monotonic() - started)
 
     def _report_flush(
-        self, batches: list[PartitionBatch], visible_ms: list[int], seconds: float
+        self,
+        batches: list[PartitionBatch],
+        highs: dict[TP, int | None],
+        visible_ms: list[int],
+        seconds: float,
     ) -> None:
         """A completed flush into WorkerStatus: once per flush, whatever its size."""
         committed: dict[str, int] = {}
         for b in batches:
             committed[b.topic] = committed.get(b.topic, 0) + b.messages
-        lag = {
-            tp: consumer_lag(self._high_watermark(tp), nxt)
-            for tp, nxt in next_offsets(batches).items()
-        }
+        lag = {tp: consumer_lag(highs[tp], nxt) for tp, nxt in next_offsets(batches).items()}
         with self.status.lock:
             for batch, visible in zip(batches, visible_ms, strict=True):
                 self.status.freshness.record(batch.produced_ms, visible)
@@ -449,7 +452,13 @@ class IngestLoop:
             self.status.flush_duration.observe(seconds)
             self.status.flush_rows.observe(sum(len(b.events) for b in batches))
 
-    def _write_health(self, batches: list[PartitionBatch], flushed_ms: int, started: float) -> None:
+    def _write_health(
+        self,
+        batches: list[PartitionBatch],
+        highs: dict[TP, int | None],
+        flushed_ms: int,
+        started: float,
+    ) -> None:
         """Report the flush in ``pipeline_flushes``: one insert, a row per batch.
 
         The rows are written inside the flush they describe, so ``flush_ms`` is the flush's
@@ -458,7 +467,6 @@ class IngestLoop:
         token is the same for the same batches, so a retry does not report them twice.
         """
         flush_ms = (time.monotonic() - started) * 1000
-        highs = {tp: self._high_watermark(tp) for tp in {(b.topic, b.partition) for b in batches}}
         rows = health_rows(
             batches,
             highs,
