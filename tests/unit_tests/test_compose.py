@@ -94,6 +94,13 @@ def test_the_stack_has_its_services() -> None:
     assert services()["prometheus"]["profiles"] == ["prometheus"]
 
 
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="Prometheus' promtool absent")
+def test_promtool_accepts_the_prometheus_config() -> None:
+    config = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+    done = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_prometheus_scrapes_every_worker_replica_on_its_web_port() -> None:
     prometheus = services()["prometheus"]
     mounts = {v.split(":")[0]: v.split(":")[1] for v in prometheus["volumes"]}

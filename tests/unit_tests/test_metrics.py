@@ -4,10 +4,13 @@ tests/integration_tests/test_metrics.py."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -121,3 +124,11 @@ def test_operations_doc_lists_every_exported_metric_with_its_type() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text("utf-8")
     for metric in METRICS:
         assert f"| `{metric.name}` | {metric.kind} |" in doc, metric.name
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="Prometheus' promtool absent")
+def test_promtool_finds_nothing_to_lint() -> None:
+    # Prometheus' own checker of the naming conventions (_total, base units, no abbreviations).
+    text = generate_latest(worker_registry(busy_status()))
+    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True)
+    assert (done.returncode, done.stdout + done.stderr) == (0, b"")
