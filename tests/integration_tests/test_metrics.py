@@ -9,20 +9,27 @@ for each topic so that a count under the wrong label shows.
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+import yaml
 from clickhouse_connect.driver.client import Client
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dashboards import build, pipeline_health_prometheus
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.embedded import free_port
 from producers.generator import EventGenerator
@@ -331,3 +338,94 @@ def test_two_loops_in_one_process_report_separately_and_add_up(
     owned = [set(s.by("dxpulse_consumer_lag_messages", "topic", "partition")) for s in scrapes]
     assert owned[0] and owned[1] and not owned[0] & owned[1], owned
     assert owned[0] | owned[1] == every == {(t, str(p)) for t, p in producer.next_offset}
+
+
+# -- a real Prometheus scraping a real worker ---------------------------------------------------
+def promql(port: int, expr: str) -> list[dict[str, Any]]:
+    query = urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?{query}", timeout=5) as r:
+        body = json.loads(r.read())
+    assert body["status"] == "success", (expr, body)
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def scalar(port: int, expr: str) -> float | None:
+    result = promql(port, expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+@pytest.fixture
+def prometheus_for(tmp_path: Path) -> Iterator[Callable[[int], int]]:
+    """Start Debian's Prometheus scraping 127.0.0.1:<worker port> as deploy/'s job does."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("no prometheus binary (apt-get install prometheus)")
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(worker_port: int) -> int:
+        deployed = yaml.safe_load((build.ROOT / "deploy/prometheus/prometheus.yml").read_text())
+        (job,) = deployed["scrape_configs"]
+        job = {k: v for k, v in job.items() if k != "dns_sd_configs"}  # no compose DNS here
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{worker_port}"]}]
+        config = {"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        port = free_port()
+        with (tmp_path / "prometheus.log").open("ab") as log:
+            procs.append(subprocess.Popen(
+                [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=log, stderr=subprocess.STDOUT,
+            ))  # fmt: skip
+        return port
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_prometheus_scrapes_a_worker_and_the_dashboard_queries_run(
+    settings: Settings,
+    topics: list[str],
+    worker: WorkerProcess,
+    prometheus_for: Callable[[int], int],
+) -> None:
+    producer = TrackingProducer(settings)
+    expected = produce_mix(settings, producer, seed=76)
+    produced = sum(e.consumed for e in expected.values())
+    worker_port = free_port()
+    worker.start(DXPULSE_WEB__PORT=str(worker_port))
+    port = prometheus_for(worker_port)
+
+    deadline = time.monotonic() + 180  # a guard, not a timed assertion
+    committed: float | None = None
+    while committed != produced:
+        assert time.monotonic() < deadline, f"Prometheus saw {committed} of {produced} committed"
+        worker.check_alive()
+        time.sleep(1)
+        try:
+            committed = scalar(port, "sum(dxpulse_messages_committed_total)")
+        except OSError:
+            continue  # Prometheus not listening yet
+    job = 'job="dxpulse-worker"'
+    assert scalar(port, f"up{{{job}}}") == 1
+    # rate() needs two samples in its window: wait for a few more scrapes.
+    while (scalar(port, f"count_over_time(up{{{job}}}[1m])") or 0) < 3:
+        assert time.monotonic() < deadline, "Prometheus stopped scraping"
+        time.sleep(1)
+    by_reason = {
+        (r["metric"]["topic"], r["metric"]["reason"]): float(r["value"][1])
+        for r in promql(port, "dxpulse_messages_dead_lettered_total")
+    }
+    assert by_reason == {
+        (t, code): e.rejected[code] for t, e in expected.items() for code in REJECTION_CODES
+    }
+    # Every query of the Prometheus dashboard is valid PromQL on these series and finds data.
+    (model,) = build.dashboards(build.BuildContext(), build.PROMETHEUS_MODULES)
+    assert model["uid"] == pipeline_health_prometheus.UID
+    for panel, target in build.targets(model):
+        expr = target["expr"].replace("$__rate_interval", "1m")
+        assert promql(port, expr), f"{panel['title']}: no data for {expr}"
+    assert worker.terminate() == 0
