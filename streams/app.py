@@ -18,6 +18,7 @@ from mode import Service
 from dxpulse.config import Settings
 from streams.deadletter import parse_headers
 from streams.ingest import IngestLoop
+from streams.live_query import install as install_live_queries
 from streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
             return self.json(
                 {"healthy": healthy, "state": snap["state"]}, status=200 if healthy else 503
             )
+
+    install_live_queries(app, settings)  # /clickhouse: read-only SQL on an embedded engine
 
     @app.service
     class IngestService(Service):
