@@ -79,7 +79,8 @@ def _settings(**overrides: Any) -> Settings:
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where embedded chDB data and worker logs live [env DXPULSE_DATA_DIR; ./dxpulse-data].",
+    help="Where embedded chDB data and worker logs live "
+    "[env DXPULSE_DATA_DIR; default: ./dxpulse-data].",
 )
 bootstrap_option = click.option(
     "--bootstrap-servers",
@@ -89,7 +90,14 @@ bootstrap_option = click.option(
 dsn_option = click.option(
     "--clickhouse-dsn",
     metavar="DSN",
-    help="ClickHouse DSN, e.g. http://host:8123 [env DXPULSE_CLICKHOUSE__DSN; chDB in --data-dir].",
+    help="ClickHouse DSN, e.g. http://host:8123 "
+    "[env DXPULSE_CLICKHOUSE__DSN; default: chDB in --data-dir].",
+)
+bench_dsn_option = click.option(
+    "--clickhouse-dsn",
+    metavar="DSN",
+    help="ClickHouse DSN, e.g. http://host:8123 "
+    "[env DXPULSE_CLICKHOUSE__DSN; default: a chDB store per worker under --output].",
 )
 seed_option = click.option(
     "--seed",
@@ -152,7 +160,7 @@ def cli() -> None:
 @seed_option
 @data_dir_option
 @click.option(
-    "--partitions", type=click.IntRange(1, 1024), help="Partitions per topic [default 8]."
+    "--partitions", type=click.IntRange(1, 1024), help="Partitions per topic [default: 8]."
 )
 @bootstrap_option
 @dsn_option
@@ -245,7 +253,8 @@ def _raw_rows(settings: Settings) -> int:
 @click.option(
     "--count",
     type=click.IntRange(min=1),
-    help="Stop after this many events (with --backfill: its total, default 50,000 a day).",
+    help="Stop after this many events (with --backfill: its total) "
+    "[default: none; with --backfill 50,000 a day].",
 )
 @click.option("--duration", type=Duration(), help="Stop after this long (e.g. 90s, 5m).")
 @click.option(
@@ -360,7 +369,7 @@ def produce(
 @bootstrap_option
 @dsn_option
 @data_dir_option
-@click.option("--web-port", type=click.IntRange(1, 65535), help="Status page port [default 6066].")
+@click.option("--web-port", type=click.IntRange(1, 65535), help="Status page port [default: 6066].")
 @click.option(
     "--create-topics/--no-create-topics",
     default=True,
@@ -477,7 +486,7 @@ def migrate(
 @click.option(
     "--partitions",
     type=click.IntRange(1, 1024),
-    help="Partitions of each topic it creates [env DXPULSE_KAFKA__PARTITIONS; 8].",
+    help="Partitions of each topic it creates [env DXPULSE_KAFKA__PARTITIONS; default: 8].",
 )
 @click.option(
     "--users",
@@ -907,7 +916,7 @@ def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> No
 )
 @seed_option
 @bootstrap_option
-@dsn_option
+@bench_dsn_option
 def bench(
     events: int,
     quick: bool,
@@ -1023,7 +1032,7 @@ def dashboards_group() -> None:
 @click.option(
     "--url",
     metavar="URL",
-    help="Grafana base URL [env DXPULSE_GRAFANA__URL; http://localhost:3000].",
+    help="Grafana base URL [env DXPULSE_GRAFANA__URL; default: http://localhost:3000].",
 )
 @click.option("--dry-run", is_flag=True, help="Only read and show what would change.")
 def dashboards_push(url: str | None, dry_run: bool) -> None:

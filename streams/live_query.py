@@ -12,7 +12,7 @@ on a chDB session of its own with ``readonly = 1`` and bounded time, result and 
 
 That session is a second handle to the engine the sink writes through, with its own lock:
 a query never waits for the sink's lock nor holds it, so ingest goes on while a report runs
-(on 2 cores it slows a little: they share the CPU; docs/operations.md has the figures).
+(sharing the CPU: a query gets one thread, see ``LIMITS``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,7 +60,8 @@ class Feed:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=60)
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
 
 
 @pytest.fixture
@@ -82,12 +83,11 @@ def live(settings: Settings, topics: list[str], tmp_path: Path) -> Iterator[Work
         worker.cleanup()
 
 
-def _wait_for(ready: object, worker: WorkerProcess) -> None:
-    assert callable(ready)
+def _wait_for(ready: Callable[[], bool], worker: WorkerProcess) -> None:
     deadline = time.monotonic() + GUARD_S
     while not ready():
         worker.check_alive()
-        assert time.monotonic() < deadline, worker.log_tail()
+        assert time.monotonic() < deadline, f"not within {GUARD_S} s:\n{worker.log_tail()}"
         time.sleep(0.2)
 
 
