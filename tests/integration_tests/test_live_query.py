@@ -213,3 +213,31 @@ def test_the_engine_itself_refuses_writes_on_the_query_session(
     finally:
         engine.close()
     assert ch.command(f"SELECT countIf(code = 'xx') FROM {db}.provinces") == 0
+
+
+def test_a_worker_that_serves_no_queries_is_named_in_one_line(
+    settings: Settings, topics: list[str], tmp_path: Path
+) -> None:
+    """Off loopback the worker serves no queries (its token would cross the network): the
+    commands then say who holds the data dir, in one line, instead of chDB's lock error.
+    Once that worker is killed outright, its data dir opens again."""
+    worker = WorkerProcess(settings, tmp_path / "data", {"DXPULSE_WEB__HOST": "0.0.0.0"})
+    worker.start()
+    try:
+        log = worker.log
+        _wait_for(lambda: "not answering queries on 0.0.0.0" in log.read_text(), worker)
+        engine = Path(chdb_path(worker.settings) or "")
+        _wait_for(lambda: (engine / "status").exists(), worker)  # chDB's own, with its pid
+        done = dxpulse(worker, "query", "SELECT 1")
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.splitlines() == [
+            f"dxpulse: error: {worker.settings.data_dir} is open in another process (pid "
+            f"{worker.proc.pid if worker.proc else 0}) that does not answer queries for it "
+            f"(no running worker's {FILE_NAME} there): wait until it ends"
+        ]
+        assert not (worker.settings.data_dir / FILE_NAME).exists()
+        worker.kill()
+        after = dxpulse(worker, "query", "SELECT 1 AS one", "--format", "csv")
+        assert (after.returncode, after.stdout) == (0, "one\n1\n"), after.stderr
+    finally:
+        worker.cleanup()
