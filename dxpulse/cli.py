@@ -393,7 +393,9 @@ def worker(
     """Run a stream worker: consume, validate, dead-letter, aggregate, write to ClickHouse.
 
     Scale out by starting more workers with the same group id. Serves GET /status and
-    GET /health on --web-port. SIGTERM flushes, commits and exits 0.
+    GET /health on --web-port. SIGTERM flushes, commits and exits 0. On an embedded engine
+    with the status page on loopback, it also answers `dxpulse query`, `report` and
+    `calibrate` on its data dir (read-only; see the README).
     """
     import faust
 

@@ -7,6 +7,7 @@ is a process of its own, as a user runs it, against a real worker process, broke
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -241,3 +242,36 @@ def test_a_worker_that_serves_no_queries_is_named_in_one_line(
         assert (after.returncode, after.stdout) == (0, "one\n1\n"), after.stderr
     finally:
         worker.cleanup()
+
+
+def test_query_reads_the_data_dir_of_a_running_dxpulse_run(tmp_path: Path) -> None:
+    """`dxpulse run` starts its own worker on the data dir: the same endpoint answers."""
+    data = tmp_path / "data"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DXPULSE_")}
+    env = {**clean, "COLUMNS": "200", "NO_COLOR": "1"}
+    log = (tmp_path / "run.log").open("wb")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dxpulse", "run", "--duration", "60s", "--rate", "200",
+         "--data-dir", str(data)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + GUARD_S
+        while not (data / FILE_NAME).exists():
+            assert run.poll() is None, (tmp_path / "run.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
+            time.sleep(0.2)
+        done = subprocess.run(
+            [sys.executable, "-m", "dxpulse", "query", "SELECT count() AS n FROM dxpulse.events",
+             "--format", "json", "--data-dir", str(data)],
+            env=env, capture_output=True, text=True, timeout=GUARD_S,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "querying the running worker" in done.stderr
+        assert orjson.loads(done.stdout)[0]["n"] >= 0
+        assert run.wait(timeout=GUARD_S + 60) == 0, (tmp_path / "run.log").read_text()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=30)
+        log.close()
