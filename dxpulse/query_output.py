@@ -39,7 +39,7 @@ SUGGESTED_QUERY = (
     "uniqMerge(customers) AS customers FROM {db}.event_aggregates GROUP BY event_type"
 )
 _NUMERIC = re.compile(r"^(U?Int\d+|Float\d+|BFloat16|Decimal(\d+)?\(.*\))$")
-_WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality|SimpleAggregateFunction\(\w+,)\s*(.*)\)$")
+_WRAPPERS = re.compile(r"^(?:Nullable\(|LowCardinality\(|SimpleAggregateFunction\(\w+,)\s*(.*)\)$")
 _ZONE = re.compile(r"^DateTime(?:64)?\((?:\d+,\s*)?'([^']+)'\)$")
 _STATE = re.compile(r"^AggregateFunction\((\w+)")
 _SELECTS = ("SELECT", "WITH", "(")  # statements whose result columns DESCRIBE can tell
