@@ -79,7 +79,8 @@ def _settings(**overrides: Any) -> Settings:
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where embedded chDB data and worker logs live [env DXPULSE_DATA_DIR; ./dxpulse-data].",
+    help="Where embedded chDB data and worker logs live "
+    "[env DXPULSE_DATA_DIR; default: ./dxpulse-data].",
 )
 bootstrap_option = click.option(
     "--bootstrap-servers",
@@ -89,7 +90,14 @@ bootstrap_option = click.option(
 dsn_option = click.option(
     "--clickhouse-dsn",
     metavar="DSN",
-    help="ClickHouse DSN, e.g. http://host:8123 [env DXPULSE_CLICKHOUSE__DSN; chDB in --data-dir].",
+    help="ClickHouse DSN, e.g. http://host:8123 "
+    "[env DXPULSE_CLICKHOUSE__DSN; default: chDB in --data-dir].",
+)
+bench_dsn_option = click.option(
+    "--clickhouse-dsn",
+    metavar="DSN",
+    help="ClickHouse DSN, e.g. http://host:8123 "
+    "[env DXPULSE_CLICKHOUSE__DSN; default: a chDB store per worker under --output].",
 )
 seed_option = click.option(
     "--seed",
@@ -152,7 +160,7 @@ def cli() -> None:
 @seed_option
 @data_dir_option
 @click.option(
-    "--partitions", type=click.IntRange(1, 1024), help="Partitions per topic [default 8]."
+    "--partitions", type=click.IntRange(1, 1024), help="Partitions per topic [default: 8]."
 )
 @bootstrap_option
 @dsn_option
@@ -177,6 +185,7 @@ def run(
     --backfill, history comes first, so that none of it is late behind the live events.
     """
     from dxpulse.clickhouse import connect
+    from dxpulse.query_output import SUGGESTED_QUERY
     from dxpulse.runner import Backfill, backfill_table, run_pipeline
     from dxpulse.summary import checks_table, exactness_checks, region_table
     from producers.backfill import MAX_SPAN_S, default_count
@@ -216,9 +225,11 @@ def run(
     valid = report.delivered - status["dead_lettered"]
     checks = exactness_checks(client, db, valid, rows_before)
     console.print(checks_table(checks))
+    suggestion = SUGGESTED_QUERY.format(db=db)
     console.print(
         f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
-        f'"SELECT * FROM {db}.event_aggregates LIMIT 5" --data-dir {settings.data_dir}'
+        f'"{suggestion}" --data-dir {settings.data_dir}',
+        soft_wrap=True,  # a command to copy: not broken across lines
     )
     console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
@@ -242,7 +253,8 @@ def _raw_rows(settings: Settings) -> int:
 @click.option(
     "--count",
     type=click.IntRange(min=1),
-    help="Stop after this many events (with --backfill: its total, default 50,000 a day).",
+    help="Stop after this many events (with --backfill: its total) "
+    "[default: none; with --backfill 50,000 a day].",
 )
 @click.option("--duration", type=Duration(), help="Stop after this long (e.g. 90s, 5m).")
 @click.option(
@@ -357,7 +369,7 @@ def produce(
 @bootstrap_option
 @dsn_option
 @data_dir_option
-@click.option("--web-port", type=click.IntRange(1, 65535), help="Status page port [default 6066].")
+@click.option("--web-port", type=click.IntRange(1, 65535), help="Status page port [default: 6066].")
 @click.option(
     "--create-topics/--no-create-topics",
     default=True,
@@ -381,7 +393,9 @@ def worker(
     """Run a stream worker: consume, validate, dead-letter, aggregate, write to ClickHouse.
 
     Scale out by starting more workers with the same group id. Serves GET /status and
-    GET /health on --web-port. SIGTERM flushes, commits and exits 0.
+    GET /health on --web-port. SIGTERM flushes, commits and exits 0. On an embedded engine
+    with the status page on loopback, it also answers `dxpulse query`, `report` and
+    `calibrate` on its data dir (read-only; see the README).
     """
     import faust
 
@@ -474,7 +488,7 @@ def migrate(
 @click.option(
     "--partitions",
     type=click.IntRange(1, 1024),
-    help="Partitions of each topic it creates [env DXPULSE_KAFKA__PARTITIONS; 8].",
+    help="Partitions of each topic it creates [env DXPULSE_KAFKA__PARTITIONS; default: 8].",
 )
 @click.option(
     "--users",
@@ -660,41 +674,48 @@ def _ms_text(ms: int) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv"]),
+    type=click.Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
-    help="Output as a table or as CSV.",
+    help="A table for people, or CSV or JSON (an array of objects) for scripts.",
 )
 @dsn_option
 @data_dir_option
 def query(sql: str, fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> None:
-    """Run SQL against the configured ClickHouse and print the result.
+    """Run one SQL statement against the configured ClickHouse and print the result.
 
     Example: dxpulse query "SELECT region, sum(events) FROM dxpulse.event_aggregates
     GROUP BY region"
-    """
-    import csv
 
+    While a worker runs on the data dir, the statement goes to that worker (read-only
+    statements only). Aggregation-state columns (e.g. customers) are shown finalized.
+    """
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    from dxpulse.clickhouse import connect
+    from dxpulse.query_output import fetch, print_table, single_statement, write_csv, write_json
+    from dxpulse.readers import explain_failure, open_reader
 
+    statement = single_statement(sql)  # before any connection: nothing runs on a refusal
     settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
+    client = open_reader(settings, note=_note)
     try:
-        result = connect(settings).query(sql)
+        rows, plan = fetch(client, statement)
     except ClickHouseError as exc:
-        raise DxpulseError(str(exc).strip().splitlines()[0]) from exc
+        raise explain_failure(client, settings, exc) from exc
+    if note := plan.note():
+        _note(note)
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(result.column_names)
-        writer.writerows(result.result_rows)
-        return
-    table = Table()
-    for name in result.column_names:
-        table.add_column(name)
-    for row in result.result_rows:
-        table.add_row(*(str(v) for v in row))
-    console.print(table)
+        write_csv(rows, sys.stdout)
+    elif fmt == "json":
+        write_json(rows, sys.stdout.buffer)
+    else:
+        print_table(rows, console)
+
+
+def _note(text: str) -> None:
+    """One line on stderr that is not an error: where a read went, how a column reads."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 _REPORT_TIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
@@ -747,7 +768,8 @@ def report(
 
     from rich.progress import Progress
 
-    from dxpulse.clickhouse import _redact, connect
+    from dxpulse.clickhouse import _redact
+    from dxpulse.readers import open_reader, require_schema
     from dxpulse.report.compose import build_report, selected_panels, write_pngs
     from dxpulse.report.html import page
     from dxpulse.report.queries import data_span
@@ -758,7 +780,8 @@ def report(
         raise click.UsageError("--last and --from/--to exclude each other")
     settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
     panels = selected_panels(settings)
-    client = connect(settings)
+    client = open_reader(settings, note=_note)
+    require_schema(client, settings)
     # The panels name tables unqualified, as the Grafana datasource's default database allows.
     client.database = db = settings.clickhouse.database
     time_range = choose_range(
@@ -813,12 +836,13 @@ def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> No
     from dxpulse.calibrate.measure import measure
     from dxpulse.calibrate.render import results_json, results_table, summary_line
     from dxpulse.calibrate.targets import load_targets
-    from dxpulse.clickhouse import connect
+    from dxpulse.readers import open_reader, require_schema
 
     targets = load_targets()  # a broken targets file fails before any connection
     settings = _settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
     db = settings.clickhouse.database
-    client = connect(settings)
+    client = open_reader(settings, note=_note)
+    require_schema(client, settings)
     try:
         if str(client.command(f"EXISTS TABLE {db}.events")).strip() != "1":
             raise DxpulseError(f"no table {db}.events: run `dxpulse migrate` or `dxpulse run`")
@@ -833,8 +857,11 @@ def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> No
         sys.stdout.flush()
     else:
         console.print(results_table(results, db))
+    # The verdict once: a failure is the error line (stderr, exit 1), a pass a line here.
     if not all(r.passed for r in results):
         raise DxpulseError(summary_line(results))
+    if fmt == "table":
+        console.print(summary_line(results))
 
 
 @cli.command(short_help="Benchmark the worker against the alternatives, same data, same run.")
@@ -891,7 +918,7 @@ def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> No
 )
 @seed_option
 @bootstrap_option
-@dsn_option
+@bench_dsn_option
 def bench(
     events: int,
     quick: bool,
@@ -1007,7 +1034,7 @@ def dashboards_group() -> None:
 @click.option(
     "--url",
     metavar="URL",
-    help="Grafana base URL [env DXPULSE_GRAFANA__URL; http://localhost:3000].",
+    help="Grafana base URL [env DXPULSE_GRAFANA__URL; default: http://localhost:3000].",
 )
 @click.option("--dry-run", is_flag=True, help="Only read and show what would change.")
 def dashboards_push(url: str | None, dry_run: bool) -> None:

@@ -45,7 +45,7 @@ def connect(settings: Settings) -> Client:
     dsn = settings.clickhouse_dsn()
     if dsn.startswith("chdb://"):
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {}
+    kwargs = client_options(dsn)
     if settings.clickhouse.username:
         kwargs["username"] = settings.clickhouse.username
     if settings.clickhouse.password:
@@ -54,6 +54,13 @@ def connect(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, **kwargs)
     except Exception as exc:  # driver raises many types; all mean "cannot connect"
         raise DxpulseError(f"cannot connect to ClickHouse at {_redact(dsn)}: {exc}") from exc
+
+
+def client_options(dsn: str) -> dict[str, Any]:
+    """clickhouse-connect arguments a DSN implies beyond itself: it takes the interface from
+    the port alone, so ``https://host`` would otherwise be plain HTTP on port 8123."""
+    scheme = dsn.split("://", 1)[0].lower()
+    return {"interface": scheme} if scheme in ("http", "https") else {}
 
 
 def _redact(dsn: str) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EVENT_TYPES: tuple[str, ...] = ("online_payment", "ecommerce_order", "mobile_money")
+DSN_SCHEMES = ("http", "https", "chdb")
 
 
 class KafkaSettings(BaseModel):
@@ -84,6 +85,20 @@ class ClickHouseSettings(BaseModel):
     analyst_password: SecretStr | None = Field(
         default=None, description="Password of dxpulse_analyst, the read-only SQL user."
     )
+
+    @field_validator("dsn")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        # clickhouse-connect reads any scheme but chdb as plain HTTP (mysql://x becomes
+        # http://x:8123), so a typo would only surface as a connection attempt elsewhere.
+        if value is None:
+            return value
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme.lower() not in DSN_SCHEMES:
+            # Only the scheme is echoed: the rest may hold a password.
+            got = f"{scheme}://…" if scheme else "no scheme"
+            raise ValueError(f"must start with http://, https:// or chdb:// (got {got})")
+        return value
 
 
 class StreamSettings(BaseModel):

@@ -56,6 +56,24 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
+def tokens(sql: str) -> list[str]:
+    """The code tokens of ``sql`` in order: words, literals, quoted names, heredocs and single
+    symbols, without comments or whitespace. A guard reads a statement's words from here, so
+    that ``'INTO OUTFILE'`` in a literal or a comment is not taken for the clause."""
+    found: list[str] = []
+    i = 0
+    while i < len(sql):
+        if sql[i].isspace():
+            i += 1
+        elif (end := _comment_end(sql, i)) is not None:
+            i = end
+        else:
+            end = _code_end(sql, i)
+            found.append(sql[i:end])
+            i = end
+    return found
+
+
 def _comment_end(sql: str, i: int) -> int | None:
     """The index after the comment that starts at ``i``, or None if none starts there."""
     two = sql[i : i + 2]

@@ -20,6 +20,7 @@ from dxpulse.config import Settings
 from streams.deadletter import parse_headers
 from streams.ingest import IngestLoop
 from streams.metrics import CONTENT_TYPE, worker_registry
+from streams.live_query import install as install_live_queries
 from streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
             return self.json(
                 {"healthy": healthy, "state": snap["state"]}, status=200 if healthy else 503
             )
+
+    install_live_queries(app, settings)  # /clickhouse: read-only SQL on an embedded engine
 
     @app.service
     class IngestService(Service):

@@ -19,10 +19,8 @@ def summary_line(results: Sequence[Result]) -> str:
 
 
 def results_table(results: Sequence[Result], database: str) -> Table:
-    table = Table(
-        title=f"Calibration of {database}.events against the national figures",
-        caption=summary_line(results),
-    )
+    # No verdict here: the command prints it once, after the table or as its error line.
+    table = Table(title=f"Calibration of {database}.events against the national figures")
     table.add_column("figure")
     for numeric in ("measured", "target", "tolerance", "sample / min"):
         table.add_column(numeric, justify="right")

@@ -260,8 +260,9 @@ def test_the_command_on_an_empty_table_fails_every_figure_for_want_of_data(
     missing = dxpulse("calibrate", data=data)
     assert missing.returncode == 1
     assert missing.stderr == (
-        "dxpulse: error: no table dxpulse.events: run `dxpulse migrate` or `dxpulse run`\n"
+        f"dxpulse: error: no dxpulse schema in {data}: run `dxpulse migrate` or `dxpulse run`\n"
     )
+    assert not data.exists()  # a read creates nothing
     assert dxpulse("migrate", data=data).returncode == 0
     empty = dxpulse("calibrate", data=data)
     assert empty.returncode == 1, empty.stderr
@@ -274,3 +275,14 @@ def test_the_command_on_an_empty_table_fails_every_figure_for_want_of_data(
     assert out["passed"] is False
     assert {f["reason"] for f in out["figures"]} >= {"no data: no customers", "no data: no orders"}
     assert all(f["measured"] is None and f["result"] == "FAIL" for f in out["figures"])
+
+
+def test_the_verdict_is_printed_once(tmp_path: Path) -> None:
+    data = tmp_path / "chdb"
+    assert dxpulse("migrate", data=data).returncode == 0
+    for fmt in ("table", "json"):
+        done = dxpulse("calibrate", "--format", fmt, data=data)
+        assert done.returncode == 1
+        verdict = "21 of 21 calibration figures fail"
+        assert done.stderr.count(verdict) == 1
+        assert verdict not in done.stdout.replace(f'"summary": "{verdict}', "")

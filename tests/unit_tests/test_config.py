@@ -232,3 +232,25 @@ def test_settings_env_round_trips_any_values(
         for name, value in env.items():
             mp.setenv(name, value)
         assert Settings() == original
+
+
+@pytest.mark.parametrize("dsn", ["mysql://x", "x:8123", "clickhouse://h:9000", "postgres://u:pw@h"])
+def test_a_dsn_of_another_scheme_is_refused_without_echoing_the_rest(clean_env, dsn):
+    with pytest.raises(ValidationError) as refused:
+        ClickHouseSettings(dsn=dsn)
+    message = refused.value.errors()[0]["msg"]  # what the CLI prints after the field name
+    assert "must start with http://, https:// or chdb://" in message
+    assert "pw" not in message and "8123" not in message
+
+
+@pytest.mark.parametrize("dsn", ["http://h:8123", "HTTPS://h", "chdb:///tmp/x"])
+def test_the_known_schemes_pass(clean_env, dsn):
+    assert ClickHouseSettings(dsn=dsn).dsn == dsn
+
+
+def test_an_https_dsn_is_spoken_as_https():
+    from dxpulse.clickhouse import client_options
+
+    assert client_options("https://h") == {"interface": "https"}
+    assert client_options("http://h:8123") == {"interface": "http"}
+    assert client_options("chdb:///tmp/x") == {}
