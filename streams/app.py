@@ -19,8 +19,8 @@ from prometheus_client import generate_latest
 from dxpulse.config import Settings
 from streams.deadletter import parse_headers
 from streams.ingest import IngestLoop
-from streams.metrics import CONTENT_TYPE, worker_registry
 from streams.live_query import install as install_live_queries
+from streams.metrics import CONTENT_TYPE, worker_registry
 from streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
