@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.freshness import FreshnessHistogram
+from streams.liveness import HealthMonitor
 
 
 @dataclass
@@ -34,12 +35,24 @@ class WorkerStatus:
     error: str | None = None
     started_at: float = field(default_factory=time.time)
     freshness: FreshnessHistogram = field(default_factory=FreshnessHistogram)
+    # Set by the ingest loop that reports to it; the verdict is taken when asked.
+    health: HealthMonitor | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
+            state = self.state
+            health = self.health.report(state) if self.health is not None else None
+            reason = self.error
+            if health is not None and not health["healthy"]:
+                first = health["down"][0]
+                reason = f"{first['dependency']}: {first['reason']}"
+                if state == "running":  # up, but a dependency is not: as a write outage says
+                    state = "degraded"
             return {
-                "state": self.state,
+                "state": state,
+                "reason": reason,
+                "health": health,
                 "error": self.error,
                 "consumed": self.consumed,
                 "accepted": self.accepted,
