@@ -72,3 +72,15 @@ def test_a_quiet_interval_lets_the_next_one_through_without_a_count(ticks):
     ticks.now = 61
     message = _passed(limiter, _record("librdkafka", "%s [%s] %s", "FAIL", "c", "y"))
     assert message == "FAIL [c] y"
+
+
+def test_the_health_monitors_reminders_are_never_held_back(ticks):
+    """The monitor repeats its line every interval itself; the filter, started a tick
+    later on the same interval, once held every other reminder back."""
+    limiter = RateLimitFilter(60, ticks)
+    passed = []
+    for minute in range(4):
+        ticks.now = minute * 60 + (0.001 if minute == 0 else 0)
+        record = _record("streams.liveness", "Kafka still down after %.0f s: %s", minute * 60, "x")
+        passed.append(_passed(limiter, record))
+    assert None not in passed
