@@ -138,6 +138,7 @@ def test_broker_killed_under_a_running_worker(
     assert len(truth.accepted) == 5_000
     assert differences(truth.tables(), worker.tables()) == []
     log = worker.log.read_text("utf-8", "replace")
+    print(f"worker log: {len(log.splitlines())} lines")
     assert log.count("Kafka down") == 1 and log.count("Kafka answers again") == 1, log
     # Before: ~15 "Unable connect to node" lines a second. Now one line per change, and the
     # client libraries' repeats held back (streams/lograte.py). No cursor escapes either.
