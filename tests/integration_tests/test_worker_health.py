@@ -18,6 +18,10 @@ tests/unit_tests/test_liveness.py. The measured times are printed (pytest -s).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,11 +34,12 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.config import Settings, WebSettings
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.topics import ensure_topics
 from producers.generator import EventGenerator
 from streams.app import health_body
+from streams.startup import startup_line
 from tests.integration_tests.conftest import (
     RunningIngest,
     TrackingProducer,
@@ -201,3 +206,47 @@ def test_a_worker_stopped_while_the_broker_is_gone_exits_in_its_budget(
     assert code == 0, worker.log_tail()
     log = worker.log.read_text("utf-8", "replace")
     assert "Task was destroyed" not in log and "Traceback" not in log, log
+
+
+def _read_all(fd: int) -> str:
+    """What a pseudo-terminal holds once its writer exited (Linux reports EIO at the end)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_in_a_terminal_the_worker_prints_one_line_and_no_spinner(
+    bootstrap_servers: str, clickhouse_dsn: str, tmp_path: Path
+) -> None:
+    """Issue: a worker in a terminal drew Faust's spinner (cursor escapes) and banner."""
+    settings = isolated_settings(bootstrap_servers, clickhouse_dsn, tmp_path)
+    web_port = free_port()
+    worker = WorkerProcess(settings, tmp_path / "w", {})
+    terminal, child = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dxpulse", "worker"],
+        env={**worker.env, "DXPULSE_WEB__PORT": str(web_port)},
+        stdin=child, stdout=child, stderr=child,
+    )  # fmt: skip
+    os.close(child)
+    try:
+        alive = lambda: None if proc.poll() is None else pytest.fail(f"exit {proc.returncode}")  # noqa: E731
+        _until_health(web_port, 200, alive)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=90) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    shown = _read_all(terminal)
+    os.close(terminal)
+    assert "\x1b" not in shown, repr(shown)
+    expected = worker.settings.model_copy(update={"web": WebSettings(port=web_port)})
+    assert shown.splitlines() == [startup_line(expected)], shown
