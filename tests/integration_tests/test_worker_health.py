@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -250,3 +251,24 @@ def test_in_a_terminal_the_worker_prints_one_line_and_no_spinner(
     assert "\x1b" not in shown, repr(shown)
     expected = worker.settings.model_copy(update={"web": WebSettings(port=web_port)})
     assert shown.splitlines() == [startup_line(expected)], shown
+
+
+def test_a_taken_web_port_is_one_line_with_a_real_broker(
+    bootstrap_servers: str, clickhouse_dsn: str, tmp_path: Path
+) -> None:
+    """Issue: with a broker to join, a taken --web-port was a 47-line traceback."""
+    settings = isolated_settings(bootstrap_servers, clickhouse_dsn, tmp_path)
+    worker = WorkerProcess(settings, tmp_path / "w", {})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "dxpulse", "worker", "--web-port", str(port)],
+            env=worker.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"dxpulse: error: web port 127.0.0.1:{port} is already in use; pass --web-port or "
+        "set DXPULSE_WEB__PORT"
+    ], done.stderr
