@@ -397,15 +397,15 @@ def worker(
     with the status page on loopback, it also answers `dxpulse query`, `report` and
     `calibrate` on its data dir (read-only; see the README).
     """
-    import faust
-
     from dxpulse.clickhouse import connect
     from dxpulse.clickhouse import migrate as apply_migrations
     from dxpulse.topics import ensure_topics
     from streams.app import create_app
     from streams.faults import hook_from_env
     from streams.ingest import IngestLoop
+    from streams.shutdown import BoundedStopWorker, quiet_thread_errors
     from streams.sink import ClickHouseSink
+    from streams.startup import ensure_port_free, startup_line
     from streams.status import WorkerStatus
 
     settings = _require_kafka(
@@ -416,6 +416,7 @@ def worker(
             web__port=web_port,
         )
     )
+    ensure_port_free(settings.web.host, settings.web.port)
     if create_topics:
         ensure_topics(settings.kafka)
     client = connect(settings)
@@ -425,9 +426,14 @@ def worker(
     sink = ClickHouseSink(client, settings.clickhouse.database)
     ingest = IngestLoop(settings, sink, status, faults=hook_from_env())
     app = create_app(settings, ingest, status)
-    faust_worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
-    if not sys.stdout.isatty():
-        faust_worker.spinner = None  # its cursor escapes would litter log files
+    quiet_thread_errors()
+    faust_worker = BoundedStopWorker(
+        app, ingest, status, settings.stream.stop_timeout_s, loglevel=settings.log_level,
+        quiet=True,
+    )  # fmt: skip
+    faust_worker.spinner = None  # its cursor escapes litter terminals and log files alike
+    sys.stdout.write(startup_line(settings) + "\n")
+    sys.stdout.flush()
     faust_worker.execute_from_commandline()
 
 

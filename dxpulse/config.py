@@ -7,15 +7,79 @@ embedded stack (Tansu broker + chDB) on one machine.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import ssl
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EVENT_TYPES: tuple[str, ...] = ("online_payment", "ecommerce_order", "mobile_money")
 DSN_SCHEMES = ("http", "https", "chdb")
+
+
+class SecurityProtocol(StrEnum):
+    """How clients talk to the brokers: librdkafka's and aiokafka's names alike."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+
+
+class SaslMechanism(StrEnum):
+    """The SASL mechanisms both client libraries (librdkafka and aiokafka) speak with a
+    username and password; GSSAPI and OAUTHBEARER need more than settings can give."""
+
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+# librdkafka keys that the typed settings or the worker's exactly-once protocol own: a
+# passthrough may not change them behind the back of the settings that say otherwise.
+RESERVED_LIBRDKAFKA_KEYS = frozenset(
+    {
+        "bootstrap.servers",
+        "metadata.broker.list",
+        "security.protocol",
+        "ssl.ca.location",
+        "ssl.certificate.location",
+        "ssl.key.location",
+        "ssl.key.password",
+        "group.id",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "enable.idempotence",
+        "isolation.level",
+        "logger",
+        "error_cb",
+    }
+)
+_LIBRDKAFKA_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+
+
+def _json_object(value: object) -> object:
+    """The passthrough arrives from the environment as JSON text (pydantic-settings leaves
+    it undecoded, see ``NoDecode``), or as a mapping from code."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON object: {exc.msg}") from None
+    return value
 
 
 class KafkaSettings(BaseModel):
@@ -31,10 +95,58 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = Field(
         default=10_000, ge=1_000, description="Consumer group session timeout."
     )
-    security_protocol: str = Field(default="PLAINTEXT")
-    sasl_mechanism: str | None = None
+    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    ssl_ca_location: FilePath | None = Field(
+        default=None, description="PEM file of the CA that signed the brokers' certificates."
+    )
+    ssl_certificate_location: FilePath | None = Field(
+        default=None, description="PEM client certificate, for brokers that require mutual TLS."
+    )
+    ssl_key_location: FilePath | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    ssl_key_password: SecretStr | None = None
+    librdkafka: Annotated[dict[str, str | int | float | bool], NoDecode] = Field(
+        default_factory=dict,
+        description="Other librdkafka settings for every librdkafka client, as a JSON object.",
+    )
+
+    _parse_librdkafka = field_validator("librdkafka", mode="before")(_json_object)
+
+    @field_validator("librdkafka")
+    @classmethod
+    def _passthrough_keys(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        for key in value:
+            if not _LIBRDKAFKA_KEY.match(key):
+                raise ValueError(f"{key!r} is not a librdkafka property name")
+            if key in RESERVED_LIBRDKAFKA_KEYS or key.startswith("sasl."):
+                raise ValueError(f"{key!r} is set by a typed setting or by dxpulse itself")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_security(self) -> KafkaSettings:
+        """Refuse settings that would silently not do what they say: credentials that are
+        never sent, a SASL protocol without them, certificates over plaintext."""
+        protocol = self.security_protocol
+        sasl = (self.sasl_mechanism, self.sasl_username, self.sasl_password)
+        if protocol.uses_sasl and None in sasl:
+            raise ValueError(
+                f"security_protocol {protocol} needs sasl_mechanism, sasl_username and "
+                "sasl_password"
+            )
+        if not protocol.uses_sasl and any(v is not None for v in sasl):
+            raise ValueError(f"sasl_* settings are set but security_protocol is {protocol}")
+        tls = (self.ssl_ca_location, self.ssl_certificate_location, self.ssl_key_location)
+        if not protocol.uses_tls and any(v is not None for v in tls):
+            raise ValueError(f"ssl_* settings are set but security_protocol is {protocol}")
+        if (self.ssl_certificate_location is None) != (self.ssl_key_location is None):
+            raise ValueError("ssl_certificate_location and ssl_key_location go together")
+        return self
 
     def topic(self, event_type: str) -> str:
         return f"{self.topic_prefix}.{event_type}"
@@ -47,23 +159,82 @@ class KafkaSettings(BaseModel):
     def dead_letter_topic(self) -> str:
         return f"{self.topic_prefix}.deadletter"
 
-    def client_config(self) -> dict[str, Any]:
-        """librdkafka settings shared by producers, consumers and the admin client."""
+    def servers(self) -> list[str]:
         if self.bootstrap_servers is None:
             raise ValueError("kafka.bootstrap_servers is not set")
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka settings shared by every librdkafka client: the worker's consumer and
+        dead-letter producer, the admin clients of `init`, `worker` and the topics, and the
+        producers of `produce` and `run`. The one place they are derived."""
         conf: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.security_protocol,
-            # Through Python logging, so a down broker is one clear error, not a log flood.
-            "logger": logging.getLogger("librdkafka"),
+            key: _librdkafka_value(value) for key, value in self.librdkafka.items()
         }
-        if self.sasl_mechanism:
-            conf["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username:
+        conf.update(
+            {
+                "bootstrap.servers": ",".join(self.servers()),
+                "security.protocol": str(self.security_protocol),
+                # Through Python logging, so a down broker is one clear error, not a flood.
+                "logger": logging.getLogger("librdkafka"),
+            }
+        )
+        if self.sasl_mechanism is not None:
+            conf["sasl.mechanism"] = str(self.sasl_mechanism)
+        if self.sasl_username is not None:
             conf["sasl.username"] = self.sasl_username
-        if self.sasl_password:
+        if self.sasl_password is not None:
             conf["sasl.password"] = self.sasl_password.get_secret_value()
+        for key, path in (
+            ("ssl.ca.location", self.ssl_ca_location),
+            ("ssl.certificate.location", self.ssl_certificate_location),
+            ("ssl.key.location", self.ssl_key_location),
+        ):
+            if path is not None:
+                conf[key] = str(path)
+        if self.ssl_key_password is not None:
+            conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
         return conf
+
+    def faust_config(self) -> dict[str, Any]:
+        """``broker`` and ``broker_credentials`` for ``faust.App``: the same servers, protocol,
+        mechanism, credentials and certificates as :meth:`client_config`, in the form Faust
+        hands to aiokafka. (The librdkafka passthrough has no aiokafka equivalent.)"""
+        import faust
+
+        brokers = [f"kafka://{server}" for server in self.servers()]
+        context = self._ssl_context() if self.security_protocol.uses_tls else None
+        credentials: Any = None
+        if self.security_protocol.uses_sasl:
+            assert self.sasl_password is not None and self.sasl_mechanism is not None
+            credentials = faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password.get_secret_value(),
+                mechanism=str(self.sasl_mechanism),
+                ssl_context=context,
+            )
+        elif context is not None:
+            credentials = faust.SSLCredentials(context)
+        return {"broker": brokers, "broker_credentials": credentials}
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """Verify the brokers against the configured CA (else the system's), and present
+        the client certificate when one is configured, as librdkafka does."""
+        cafile = str(self.ssl_ca_location) if self.ssl_ca_location else None
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+        if self.ssl_certificate_location is not None and self.ssl_key_location is not None:
+            password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
+            context.load_cert_chain(
+                str(self.ssl_certificate_location), str(self.ssl_key_location), password
+            )
+        return context
+
+
+def _librdkafka_value(value: str | int | float | bool) -> str:
+    """librdkafka takes every property as a string; JSON booleans are its true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class ClickHouseSettings(BaseModel):
@@ -129,6 +300,24 @@ class StreamSettings(BaseModel):
         description="Per partition; bounds the dedup index's memory (~150 bytes an id).",
     )
     retry_max_backoff_s: float = Field(default=30.0, gt=0, le=600)
+    health_timeout_s: float = Field(
+        default=30.0,
+        ge=3,
+        le=600,
+        description="/health turns 503 at most this long after Kafka or ClickHouse is lost.",
+    )
+    log_reminder_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3_600,
+        description="While a failure lasts, how often its log line is repeated.",
+    )
+    stop_timeout_s: float = Field(
+        default=8.0,
+        ge=2,
+        le=120,
+        description="SIGTERM to exit at most this long, even with Kafka gone.",
+    )
 
     @field_validator("window_seconds")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import faust
@@ -17,6 +18,7 @@ from mode import Service
 from prometheus_client import generate_latest
 
 from dxpulse.config import Settings
+from streams import lograte
 from streams.deadletter import parse_headers
 from streams.ingest import IngestLoop
 from streams.live_query import install as install_live_queries
@@ -26,11 +28,24 @@ from streams.status import WorkerStatus
 log = logging.getLogger(__name__)
 
 
+def health_body(snap: dict[str, Any]) -> dict[str, Any]:
+    """/health: 200 while the loop runs and Kafka and ClickHouse answer (streams/liveness.py),
+    else 503 with the first reason; ``down`` lists them all."""
+    health = snap.get("health") or {}
+    healthy = snap["state"] == "running" and bool(health.get("healthy", True))
+    return {
+        "healthy": healthy,
+        "state": snap["state"],
+        "reason": None if healthy else snap.get("reason") or snap.get("error"),
+        "down": health.get("down", []),
+    }
+
+
 def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> faust.App:
     kafka = settings.kafka
     app = faust.App(
         f"{kafka.group_id}-monitor",
-        broker=f"kafka://{kafka.bootstrap_servers}",
+        **kafka.faust_config(),  # the same servers, protocol and credentials as librdkafka's
         store="memory://",
         web_enabled=True,
         web_host=settings.web.host,
@@ -62,11 +77,8 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
     @app.page("/health")
     class HealthView(View):
         async def get(self, request: Request) -> Response:
-            snap = status.snapshot()
-            healthy = snap["state"] == "running"
-            return self.json(
-                {"healthy": healthy, "state": snap["state"]}, status=200 if healthy else 503
-            )
+            body = health_body(status.snapshot())
+            return self.json(body, status=200 if body["healthy"] else 503)
 
     install_live_queries(app, settings)  # /clickhouse: read-only SQL on an embedded engine
 
@@ -75,6 +87,8 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
         _future: asyncio.Future[None] | None = None
 
         async def on_started(self) -> None:
+            # Faust has set up logging by now: hold back the client libraries' repeats.
+            lograte.install(settings.stream.log_reminder_s, time.monotonic)
             self._future = asyncio.get_running_loop().run_in_executor(None, ingest.run)
             self.add_future(self._supervise())
 
@@ -87,7 +101,7 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
                 await self.crash(exc)
 
         async def on_stop(self) -> None:
-            ingest.stop()
+            ingest.stop()  # the stop signal already did, with a budget (streams/shutdown.py)
             if self._future is not None:
                 await asyncio.shield(self._future)
 

@@ -41,6 +41,7 @@ from streams.batch import NO_WATERMARK, PartitionBatch
 from streams.dedup import DedupIndex
 from streams.faults import FaultHook, no_faults
 from streams.health import consumer_lag, health_rows, health_token, next_offsets
+from streams.liveness import CLICKHOUSE, KAFKA, HealthMonitor
 from streams.sink import ClickHouseSink
 from streams.state import BatchIntent, SinkStateStore
 from streams.status import TopicCounts, WorkerStatus
@@ -112,6 +113,10 @@ def _tally(touched: Iterable[tuple[PartitionBatch, _Counts]]) -> dict[str, Topic
     return tallies
 
 
+class KafkaUnavailable(DxpulseError):
+    """A flush step that needs the brokers failed: the outage is Kafka's, not ClickHouse's."""
+
+
 class _PartitionState:
     """What the loop knows of one assigned partition between batches."""
 
@@ -133,10 +138,15 @@ class IngestLoop:
         status: WorkerStatus,
         state: SinkStateStore | None = None,
         faults: FaultHook = no_faults,
+        health: HealthMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.status = status
+        self.health = health or HealthMonitor(
+            settings.stream.health_timeout_s, settings.stream.log_reminder_s
+        )
+        status.health = self.health
         self.state = state or SinkStateStore(
             sink.client, sink.database, settings.kafka.group_id, sink.lock
         )
@@ -160,6 +170,12 @@ class IngestLoop:
         self._producer: Producer | None = None
         self._delivery_errors: list[str] = []
         self._outage_since: float | None = None
+        self._outage_of = CLICKHOUSE  # the dependency whose failure started the outage
+        # Offsets written to ClickHouse whose commit failed: retried with the next commit;
+        # what is left at the end decides the exit code (docs/reliability.md, "Shutdown").
+        self._uncommitted: dict[TP, tuple[int, int]] = {}  # tp -> (next offset, messages)
+        self._deadline: float | None = None  # set by stop(): when the final flush must end
+        self._fatal: KafkaError | None = None
         self._backoff = 0.0
         self._retry_at = 0.0
         self._flush_number = 0
@@ -176,13 +192,30 @@ class IngestLoop:
         self._fault(_TABLE_POINTS[table])
 
     # -- lifecycle ----------------------------------------------------------------------
-    def stop(self) -> None:
+    def stop(self, budget_s: float | None = None) -> None:
+        """Stop consuming; with ``budget_s``, the final flush and closing must not wait on a
+        gone broker for longer than that (dead letters, the producer's flush)."""
+        if budget_s is not None:
+            self._deadline = time.monotonic() + budget_s
         self._stop.set()
 
+    def _remaining(self, default_s: float) -> float:
+        if self._deadline is None:
+            return default_s
+        return max(0.0, min(default_s, self._deadline - time.monotonic()))
+
     def run(self) -> None:
-        """Consume until :meth:`stop`; the final flush and commit happen before returning."""
-        self._producer = Producer(dead_letter_producer_config(self.settings))
-        consumer = self._consumer = Consumer(consumer_config(self.settings))
+        """Consume until :meth:`stop`; the final flush and commit happen before returning.
+
+        Raises :class:`DxpulseError` if what was consumed could not all be written and
+        committed by then (nothing is lost: it is read again).
+        """
+        self._producer = Producer(
+            {**dead_letter_producer_config(self.settings), "error_cb": self._on_kafka_error}
+        )
+        consumer = self._consumer = Consumer(
+            {**consumer_config(self.settings), "error_cb": self._on_kafka_error}
+        )
         self._load_topic_ids()
         self.status.watch(self._topic_type)
         consumer.subscribe(
@@ -195,10 +228,13 @@ class IngestLoop:
         try:
             while not self._stop.is_set():
                 messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.1)
+                if self._fatal is not None:
+                    raise DxpulseError(f"fatal Kafka error: {self._fatal.str()}")
                 if messages:
                     self._absorb(messages)
                 if self._flush_due():
                     self._try_flush()
+                self._watch_health()
             self._final_flush()
             self._set_state("stopped")
         except BaseException as exc:
@@ -207,15 +243,68 @@ class IngestLoop:
             raise
         finally:
             consumer.close()
-            self._producer.flush(10)
+            self._producer.flush(self._remaining(10))
+
+    def _watch_health(self) -> None:
+        """Once per iteration: tell the monitor the loop turns, probe what has been silent
+        (only when idle: traffic commits, which answers for Kafka, and inserts), log changes."""
+        self.health.beat()
+        if self.health.probe_due(KAFKA):
+            self._probe_kafka()
+        if self.health.probe_due(CLICKHOUSE):
+            self._probe_clickhouse()
+        self.health.log_changes()
+
+    def _probe_kafka(self) -> None:
+        """A metadata request for one topic: the cheapest round trip that needs a broker."""
+        assert self._consumer is not None
+        try:
+            self._consumer.list_topics(
+                next(iter(self._topic_type)), timeout=self.health.probe_timeout_s
+            )
+        except KafkaException as exc:
+            self.health.error(KAFKA, str(exc.args[0].str() if exc.args else exc))
+            return
+        self.health.ok(KAFKA)
+
+    def _probe_clickhouse(self) -> None:
+        try:
+            with self.sink.lock:
+                self.sink.client.command("SELECT 1")
+        except Exception as exc:  # the driver raises many types; all mean "no answer"
+            self.health.error(CLICKHOUSE, f"{type(exc).__name__}: {exc}")
+            return
+        self.health.ok(CLICKHOUSE)
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback (served by consume() and the producer's poll):
+        the reason shown once Kafka counts as down; fatal errors stop the loop."""
+        self.health.error(KAFKA, err.str())
+        if err.fatal():
+            self._fatal = err
 
     def _final_flush(self) -> None:
+        """Write and commit everything held. What cannot be is read again by the next owner:
+        unwritten messages are consumed again, written but uncommitted ones are re-read and
+        dropped as duplicates by the insert tokens."""
         self._retry_at = 0.0
         if not self._flush_everything():
             unwritten = sum(b.messages for b in self._all_batches())
+            what = "ClickHouse is unavailable"
+            if self._outage_of == KAFKA:
+                what = "Kafka is unreachable"
             raise DxpulseError(
-                f"stopped while ClickHouse is unavailable: {unwritten} messages not written "
+                f"stopped while {what}: {unwritten} messages not written "
                 "and not committed; they will be consumed again"
+            )
+        if self._uncommitted:
+            self._commit([])  # a last try of the commits that failed
+        if self._uncommitted:
+            left = sum(n for _, n in self._uncommitted.values())
+            raise DxpulseError(
+                f"stopped while Kafka is unreachable: {left} messages are in ClickHouse but "
+                "their offsets are not committed; they will be read again and dropped as "
+                "duplicates"
             )
 
     # -- consuming ----------------------------------------------------------------------
@@ -391,6 +480,7 @@ class IngestLoop:
         except Exception as exc:
             self._enter_outage(exc)
             return False
+        self.health.wrote(CLICKHOUSE)
         done = set(map(id, batches))
         self._ready = [b for b in self._ready if id(b) not in done]
         flushed = sum(b.messages for b in batches)
@@ -503,21 +593,29 @@ class IngestLoop:
         )
 
     def _commit(self, batches: list[PartitionBatch]) -> None:
-        latest: dict[TP, int] = {}
+        """Commit the batches' offsets, and again those whose commit failed before."""
+        pending = dict(self._uncommitted)
         for b in batches:
-            latest[(b.topic, b.partition)] = max(
-                latest.get((b.topic, b.partition), -1), b.last_offset
-            )
+            tp = (b.topic, b.partition)
+            nxt, messages = pending.get(tp, (0, 0))
+            pending[tp] = (max(nxt, b.last_offset + 1), messages + b.messages)
+        if not pending:
+            return
         assert self._consumer is not None
         try:
             self._consumer.commit(
-                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in latest.items()],
+                offsets=[TopicPartition(t, p, nxt) for (t, p), (nxt, _) in pending.items()],
                 asynchronous=False,
             )
         except KafkaException as exc:
             # The rows are written and recorded: a restart replays the recorded range into
             # deduplicated inserts, and the next successful commit covers these offsets.
+            self._uncommitted = pending
+            self.health.error(KAFKA, f"offset commit failed: {exc.args[0].str()}")
             log.warning("offset commit failed (will be covered by the next): %s", exc)
+            return
+        self._uncommitted = {}
+        self.health.wrote(KAFKA)
 
     def _deliver_dead_letters(self, batches: list[PartitionBatch]) -> None:
         producer = self._producer
@@ -537,12 +635,13 @@ class IngestLoop:
                     break
                 except BufferError:
                     producer.poll(0.05)
-        if letters and producer.flush(30) > 0:
-            raise DxpulseError("dead letters not delivered within 30 s")
+        wait_s = self._remaining(30)
+        if letters and producer.flush(wait_s) > 0:
+            raise KafkaUnavailable(f"dead letters not delivered within {wait_s:.0f} s")
         if self._delivery_errors:
             first = self._delivery_errors[0]
             self._delivery_errors.clear()
-            raise DxpulseError(f"dead-letter delivery failed: {first}")
+            raise KafkaUnavailable(f"dead-letter delivery failed: {first}")
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
         if err is not None:
@@ -553,10 +652,13 @@ class IngestLoop:
         max_backoff = self.settings.stream.retry_max_backoff_s
         self._backoff = min(max_backoff, max(0.2, self._backoff * 2))
         self._retry_at = time.monotonic() + self._backoff
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
         if self._outage_since is None:
             self._outage_since = time.monotonic()
-            log.error("writes failing, pausing consumption and retrying: %s", exc)
+            self._outage_of = KAFKA if isinstance(exc, KafkaUnavailable) else CLICKHOUSE
             self._pause(True)
+        # The monitor logs it, once, and when it ends (streams/liveness.py).
+        self.health.failing(self._outage_of, f"{reason}; consumption paused, retrying")
         with self.status.lock:
             self.status.state = "degraded"
             self.status.error = f"{type(exc).__name__}: {str(exc)[:300]}"
@@ -567,7 +669,7 @@ class IngestLoop:
         if self._outage_since is None:
             return
         lasted = time.monotonic() - self._outage_since
-        log.warning("writes succeed again after %.1f s; resuming consumption", lasted)
+        self.health.wrote(self._outage_of)
         self._outage_since, self._backoff, self._retry_at = None, 0.0, 0.0
         self._pause(False)
         with self.status.lock:
@@ -586,14 +688,19 @@ class IngestLoop:
             (consumer.pause if paused else consumer.resume)(assignment)
 
     # -- rebalancing --------------------------------------------------------------------
-    def _load_topic_ids(self) -> None:
+    def _load_topic_ids(self, topics: set[str] | None = None) -> None:
+        """The topics' ids from the brokers. A topic that cannot be described forgets its
+        id: after a broker lost its data, an old id would match the old topic's records."""
         admin = AdminClient(self.settings.kafka.client_config())
-        futures = admin.describe_topics(TopicCollection(list(self._topic_type)))
+        futures = admin.describe_topics(TopicCollection(sorted(topics or self._topic_type)))
         for name, future in futures.items():
             try:
                 self._topic_ids[name] = str(future.result(10).topic_id)
             except KafkaException as exc:
+                self._topic_ids.pop(name, None)
                 log.warning("no topic id for %s yet: %s", name, exc)
+                continue
+            self.health.ok(KAFKA)
 
     def _topic_id(self, topic: str) -> str:
         if topic not in self._topic_ids:
@@ -601,6 +708,10 @@ class IngestLoop:
         return self._topic_ids.get(topic, "")
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # A topic may have been deleted and created again (or the broker restarted empty)
+        # since its id was read: read it again before any of its records is decided.
+        if partitions:
+            self._load_topic_ids({p.topic for p in partitions})
         with self.status.lock:
             self.status.assigned = sorted(
                 {*self.status.assigned, *(f"{p.topic}[{p.partition}]" for p in partitions)}
@@ -636,6 +747,7 @@ class IngestLoop:
     def _forget(self, tps: set[TP]) -> None:
         for tp in tps:
             self._parts.pop(tp, None)
+            self._uncommitted.pop(tp, None)  # another owner's now: it replays from the record
         gone = {f"{t}[{p}]" for t, p in tps}
         with self.status.lock:
             self.status.assigned = [a for a in self.status.assigned if a not in gone]

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import Histogram
 
 from streams.freshness import FreshnessHistogram
+from streams.liveness import HealthMonitor
 from streams.metrics import FLUSH_DURATION, FLUSH_ROWS, new_histogram
 
 TP = tuple[str, int]
@@ -49,6 +50,7 @@ class TopicCounts:
         copied = TopicCounts()
         copied.add(self)
         return copied
+
 
 
 @dataclass
@@ -84,12 +86,24 @@ class WorkerStatus:
     # observation per flush, so their lock costs nothing measurable.
     flush_duration: Histogram = field(default_factory=lambda: new_histogram(FLUSH_DURATION))
     flush_rows: Histogram = field(default_factory=lambda: new_histogram(FLUSH_ROWS))
+    # Set by the ingest loop that reports to it; the verdict is taken when asked.
+    health: HealthMonitor | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
+            state = self.state
+            health = self.health.report(state) if self.health is not None else None
+            reason = self.error
+            if health is not None and not health["healthy"]:
+                first = health["down"][0]
+                reason = f"{first['dependency']}: {first['reason']}"
+                if state == "running":  # up, but a dependency is not: as a write outage says
+                    state = "degraded"
             return {
-                "state": self.state,
+                "state": state,
+                "reason": reason,
+                "health": health,
                 "error": self.error,
                 "consumed": self.consumed,
                 "accepted": self.accepted,

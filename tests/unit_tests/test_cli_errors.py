@@ -111,10 +111,17 @@ def test_worker_without_a_broker(tmp_path):
     [
         ("DXPULSE_KAFKA__PARTITIONS", "abc", "kafka.partitions"),
         ("DXPULSE_LOG_LEVEL", "LOUD", "log_level"),
+        # Once a librdkafka KafkaException traceback from the first client built.
+        ("DXPULSE_KAFKA__SECURITY_PROTOCOL", "FOO", "kafka.security_protocol"),
+        ("DXPULSE_KAFKA__SASL_MECHANISM", "MD5", "kafka.sasl_mechanism"),
+        ("DXPULSE_KAFKA__SSL_CA_LOCATION", "/nonexistent/ca.pem", "kafka.ssl_ca_location"),
+        ("DXPULSE_KAFKA__LIBRDKAFKA", "not json", "kafka.librdkafka"),
+        ("DXPULSE_KAFKA__LIBRDKAFKA", '{"sasl.password": "x"}', "kafka.librdkafka"),
     ],
 )
-def test_bad_setting_in_the_environment(tmp_path, name, value, where):
-    done = dxpulse(tmp_path, "produce", "--bootstrap-servers", "127.0.0.1:1", **{name: value})
+@pytest.mark.parametrize("command", ["produce", "worker"])
+def test_bad_setting_in_the_environment(tmp_path, name, value, where, command):
+    done = dxpulse(tmp_path, command, "--bootstrap-servers", "127.0.0.1:1", **{name: value})
     line = _assert_one_line_error(done)
     assert done.returncode == 2
     assert line.startswith(f"dxpulse: error: bad setting {where}:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,8 @@ from dxpulse.config import (
     ClickHouseSettings,
     KafkaSettings,
     ProducerSettings,
+    SaslMechanism,
+    SecurityProtocol,
     Settings,
     StreamSettings,
     WebSettings,
@@ -128,6 +131,9 @@ def test_client_config(clean_env):
 
 
 def test_password_is_hidden_in_repr(clean_env):
+    clean_env.setenv("DXPULSE_KAFKA__SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    clean_env.setenv("DXPULSE_KAFKA__SASL_MECHANISM", "SCRAM-SHA-256")
+    clean_env.setenv("DXPULSE_KAFKA__SASL_USERNAME", "svc")
     clean_env.setenv("DXPULSE_KAFKA__SASL_PASSWORD", "hunter2")
     s = Settings()
     assert s.kafka.sasl_password is not None
@@ -205,24 +211,27 @@ _text = st.text(
 @given(
     bootstrap=st.none() | _text,
     group_id=_text,
-    username=st.none() | _text,
-    password=st.none() | _text,
+    credentials=st.none() | st.tuples(_text, _text),
     host=_text,
     partitions=st.integers(1, 1024),
     flush=st.floats(0.001, 300),
     window=st.sampled_from([w for w in range(1, 3_601) if 3_600 % w == 0]),
 )
 def test_settings_env_round_trips_any_values(
-    clean_env, bootstrap, group_id, username, password, host, partitions, flush, window
+    clean_env, bootstrap, group_id, credentials, host, partitions, flush, window
 ):
+    sasl: dict[str, object] = {}
+    if credentials is not None:
+        sasl = {
+            "security_protocol": SecurityProtocol.SASL_PLAINTEXT,
+            "sasl_mechanism": SaslMechanism.SCRAM_SHA_512,
+            "sasl_username": credentials[0],
+            "sasl_password": SecretStr(credentials[1]),
+        }
     original = Settings(
         data_dir=Path("/tmp/dxpulse-roundtrip"),
         kafka=KafkaSettings(
-            bootstrap_servers=bootstrap,
-            group_id=group_id,
-            sasl_username=username,
-            sasl_password=None if password is None else SecretStr(password),
-            partitions=partitions,
+            bootstrap_servers=bootstrap, group_id=group_id, partitions=partitions, **sasl
         ),
         web=WebSettings(host=host),
         stream=StreamSettings(flush_interval_s=flush, window_seconds=window),
@@ -254,3 +263,180 @@ def test_an_https_dsn_is_spoken_as_https():
     assert client_options("https://h") == {"interface": "https"}
     assert client_options("http://h:8123") == {"interface": "http"}
     assert client_options("chdb:///tmp/x") == {}
+
+
+# -- Kafka security: typed, consistent, one derivation per client library -------------------
+
+
+def _pem(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+def test_security_protocol_and_mechanism_are_enums(clean_env):
+    clean_env.setenv("DXPULSE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    clean_env.setenv("DXPULSE_KAFKA__SASL_MECHANISM", "SCRAM-SHA-256")
+    clean_env.setenv("DXPULSE_KAFKA__SASL_USERNAME", "svc")
+    clean_env.setenv("DXPULSE_KAFKA__SASL_PASSWORD", "pw")
+    kafka = Settings().kafka
+    assert kafka.security_protocol is SecurityProtocol.SASL_SSL
+    assert kafka.sasl_mechanism is SaslMechanism.SCRAM_SHA_256
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DXPULSE_KAFKA__SECURITY_PROTOCOL", "FOO"),
+        ("DXPULSE_KAFKA__SECURITY_PROTOCOL", "plaintext"),  # librdkafka's names, exactly
+        ("DXPULSE_KAFKA__SASL_MECHANISM", "GSSAPI"),
+        ("DXPULSE_KAFKA__SSL_CA_LOCATION", "/nonexistent/ca.pem"),
+        ("DXPULSE_KAFKA__LIBRDKAFKA", "socket.keepalive.enable=true"),
+        ("DXPULSE_KAFKA__LIBRDKAFKA", '["a"]'),
+        ("DXPULSE_KAFKA__LIBRDKAFKA", '{"Not A Key": "1"}'),
+        ("DXPULSE_KAFKA__LIBRDKAFKA", '{"a.b": {"nested": 1}}'),
+    ],
+)
+def test_invalid_kafka_values_name_their_field(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    first = info.value.errors()[0]
+    assert first["loc"][:2] == ("kafka", name.split("__")[1].lower())
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["bootstrap.servers", "security.protocol", "sasl.username", "sasl.password",
+     "sasl.mechanism", "sasl.oauthbearer.config", "ssl.ca.location", "ssl.key.location",
+     "ssl.certificate.location", "ssl.key.password", "group.id", "enable.auto.commit",
+     "enable.auto.offset.store", "enable.idempotence", "isolation.level"],
+)  # fmt: skip
+def test_the_passthrough_refuses_keys_that_typed_settings_or_the_protocol_own(clean_env, key):
+    clean_env.setenv("DXPULSE_KAFKA__LIBRDKAFKA", orjson.dumps({key: "x"}).decode())
+    with pytest.raises(ValidationError, match="set by a typed setting or by dxpulse"):
+        Settings()
+
+
+def test_the_passthrough_reaches_every_librdkafka_client(clean_env):
+    clean_env.setenv(
+        "DXPULSE_KAFKA__LIBRDKAFKA",
+        '{"socket.keepalive.enable": true, "fetch.wait.max.ms": 100, "client.rack": "hcm-1"}',
+    )
+    clean_env.setenv("DXPULSE_KAFKA__BOOTSTRAP_SERVERS", "b:9092")
+    conf = Settings().kafka.client_config()
+    assert conf["socket.keepalive.enable"] == "true"
+    assert conf["fetch.wait.max.ms"] == "100"
+    assert conf["client.rack"] == "hcm-1"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"security_protocol": "SASL_PLAINTEXT"}, "needs sasl_mechanism"),
+        ({"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "sasl_username": "u"},
+         "needs sasl_mechanism"),
+        ({"sasl_username": "u", "sasl_password": SecretStr("p"), "sasl_mechanism": "PLAIN"},
+         "security_protocol is PLAINTEXT"),
+        ({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+          "sasl_username": "u", "sasl_password": SecretStr("p"), "ssl_ca_location": "CA"},
+         "ssl_\\* settings are set but security_protocol is SASL_PLAINTEXT"),
+        ({"security_protocol": "SSL", "ssl_certificate_location": "CA"}, "go together"),
+    ],
+)  # fmt: skip
+def test_security_settings_that_would_silently_do_nothing_are_refused(tmp_path, fields, message):
+    ca = _pem(tmp_path, "ca.pem")
+    fields = {k: (ca if v == "CA" else v) for k, v in fields.items()}
+    with pytest.raises(ValidationError, match=message):
+        KafkaSettings(bootstrap_servers="b:9092", **fields)
+
+
+def test_tls_paths_reach_librdkafka(tmp_path):
+    ca, cert, key = (_pem(tmp_path, n) for n in ("ca.pem", "client.pem", "client.key"))
+    conf = KafkaSettings(
+        bootstrap_servers="b:9093",
+        security_protocol="SSL",
+        ssl_ca_location=ca,
+        ssl_certificate_location=cert,
+        ssl_key_location=key,
+        ssl_key_password=SecretStr("kp"),
+    ).client_config()
+    assert conf["security.protocol"] == "SSL"
+    assert conf["ssl.ca.location"] == str(ca)
+    assert conf["ssl.certificate.location"] == str(cert)
+    assert conf["ssl.key.location"] == str(key)
+    assert conf["ssl.key.password"] == "kp"
+
+
+def test_faust_gets_every_broker_and_the_same_sasl_credentials():
+    import faust
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    conf = KafkaSettings(
+        bootstrap_servers="k1:9092, k2:9092",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="svc",
+        sasl_password=SecretStr("s3cret"),
+    ).faust_config()
+    assert conf["broker"] == ["kafka://k1:9092", "kafka://k2:9092"]
+    creds = conf["broker_credentials"]
+    assert isinstance(creds, faust.SASLCredentials)
+    # What Faust hands to aiokafka's consumer and producer:
+    assert credentials_to_aiokafka_auth(creds) == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "svc",
+        "sasl_plain_password": "s3cret",
+        "ssl_context": None,
+    }
+
+
+def test_faust_over_tls_verifies_with_the_configured_ca(tmp_path):
+    import ssl
+
+    import certifi  # clickhouse-connect's dependency: a real CA bundle to load
+    import faust
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    ca = Path(certifi.where())
+    plain_tls = KafkaSettings(bootstrap_servers="b:9093", security_protocol="SSL",
+                              ssl_ca_location=ca).faust_config()  # fmt: skip
+    creds = plain_tls["broker_credentials"]
+    assert isinstance(creds, faust.SSLCredentials)
+    auth = credentials_to_aiokafka_auth(creds)
+    assert auth["security_protocol"] == "SSL"
+    context = auth["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0  # the CA file was loaded
+    sasl_tls = KafkaSettings(
+        bootstrap_servers="b:9093", security_protocol="SASL_SSL", ssl_ca_location=ca,
+        sasl_mechanism="PLAIN", sasl_username="u", sasl_password=SecretStr("p"),
+    ).faust_config()["broker_credentials"]  # fmt: skip
+    assert credentials_to_aiokafka_auth(sasl_tls)["security_protocol"] == "SASL_SSL"
+
+
+def test_plaintext_faust_has_no_credentials():
+    conf = KafkaSettings(bootstrap_servers="b:9092").faust_config()
+    assert conf == {"broker": ["kafka://b:9092"], "broker_credentials": None}
+
+
+def test_security_settings_round_trip_through_the_environment(tmp_path, clean_env):
+    ca = _pem(tmp_path, "ca.pem")
+    original = Settings(
+        kafka=KafkaSettings(
+            bootstrap_servers="b:9093",
+            security_protocol="SASL_SSL",
+            sasl_mechanism="SCRAM-SHA-256",
+            sasl_username="svc",
+            sasl_password=SecretStr("pw"),
+            ssl_ca_location=ca,
+        )
+    )
+    env = settings_env(original)
+    assert env["DXPULSE_KAFKA__SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["DXPULSE_KAFKA__SASL_MECHANISM"] == "SCRAM-SHA-256"
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    assert Settings().kafka == original.kafka
