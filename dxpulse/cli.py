@@ -209,8 +209,9 @@ def run(
     for SIGTERM, 129 for SIGHUP). A second signal aborts within a second: the worker and
     the broker are killed, and one line says how many events may not have landed.
     """
+    from dxpulse.data_dir import prepare_data_dir
     from dxpulse.run_control import RunControl
-    from dxpulse.runner import prepare_data_dir, run_pipeline
+    from dxpulse.runner import run_pipeline
 
     history = _run_backfill(backfill, backfill_count)
     settings = _settings(
@@ -275,8 +276,8 @@ def _run_summary(
     if past is not None and plan is not None and past.delivered == plan.count:
         console.print(backfill_table(plan, past))
     if stopped_by is not None:
-        of = f" of the {asked:,} asked for" if asked else ""
-        console.print(f"Stopped by {stopped_by.name} after {report.delivered:,}{of} events.")
+        events = f"of the {asked:,} events asked for" if asked else "events"
+        console.print(f"Stopped by {stopped_by.name} after {report.delivered:,} {events}.")
     console.print(
         f"Produced {report.delivered:,} events in {report.seconds:.1f} s "
         f"({report.rate:,.0f}/s)"
@@ -578,6 +579,7 @@ def worker(
 
     from dxpulse.clickhouse import connect
     from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.data_dir import prepare_data_dir
     from dxpulse.topics import ensure_topics
     from streams.app import create_app
     from streams.faults import hook_from_env
@@ -593,6 +595,7 @@ def worker(
             web__port=web_port,
         )
     )
+    prepare_data_dir(settings.data_dir)  # Faust's state and chDB's data go there
     if create_topics:
         ensure_topics(settings.kafka)
     client = connect(settings)

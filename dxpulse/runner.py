@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -184,22 +183,6 @@ class WorkerProcess:
             return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def prepare_data_dir(path: Path) -> None:
-    """Create the data directory and prove it writable, before anything is started: a
-    broker, topics and a worker started only to fail on ``worker.log`` are left behind."""
-    if path.exists() and not path.is_dir():
-        raise DxpulseError(f"the data directory {path} is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DxpulseError(f"cannot create the data directory {path}: {exc.strerror}") from exc
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        raise DxpulseError(f"the data directory {path} is not writable: {exc.strerror}") from exc
 
 
 def run_pipeline(

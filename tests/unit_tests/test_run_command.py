@@ -1,6 +1,6 @@
-"""`dxpulse run`'s data directory and its limits, as a user sees them: a data directory that
-cannot be used is one line and exit 1 before anything starts; `--backfill` needs a unit;
-`--help` says how `--count` and `--duration` combine."""
+"""The data directory of `dxpulse run` and `dxpulse worker`, and `run`'s limits, as a user
+sees them: a data directory that cannot be used is one line and exit 1 before anything
+starts; `--backfill` needs a unit; `--help` says how `--count` and `--duration` combine."""
 
 from __future__ import annotations
 
@@ -50,6 +50,17 @@ def test_a_data_dir_that_is_a_regular_file(tmp_path: Path) -> None:
 def test_a_data_dir_under_proc(tmp_path: Path) -> None:
     line = _refused_before_starting(dxpulse(tmp_path, "run", "--data-dir", "/proc/dxpulse-data"))
     assert line.startswith("dxpulse: error: cannot create the data directory /proc/dxpulse-data:")
+
+
+@pytest.mark.parametrize("under", ["file", "proc"])
+def test_the_worker_refuses_an_unusable_data_dir_in_one_line(tmp_path: Path, under: str) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    data = tmp_path / "file" / "data" if under == "file" else Path("/proc/dxpulse-data")
+    done = dxpulse(tmp_path, "worker", "--no-create-topics", "--data-dir", str(data),
+                   DXPULSE_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1")  # fmt: skip
+    line = _assert_one_line_error(done)
+    assert done.returncode == 1
+    assert line.startswith(f"dxpulse: error: cannot create the data directory {data}:")
 
 
 def _read_only(data: Path) -> list[str]:
