@@ -137,6 +137,7 @@ def cli() -> None:
 
 _DEFAULT_RUN_COUNT = 100_000
 _BACKFILL_SPAN = Duration(unit_required=True)
+# `produce`'s epilog; `run`'s docstring says what a signal does to it, which is more.
 _SIGNALS_HELP = (
     "Ctrl-C, SIGTERM or SIGHUP stops production in order: what was sent is flushed and "
     "counted, and the exit status is 128 + the signal's number (130 for Ctrl-C, 143 for "
@@ -144,7 +145,7 @@ _SIGNALS_HELP = (
 )
 
 
-@cli.command(epilog=_SIGNALS_HELP)
+@cli.command()
 @click.option(
     "--count",
     type=click.IntRange(min=1),
