@@ -10,6 +10,7 @@ start times, against pid reuse) of the run's descendants are also recorded while
 from __future__ import annotations
 
 import os
+import pty
 import queue
 import re
 import signal
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import IO
 
 MARK = "LIFECYCLE_MARK"
+# A terminal's output, read back as text: its escape sequences (colours, cursor moves of a
+# live display) removed, and carriage returns taken as line ends.
+_ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -95,12 +99,16 @@ class Command:
     args: list[str]
     env: dict[str, str] = field(default_factory=base_env)
     wrapper: list[str] = field(default_factory=list)
+    terminal: bool = False  # stdout and stderr on a pseudo-terminal, read back as "stdout"
 
     def __post_init__(self) -> None:
         self.mark = uuid.uuid4().hex
         self.seen: dict[int, int] = {}  # descendants recorded while running
         self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._new: queue.Queue[tuple[str, str]] = queue.Queue()
+        if self.terminal:
+            self._start_on_terminal()
+            return
         self.proc = subprocess.Popen(
             [*self.wrapper, sys.executable, "-m", "dxpulse", *self.args],
             env={**self.env, MARK: self.mark},
@@ -116,6 +124,37 @@ class Command:
         ]
         for reader in self._readers:
             reader.start()
+
+    def _start_on_terminal(self) -> None:
+        """As a job in a terminal: its own process group, its output on a pty (so that rich
+        draws its live display), Ctrl-C sent to its group by ``signal_group``."""
+        master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [*self.wrapper, sys.executable, "-m", "dxpulse", *self.args],
+            env={**self.env, MARK: self.mark, "TERM": "xterm"},
+            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        self._readers = [threading.Thread(target=self._read_terminal, args=(master,), daemon=True)]
+        self._readers[0].start()
+
+    def _read_terminal(self, master: int) -> None:
+        pending = ""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every process holding the pty's other end is gone
+                chunk = b""
+            if not chunk:
+                break
+            pending += _ESCAPES.sub("", chunk.decode(errors="replace"))
+            *done, pending = re.split(r"\r\n|\r|\n", pending)
+            for line in done:
+                self.lines["stdout"].append(line)
+                self._new.put(("stdout", line))
+        os.close(master)
+        if pending:
+            self.lines["stdout"].append(pending)
 
     def _read(self, name: str, stream: IO[str]) -> None:
         for line in stream:

@@ -213,3 +213,28 @@ def test_produce_without_a_count_shows_its_rate_and_sums_up_on_ctrl_c(
     for event_type, n in by_type.items():
         topic = settings.kafka.topic(event_type)
         assert _in_topic(settings, topic, settings.kafka.partitions) == n
+
+
+def test_ctrl_c_at_a_terminal_lands_what_was_produced(tmp_path: Path) -> None:
+    """On a terminal `run` draws rich's live bars; the broker and the worker must still be
+    out of reach of the terminal's Ctrl-C, and the bars must not hang the landing."""
+    data = tmp_path / "run"
+    args = _run_args(data, 2_000_000, 5_000, seed=36)
+    with started(args, env=base_env(**SESSION), terminal=True) as run:
+        run.wait_line(r"produced to Kafka\s.*\b[1-9]\d*/2000000")
+        at = time.monotonic()
+        run.signal_group(signal.SIGINT)
+        exit_code = run.wait()
+        took = time.monotonic() - at
+        assert exit_code == 130, run.stdout[-3000:]
+        assert run.left_behind() == []
+    out = run.stdout
+    assert "Stopping production (SIGINT)" in out
+    assert "Traceback" not in out
+    produced = _number(r"Produced ([\d,]+) events", out)
+    assert _number(r"Stopped by SIGINT after ([\d,]+) of", out) == produced > 0
+    assert _checks_not_ok(out) == []
+    rows = _rows(data)
+    print(f"\nCtrl-C at a terminal: exit 130 {took:.1f} s after it; produced {produced:,}, "
+          f"rows {rows:,}")  # fmt: skip
+    assert rows == produced
