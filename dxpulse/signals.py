@@ -13,6 +13,7 @@ orderly stop takes too long, so it must not wait for the main thread.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import threading
@@ -26,6 +27,22 @@ _QUIT = 0  # written by __exit__ to end the watcher; no signal has number 0
 def exit_code(signum: signal.Signals) -> int:
     """128 + the signal's number, the exit status shells give a job a signal ended."""
     return 128 + int(signum)
+
+
+def silence_hung_up(fds: tuple[int, ...]) -> None:
+    """Point each of ``fds`` that was a terminal and is now hung up (it fails with EIO: the
+    terminal was closed, hence the SIGHUP) at /dev/null. Nobody can see the output any more,
+    and every later write would fail: the summary's, the abort line's, rich's live display's.
+    A terminal still open is left alone, so a ``kill -HUP`` still shows the summary."""
+    for fd in fds:
+        try:
+            os.write(fd, b"")
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                continue
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
 
 
 def _ignore(signum: int, frame: FrameType | None) -> None:
@@ -49,8 +66,10 @@ class StopSignals:
         self._thread: threading.Thread | None = None
         self._previous: dict[signal.Signals, object] = {}
         self._previous_fd = -1
+        self._terminals: tuple[int, ...] = ()
 
     def __enter__(self) -> StopSignals:
+        self._terminals = tuple(fd for fd in (1, 2) if os.isatty(fd))
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)  # set_wakeup_fd requires it
         self._thread = threading.Thread(target=self._watch, name="stop-signals", daemon=True)
@@ -87,6 +106,7 @@ class StopSignals:
                     self._received(signal.Signals(number))
 
     def _received(self, signum: signal.Signals) -> None:
+        silence_hung_up(self._terminals)
         if self.first is None:
             self.first = signum
             self.requested.set()

@@ -13,6 +13,7 @@ import os
 import pty
 import queue
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -106,6 +107,7 @@ class Command:
         self.seen: dict[int, int] = {}  # descendants recorded while running
         self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._new: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._hang_up = threading.Event()
         if self.terminal:
             self._start_on_terminal()
             return
@@ -140,7 +142,9 @@ class Command:
 
     def _read_terminal(self, master: int) -> None:
         pending = ""
-        while True:
+        while not self._hang_up.is_set():
+            if not select.select([master], [], [], 0.1)[0]:
+                continue
             try:
                 chunk = os.read(master, 65536)
             except OSError:  # EIO: every process holding the pty's other end is gone
@@ -155,6 +159,12 @@ class Command:
         os.close(master)
         if pending:
             self.lines["stdout"].append(pending)
+
+    def hang_up(self) -> None:
+        """Close the terminal, as closing its window does: the pty's master end is closed
+        (by its reader), and the command's writes to it fail with EIO from then on."""
+        self._hang_up.set()
+        self._readers[0].join(timeout=30)
 
     def _read(self, name: str, stream: IO[str]) -> None:
         for line in stream:

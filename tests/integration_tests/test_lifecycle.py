@@ -238,3 +238,24 @@ def test_ctrl_c_at_a_terminal_lands_what_was_produced(tmp_path: Path) -> None:
     print(f"\nCtrl-C at a terminal: exit 130 {took:.1f} s after it; produced {produced:,}, "
           f"rows {rows:,}")  # fmt: skip
     assert rows == produced
+
+
+def test_a_closed_terminal_stops_the_run_in_order(tmp_path: Path) -> None:
+    """The terminal's window closed: SIGHUP, and every write to the terminal fails (EIO).
+    The run still lands what it delivered, stops everything and exits 129, not 1."""
+    data = tmp_path / "run"
+    args = _run_args(data, 2_000_000, 5_000, seed=37)
+    with started(args, env=base_env(**SESSION), terminal=True) as run:
+        run.wait_line(r"produced to Kafka\s.*\b[1-9]\d*/2000000")
+        run.hang_up()
+        run.signal_group(signal.SIGHUP)
+        assert run.wait() == 129
+        assert run.left_behind() == []
+    ((rows, ids, late),) = _query(
+        "SELECT count(), uniqExact(event_id), countIf(is_late) FROM dxpulse.events", data
+    )
+    ((aggregated,),) = _query("SELECT sum(events) FROM dxpulse.event_aggregates", data)
+    print(f"\nclosed terminal: exit 129; rows {rows}, distinct ids {ids}, aggregated {aggregated}")
+    assert int(rows) > 0
+    assert rows == ids  # each delivered event once
+    assert int(aggregated) == int(rows) - int(late)  # the aggregates were flushed too
