@@ -12,6 +12,10 @@ is not set-user-ID). It is not made in a ``preexec_fn``: that runs Python in the
 copy of a process with threads (librdkafka's, our signal watcher), which the subprocess
 documentation calls unsafe. If the parent died before the ``prctl`` took effect, the
 parent-pid check sees it and the child exits instead of running unowned.
+
+The kernel sends the death signal when the *thread* that started the child ends, not only
+the process: call `spawn` from a thread that lives as long as the child should (`run` calls
+it from its main thread).
 """
 
 from __future__ import annotations

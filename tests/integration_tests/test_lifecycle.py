@@ -194,20 +194,25 @@ def _produced_by_type(stdout: str) -> dict[str, int]:
     return {t: int(n.replace(",", "")) for t, n in rows if t in EVENT_TYPES}
 
 
-def test_produce_without_a_count_shows_its_rate_and_sums_up_on_ctrl_c(
-    settings: Settings, topics: list[str]
+@pytest.mark.parametrize(
+    ("signum", "to_group", "code"),
+    [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_produce_without_a_count_shows_its_rate_and_sums_up_on_a_stop_signal(
+    settings: Settings, topics: list[str], signum: signal.Signals, to_group: bool, code: int
 ) -> None:
     env = base_env(**settings_env(settings))
     with started(["produce", "--rate", "2000", "--seed", "35"], env=env) as produce:
         first = produce.wait_line(r"^produced [\d,]+ events, [\d,]+/s", "stderr")
-        produce.signal_group(signal.SIGINT)
+        (produce.signal_group if to_group else produce.signal)(signum)
         exit_code = produce.wait()
-        assert exit_code == 130, produce.stdout + produce.stderr
+        assert exit_code == code, produce.stdout + produce.stderr
         assert produce.left_behind() == []
     assert first
     assert "\x1b" not in produce.stdout + produce.stderr  # no escape codes off a terminal
     total = _number(r"Produced ([\d,]+) events", produce.stdout)
-    assert "Stopped by SIGINT" in produce.stdout
+    assert f"Stopped by {signal.Signals(signum).name} after {total:,} events." in produce.stdout
     by_type = _produced_by_type(produce.stdout)
     assert sum(by_type.values()) == total > 0
     for event_type, n in by_type.items():
