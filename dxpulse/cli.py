@@ -295,8 +295,9 @@ def _run_summary(
         )
     if result.unlanded:
         console.print(
-            f"{result.unlanded:,} delivered events were not in ClickHouse "
-            f"{LAND_AFTER_STOP_S:.0f} s after the stop signal."
+            f"{result.unlanded:,} delivered events were not committed to ClickHouse "
+            f"{LAND_AFTER_STOP_S:.0f} s after the stop signal; the worker's final flush may "
+            "have landed some: the checks below count what is there."
         )
     client = connect(settings)
     db = settings.clickhouse.database
