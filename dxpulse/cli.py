@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,10 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
     from dxpulse.bench.report import BenchReport
+    from dxpulse.runner import Backfill, RunResult
+    from dxpulse.signals import StopSignals
+    from producers.generator import EventGenerator
+    from producers.producer import ProduceReport
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,18 +39,26 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 class Duration(click.ParamType):
-    """A duration like 90, 90s, 5m, 1.5h or 2d (seconds when no unit is given)."""
+    """A duration like 90, 90s, 5m, 1.5h or 2d (seconds when no unit is given).
+
+    With ``unit_required``, a bare number is refused: a backfill span of ``7`` would be
+    seven seconds to `--duration`'s reading and seven days to many a reader."""
 
     name = "duration"
+
+    def __init__(self, unit_required: bool = False) -> None:
+        self.unit_required = unit_required
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        if isinstance(value, float | int):
+        if isinstance(value, float | int) and not self.unit_required:
             return float(value)
         match = _DURATION.match(str(value).strip())
         if not match or float(match.group(1)) <= 0:
             self.fail(f"{value!r} is not a duration such as 30s, 5m or 1h", param, ctx)
+        if self.unit_required and match.group(2) is None:
+            self.fail(f"{value!r} needs a unit: 12h, 7d or 30d", param, ctx)
         return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -129,15 +143,28 @@ def cli() -> None:
     """
 
 
+_DEFAULT_RUN_COUNT = 100_000
+_BACKFILL_SPAN = Duration(unit_required=True)
+# `produce`'s epilog; `run`'s docstring says what a signal does to it, which is more.
+_SIGNALS_HELP = (
+    "Ctrl-C, SIGTERM or SIGHUP stops production in order: what was sent is flushed and "
+    "counted, and the exit status is 128 + the signal's number (130 for Ctrl-C, 143 for "
+    "SIGTERM). A second one aborts at once."
+)
+
+
 @cli.command()
 @click.option(
     "--count",
     type=click.IntRange(min=1),
-    default=100_000,
-    show_default=True,
-    help="Stop after this many events.",
+    help="Stop after this many events [default: 100,000, or no limit with --duration]. "
+    "With --duration too, whichever comes first.",
 )
-@click.option("--duration", type=Duration(), help="Stop after this long instead (e.g. 5m).")
+@click.option(
+    "--duration",
+    type=Duration(),
+    help="Stop after this long (e.g. 5m). With --count too, whichever comes first.",
+)
 @click.option(
     "--rate",
     type=click.FloatRange(min=0),
@@ -147,10 +174,10 @@ def cli() -> None:
 )
 @click.option(
     "--backfill",
-    type=Duration(),
+    type=_BACKFILL_SPAN,
     metavar="SPAN",
-    help="First produce history: events over the past SPAN (e.g. 2d, 30d; at most 400d) "
-    "with the daily rhythm and named peaks, at full speed; then the live events.",
+    help="First produce history: events over the past SPAN (with a unit: 12h, 2d, 30d; at "
+    "most 400d) with the daily rhythm and named peaks, at full speed; then the live events.",
 )
 @click.option(
     "--backfill-count",
@@ -165,7 +192,7 @@ def cli() -> None:
 @bootstrap_option
 @dsn_option
 def run(
-    count: int,
+    count: int | None,
     duration: float | None,
     rate: float,
     backfill: float | None,
@@ -180,38 +207,87 @@ def run(
 
     With no broker configured, starts an embedded Tansu broker on a free loopback port;
     with no ClickHouse configured, writes to chDB under --data-dir. Produces --count events
-    (or for --duration), waits until every one is in ClickHouse, stops the worker and the
-    broker, then prints totals by region and area and the exactness checks. With
-    --backfill, history comes first, so that none of it is late behind the live events.
-    """
-    from dxpulse.clickhouse import connect
-    from dxpulse.query_output import SUGGESTED_QUERY
-    from dxpulse.runner import Backfill, backfill_table, run_pipeline
-    from dxpulse.summary import checks_table, exactness_checks, region_table
-    from producers.backfill import MAX_SPAN_S, default_count
+    or for --duration, whichever comes first, waits until every one is in ClickHouse, stops
+    the worker and the broker, then prints totals by region and area and the exactness
+    checks. With --backfill, history comes first, so that none of it is late behind the
+    live events.
 
-    if backfill_count is not None and backfill is None:
-        raise click.UsageError("--backfill-count needs --backfill SPAN")
-    if backfill is not None and backfill > MAX_SPAN_S:
-        days = MAX_SPAN_S // 86_400
-        raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
-    history = None
-    if backfill is not None:
-        history = Backfill(backfill, backfill_count or default_count(backfill))
+    Ctrl-C, SIGTERM or SIGHUP stops production: what was delivered lands in ClickHouse
+    (waiting at most a minute), the worker and the broker stop, and the checks cover what
+    was delivered; the exit status is then 128 + the signal's number (130 for Ctrl-C, 143
+    for SIGTERM, 129 for SIGHUP). A second signal aborts within a second: the worker and
+    the broker are killed, and one line says how many events may not have landed.
+    """
+    from dxpulse.data_dir import prepare_data_dir
+    from dxpulse.run_control import RunControl
+    from dxpulse.runner import run_pipeline
+
+    history = _run_backfill(backfill, backfill_count)
     settings = _settings(
         data_dir=data_dir,
         kafka__partitions=partitions,
         kafka__bootstrap_servers=bootstrap_servers,
         clickhouse__dsn=clickhouse_dsn,
     )
-    target = None if duration else count
+    prepare_data_dir(settings.data_dir)  # before anything is started or printed
+    if count is None and duration is None:
+        count = _DEFAULT_RUN_COUNT
     seed = _announce_seed(seed)
-    rows_before = _raw_rows(settings)
-    settings, result = run_pipeline(settings, console, target, duration, rate, seed, history)
+    with RunControl(console) as control:
+        rows_before = _raw_rows(settings)
+        settings, result = run_pipeline(
+            settings, console, control, count, duration, rate, seed, history
+        )
+    code = _run_summary(settings, result, control.stopped_by, rows_before, count)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _run_backfill(span: float | None, count: int | None) -> Backfill | None:
+    """`run`'s --backfill and --backfill-count, checked, as the history to produce."""
+    from dxpulse.runner import Backfill
+    from producers.backfill import MAX_SPAN_S, default_count
+
+    if count is not None and span is None:
+        raise click.UsageError("--backfill-count needs --backfill SPAN")
+    if span is None:
+        return None
+    if span > MAX_SPAN_S:
+        days = MAX_SPAN_S // 86_400
+        raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
+    return Backfill(span, count or default_count(span))
+
+
+def _run_summary(
+    settings: Settings,
+    result: RunResult,
+    stopped_by: signal.Signals | None,
+    rows_before: int,
+    asked: int | None,
+) -> int:
+    """Print what the run produced and the exactness checks over what was delivered; the
+    exit status: 1 if a check failed or (without a signal) an event was not delivered,
+    128 + the signal after a stop signal, else 0."""
+    from dxpulse.clickhouse import connect
+    from dxpulse.query_output import SUGGESTED_QUERY
+    from dxpulse.runner import LAND_AFTER_STOP_S, backfill_table
+    from dxpulse.signals import exit_code
+    from dxpulse.summary import checks_table, exactness_checks, region_table
+
+    if not result.started:
+        assert stopped_by is not None
+        console.print(
+            f"Stopped by {stopped_by.name} before producing any event; "
+            "the worker and the broker were stopped."
+        )
+        return exit_code(stopped_by)
     report, status = result.produced, result.worker_status
     past, plan = result.backfill, result.backfill_plan
     if past is not None and plan is not None and past.delivered == plan.count:
         console.print(backfill_table(plan, past))
+    if stopped_by is not None:
+        events = f"of the {asked:,} events asked for" if asked else "events"
+        console.print(f"Stopped by {stopped_by.name} after {report.delivered:,} {events}.")
     console.print(
         f"Produced {report.delivered:,} events in {report.seconds:.1f} s "
         f"({report.rate:,.0f}/s)"
@@ -219,6 +295,19 @@ def run(
         + f"; worker committed {status['committed']:,}, "
         f"dead-lettered {status['dead_lettered']:,}, in {status['flushes']:,} flushes."
     )
+    if result.undelivered:
+        console.print(
+            f"{result.undelivered:,} more events were sent but not delivered to Kafka"
+            + (f" ({result.delivery_error})" if result.delivery_error else "")
+            + ": they are not in ClickHouse, nor in the checks below.",
+            markup=False,
+        )
+    if result.unlanded:
+        console.print(
+            f"{result.unlanded:,} delivered events were not committed to ClickHouse "
+            f"{LAND_AFTER_STOP_S:.0f} s after the stop signal; the worker's final flush may "
+            "have landed some: the checks below count what is there."
+        )
     client = connect(settings)
     db = settings.clickhouse.database
     console.print(region_table(client, db))
@@ -234,6 +323,12 @@ def run(
     console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
         raise DxpulseError("exactness checks failed")
+    if result.undelivered and stopped_by is None:
+        raise DxpulseError(
+            f"{result.undelivered} of {report.sent} events not delivered"
+            + (f": {result.delivery_error}" if result.delivery_error else "")
+        )
+    return exit_code(stopped_by) if stopped_by is not None else 0
 
 
 def _raw_rows(settings: Settings) -> int:
@@ -249,14 +344,18 @@ def _raw_rows(settings: Settings) -> int:
         client.close()
 
 
-@cli.command()
+@cli.command(epilog=_SIGNALS_HELP)
 @click.option(
     "--count",
     type=click.IntRange(min=1),
-    help="Stop after this many events (with --backfill: its total) "
-    "[default: none; with --backfill 50,000 a day].",
+    help="Stop after this many events (with --backfill: its total). With --duration too, "
+    "whichever comes first [default: none; with --backfill 50,000 a day].",
 )
-@click.option("--duration", type=Duration(), help="Stop after this long (e.g. 90s, 5m).")
+@click.option(
+    "--duration",
+    type=Duration(),
+    help="Stop after this long (e.g. 90s, 5m). With --count too, whichever comes first.",
+)
 @click.option(
     "--rate",
     type=click.FloatRange(min=0),
@@ -279,11 +378,11 @@ def _raw_rows(settings: Settings) -> int:
 )
 @click.option(
     "--backfill",
-    type=Duration(),
+    type=_BACKFILL_SPAN,
     metavar="SPAN",
-    help="Instead of live events: history with event times over the past SPAN (e.g. 12h, "
-    "7d, 30d; at most 400d), sent at full speed, following the daily and weekly rhythm and "
-    "named peaks (Tết, 11.11, paydays). Run it before live traffic.",
+    help="Instead of live events: history with event times over the past SPAN (with a "
+    "unit: 12h, 7d, 30d; at most 400d), sent at full speed, following the daily and weekly "
+    "rhythm and named peaks (Tết, 11.11, paydays). Run it before live traffic.",
 )
 @seed_option
 @bootstrap_option
@@ -299,7 +398,9 @@ def produce(
 ) -> None:
     """Generate calibrated synthetic events and send them to Kafka.
 
-    Creates the topics if missing. Runs until --count, --duration or Ctrl-C.
+    Creates the topics if missing. Runs until --count or --duration, whichever comes
+    first, or until Ctrl-C; shows the count and rate meanwhile (a line every few seconds
+    when the output is not a terminal) and the events per type at the end.
 
     With --backfill SPAN it produces history instead: --count events (default 50,000 a
     day) timed over the past SPAN up to now, oldest first, then prints them per day. Run it
@@ -307,62 +408,154 @@ def produce(
     newest it has seen in its partition as late, and keeps it out of the windowed
     aggregates.
     """
-    from click.core import ParameterSource
-    from rich.progress import Progress
-
-    from dxpulse.runner import backfill_table
+    from dxpulse.signals import StopSignals, exit_code
     from dxpulse.topics import ensure_topics
-    from producers.backfill import MAX_SPAN_S, default_count, plan_backfill
     from producers.generator import EventGenerator
-    from producers.producer import produce as produce_events
-    from producers.producer import produce_backfill
 
     if backfill is not None:
-        ctx = click.get_current_context()
-        for name, option, why in (
-            ("duration", "--duration", "it ends after its --count events"),
-            ("rate", "--rate", "it is sent as fast as possible"),
-            ("diurnal", "--diurnal/--flat", "it always follows the rhythm and peaks"),
-        ):
-            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
-                raise click.UsageError(f"--backfill cannot be combined with {option}: {why}")
-        if backfill > MAX_SPAN_S:
-            days = MAX_SPAN_S // 86_400
-            raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
+        _check_produce_backfill(backfill)
     settings = _require_kafka(_settings(kafka__bootstrap_servers=bootstrap_servers))
     ensure_topics(settings.kafka)
     seed = _announce_seed(seed)
     generator = EventGenerator(
         seed=seed, event_types=types or EVENT_TYPES, run_start=datetime.now(UTC)
     )
-    if backfill is not None:
-        plan = plan_backfill(
-            backfill, count or default_count(backfill), seed=seed, event_types=generator.event_types
-        )
-        with Progress(console=err_console) as progress:
-            task = progress.add_task("backfilling", total=plan.count)
-            past = produce_backfill(
-                settings, generator, plan, progress=lambda n: progress.advance(task, n)
+    sent = [0]  # for the abort line: the watcher thread cannot ask the producer
+    with StopSignals(_say_stopping, lambda signum: _abort_produce(signum, sent[0])) as signals:
+        if backfill is not None:
+            report = _produce_history(settings, generator, backfill, count, signals, sent)
+        else:
+            report = _produce_live(
+                settings, generator, count, duration, rate, diurnal, signals, sent
             )
-        console.print(backfill_table(plan, past))
-        return
-    with Progress(console=err_console) as progress:
-        task = progress.add_task("producing", total=count)
-        report = produce_events(
-            settings,
-            generator,
-            count=count,
-            duration_s=duration,
-            rate=rate,
-            diurnal=diurnal,
-            progress=lambda n: progress.advance(task, n),
+    if signals.first is not None:
+        console.print(f"Stopped by {signals.first.name} after {report.delivered:,} events.")
+    if report.undelivered:
+        raise DxpulseError(
+            f"{report.undelivered} of {report.sent} events not delivered"
+            + (f": {report.errors[0]}" if report.errors else "")
         )
+    if signals.first is not None:
+        raise click.exceptions.Exit(exit_code(signals.first))
+
+
+def _check_produce_backfill(span: float) -> None:
+    """--backfill excludes the live options given on the command line, and is bounded."""
+    from click.core import ParameterSource
+
+    from producers.backfill import MAX_SPAN_S
+
+    ctx = click.get_current_context()
+    for name, option, why in (
+        ("duration", "--duration", "it ends after its --count events"),
+        ("rate", "--rate", "it is sent as fast as possible"),
+        ("diurnal", "--diurnal/--flat", "it always follows the rhythm and peaks"),
+    ):
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"--backfill cannot be combined with {option}: {why}")
+    if span > MAX_SPAN_S:
+        days = MAX_SPAN_S // 86_400
+        raise click.BadParameter(f"at most {days} days of history", param_hint="'--backfill'")
+
+
+def _produce_live(
+    settings: Settings,
+    generator: EventGenerator,
+    count: int | None,
+    duration: float | None,
+    rate: float,
+    diurnal: bool,
+    signals: StopSignals,
+    sent: list[int],
+) -> ProduceReport:
+    """Live events until a limit or a stop signal, shown as they go; then their table.
+    Undelivered events are counted in the report, not raised."""
+    from dxpulse.progress import CountProgress
+    from producers.producer import UndeliveredError
+    from producers.producer import produce as produce_events
+
+    with CountProgress(err_console, "produced", count) as shown:
+
+        def advance(n: int) -> None:
+            shown.advance(n)
+            sent[0] = shown.count
+
+        try:
+            report = produce_events(
+                settings,
+                generator,
+                count=count,
+                duration_s=duration,
+                rate=rate,
+                diurnal=diurnal,
+                progress=advance,
+                should_stop=lambda: signals.stopping,
+            )
+        except UndeliveredError as exc:
+            report = exc.report
     table = Table(title=f"Produced {report.delivered:,} events in {report.seconds:.1f} s")
     table.add_column("event type")
     table.add_column("events", justify="right")
     for etype, n in sorted(report.by_type.items()):
         table.add_row(etype, f"{n:,}")
     console.print(table)
+    return report
+
+
+def _produce_history(
+    settings: Settings,
+    generator: EventGenerator,
+    span: float,
+    count: int | None,
+    signals: StopSignals,
+    sent: list[int],
+) -> ProduceReport:
+    """A backfill until its end or a stop signal, shown as it goes; then its days."""
+    from dxpulse.progress import CountProgress
+    from dxpulse.runner import backfill_table
+    from producers.backfill import default_count, plan_backfill
+    from producers.producer import UndeliveredError, produce_backfill
+
+    plan = plan_backfill(
+        span, count or default_count(span), seed=generator.seed, event_types=generator.event_types
+    )
+    with CountProgress(err_console, "backfilled", plan.count) as shown:
+
+        def advance(n: int) -> None:
+            shown.advance(n)
+            sent[0] = shown.count
+
+        try:
+            past = produce_backfill(
+                settings, generator, plan, progress=advance, should_stop=lambda: signals.stopping
+            )
+        except UndeliveredError as exc:
+            past = exc.report
+    if past.delivered == plan.count:
+        console.print(backfill_table(plan, past))
+    else:
+        console.print(f"Backfilled {past.delivered:,} of the {plan.count:,} planned events.")
+    return past
+
+
+def _say_stopping(signum: signal.Signals) -> None:
+    err_console.print(
+        f"Stopping ({signum.name}): flushing what was sent; a second signal aborts.",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _abort_produce(signum: signal.Signals, sent: int) -> None:
+    """A second stop signal: exit at once; what the producer still queued may be lost."""
+    from dxpulse.signals import exit_code
+
+    os.write(
+        2,
+        f"dxpulse: aborted by a second {signum.name}: about {sent:,} events were sent; those "
+        "the producer still queued may not have been delivered\n".encode(),
+    )
+    os._exit(exit_code(signum))
 
 
 @cli.command(short_help="Run a stream worker (Kafka -> ClickHouse).")
@@ -399,6 +592,7 @@ def worker(
     """
     from dxpulse.clickhouse import connect
     from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.data_dir import prepare_data_dir
     from dxpulse.topics import ensure_topics
     from streams.app import create_app
     from streams.faults import hook_from_env
@@ -416,6 +610,7 @@ def worker(
             web__port=web_port,
         )
     )
+    prepare_data_dir(settings.data_dir)  # Faust's state and chDB's data go there
     ensure_port_free(settings.web.host, settings.web.port)
     if create_topics:
         ensure_topics(settings.kafka)

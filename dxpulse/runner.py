@@ -3,6 +3,9 @@
 Starts Tansu when no broker is configured, creates topics, starts a worker process
 (the same `dxpulse worker` command production runs), produces, waits until everything
 produced is committed to ClickHouse, stops the worker gracefully and stops the broker.
+`run` owns what it starts: a stop signal ends production and lands what was delivered, a
+second one kills everything at once (dxpulse/run_control.py), and its children die with it
+if it is killed itself (dxpulse/lifeline.py).
 """
 
 from __future__ import annotations
@@ -11,16 +14,14 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
@@ -39,11 +40,20 @@ from rich.table import Table
 from dxpulse.config import Settings
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.errors import DxpulseError
+from dxpulse.lifeline import kill_group, spawn
+from dxpulse.progress import PlainLines, per_second
+from dxpulse.run_control import RunControl, Tally
 from dxpulse.topics import ensure_topics
 from producers.backfill import BackfillPlan, plan_backfill
 from producers.generator import EventGenerator
 from producers.intensity import VN_TZ
-from producers.producer import ProduceReport, produce, produce_backfill
+from producers.producer import ProduceReport, UndeliveredError, produce, produce_backfill
+
+# The worker flushes, commits and exits on SIGTERM (well within 10 s); this bound is twice
+# that, for a loaded machine, before it is killed.
+WORKER_STOP_S = 20.0
+# After a stop signal, how long `run` waits for what was delivered to land in ClickHouse.
+LAND_AFTER_STOP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,15 @@ class RunResult:
     worker_status: dict[str, Any]
     backfill: ProduceReport | None = None  # the backfill's part of ``produced``
     backfill_plan: BackfillPlan | None = None
+    started: bool = True  # False: stopped before producing anything
+    undelivered: int = 0  # sent but not delivered to Kafka (not in ``produced.delivered``)
+    delivery_error: str | None = None  # the first delivery error, if any
+
+    @property
+    def unlanded(self) -> int:
+        """Delivered but not committed to ClickHouse when the (bounded) landing ended."""
+        committed = int(self.worker_status.get("committed", 0))
+        return max(0, self.produced.delivered - committed)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -102,14 +121,13 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         env = {**os.environ, **settings_env(self.settings)}
         with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
+            # Its own session: a Ctrl-C at the terminal reaches only `run`, which stops the
+            # worker once everything delivered has landed. It dies with `run` (lifeline).
+            self._proc = spawn(
                 [sys.executable, "-m", "dxpulse", "worker"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                # Own process group: a Ctrl-C at the terminal stops production, and the
-                # worker is then stopped by us only after everything produced has landed.
-                start_new_session=True,
             )
         return self
 
@@ -128,17 +146,23 @@ class WorkerProcess:
                 + self.log_tail()
             )
 
-    def wait_ready(self, timeout_s: float = 120.0) -> None:
+    def wait_ready(
+        self, timeout_s: float = 120.0, should_stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Until its status page says running, or ``should_stop()``."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not should_stop():
             self.check_alive()
             snap = self.status()
             if snap and snap.get("state") == "running":
                 return
             time.sleep(0.2)
-        raise DxpulseError(f"worker not ready after {timeout_s:.0f} s; see {self.log_path}")
+        if not should_stop():
+            raise DxpulseError(f"worker not ready after {timeout_s:.0f} s; see {self.log_path}")
 
-    def stop(self, timeout_s: float = 60.0) -> int:
+    def stop(self, timeout_s: float = WORKER_STOP_S) -> int:
+        """SIGTERM (it flushes, commits and exits), then SIGKILL after ``timeout_s``.
+        Bounded either way; returns its exit code (-9 when it had to be killed)."""
         if self._proc is None:
             return 0
         if self._proc.poll() is None:
@@ -146,9 +170,13 @@ class WorkerProcess:
             try:
                 self._proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        return int(self._proc.returncode)
+                kill_group(self._proc, wait_s=10)
+        return int(self._proc.returncode if self._proc.returncode is not None else -9)
+
+    def kill(self) -> None:
+        """SIGKILL at once, for an abort. Crash-safe: the sink's writes are exactly-once."""
+        if self._proc is not None:
+            kill_group(self._proc, wait_s=0.5)
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -160,42 +188,149 @@ class WorkerProcess:
 def run_pipeline(
     settings: Settings,
     console: Console,
+    control: RunControl,
     count: int | None,
     duration_s: float | None,
     rate: float,
     seed: int,
     backfill: Backfill | None = None,
 ) -> tuple[Settings, RunResult]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Start the broker (unless configured), topics and a worker; produce until ``count``
+    events or ``duration_s``, whichever comes first, or until ``control`` is stopped; land
+    what was delivered; stop the worker, then the broker."""
     with ExitStack() as stack:
-        if settings.kafka.bootstrap_servers is None:
-            broker = stack.enter_context(EmbeddedBroker())
-            console.print(f"Started embedded Tansu broker on {broker.bootstrap_servers}")
-            kafka = settings.kafka.model_copy(
-                update={"bootstrap_servers": broker.bootstrap_servers}
-            )
-            settings = settings.model_copy(update={"kafka": kafka})
-        web = settings.web.model_copy(update={"port": free_port()})
-        settings = settings.model_copy(update={"web": web})
+        settings = _with_broker(settings, console, control, stack)
+        if control.stopping:
+            return settings, RunResult(ProduceReport(), {}, started=False)
         created = ensure_topics(settings.kafka)
         if created:
             console.print(f"Created topics: {', '.join(created)}")
         worker = WorkerProcess(settings, settings.data_dir / "worker.log").start()
+        control.own("the worker", worker.kill)
         stack.callback(worker.stop)
         with console.status("Starting worker (migrations, consumer group) ..."):
-            worker.wait_ready()
+            worker.wait_ready(should_stop=lambda: control.stopping)
+        if control.stopping:
+            return settings, RunResult(ProduceReport(), {}, started=False)
         result = _produce_and_land(
-            settings, console, worker, count, duration_s, rate, seed, backfill
+            settings, console, control, worker, count, duration_s, rate, seed, backfill
         )
-        code = worker.stop()
-        if code != 0:
-            raise DxpulseError(f"worker exited with code {code}:\n{worker.log_tail()}")
+        _stop_worker(worker, console)
     return settings, result
+
+
+def _with_broker(
+    settings: Settings, console: Console, control: RunControl, stack: ExitStack
+) -> Settings:
+    """The settings, with an embedded broker started (and owned) if none is configured."""
+    web = settings.web.model_copy(update={"port": free_port()})
+    settings = settings.model_copy(update={"web": web})
+    if settings.kafka.bootstrap_servers is not None:
+        return settings
+    broker = stack.enter_context(EmbeddedBroker())
+    control.own("the broker", broker.kill)
+    console.print(f"Started embedded Tansu broker on {broker.bootstrap_servers}")
+    kafka = settings.kafka.model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
+    return settings.model_copy(update={"kafka": kafka})
+
+
+def _stop_worker(worker: WorkerProcess, console: Console) -> None:
+    """Everything has landed (or the landing gave up): a worker that does not exit within
+    its bound is killed and said so; one that exits with an error is an error."""
+    code = worker.stop()
+    if code == -signal.SIGKILL:
+        console.print(
+            f"The worker did not stop within {WORKER_STOP_S:.0f} s of SIGTERM and was killed; "
+            f"see {worker.log_path}",
+            markup=False,
+        )
+    elif code != 0:
+        raise DxpulseError(f"worker exited with code {code}:\n{worker.log_tail()}")
+
+
+class _Display:
+    """A run's progress: live bars on a terminal, a plain line every few seconds elsewhere.
+    Keeps ``tally`` current for the abort line."""
+
+    def __init__(
+        self, console: Console, tally: Tally, count: int | None, backfill: Backfill | None
+    ) -> None:
+        self.tally = tally
+        self.lines = PlainLines(console)
+        self.progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.history = None
+        if backfill is not None:
+            self.history = self.progress.add_task(
+                "backfill to Kafka", total=backfill.count, rate=""
+            )
+        self.produced = self.progress.add_task("produced to Kafka", total=count, rate="")
+        first = backfill.count if backfill else 0
+        total = None if count is None else first + count
+        self.landed = self.progress.add_task("landed in ClickHouse", total=total, rate="")
+        self._started = time.monotonic()
+
+    def __enter__(self) -> _Display:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def advancer(self, task: TaskID, poll: Callable[[], None]) -> Callable[[int], None]:
+        """The producer's progress callback for ``task``; calls ``poll`` now and then."""
+        started = time.monotonic()
+        last_poll = 0.0
+
+        def advance(n: int) -> None:
+            nonlocal last_poll
+            self.progress.advance(task, n)
+            self.tally.sent += n
+            done = self.progress.tasks[task].completed
+            self.progress.update(task, rate=per_second(int(done), started))
+            if time.monotonic() - last_poll > 0.5:
+                last_poll = time.monotonic()
+                poll()
+            self.lines(
+                lambda: (
+                    f"produced {self.tally.sent:,} events "
+                    f"({per_second(self.tally.sent, self._started)}), "
+                    f"{self.tally.landed:,} landed in ClickHouse"
+                )
+            )
+
+        return advance
+
+    def update_landed(self, snap: dict[str, Any] | None) -> None:
+        if snap:
+            self.tally.landed = int(snap["committed"])
+            self.progress.update(self.landed, completed=snap["committed"])
+
+    def landing(self, live: ProduceReport, delivered: int, first: bool = False) -> None:
+        """Production is over: the bars show what was delivered; a line says what landed."""
+        if first:
+            self.tally.delivered = delivered
+            self.progress.update(self.produced, total=live.delivered, completed=live.delivered)
+            self.progress.update(self.landed, total=delivered)
+        self.lines(
+            lambda: (
+                f"landing: {self.tally.landed:,} of {delivered:,} delivered events in ClickHouse"
+            ),
+            now=first,
+        )
 
 
 def _produce_and_land(
     settings: Settings,
     console: Console,
+    control: RunControl,
     worker: WorkerProcess,
     count: int | None,
     duration_s: float | None,
@@ -203,78 +338,108 @@ def _produce_and_land(
     seed: int,
     backfill: Backfill | None,
 ) -> RunResult:
-    columns = (
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        history = None
-        if backfill is not None:
-            history = progress.add_task("backfill to Kafka", total=backfill.count, rate="")
-        produced = progress.add_task("produced to Kafka", total=count, rate="")
-        first = backfill.count if backfill else 0
-        total = None if count is None else first + count
-        landed = progress.add_task("landed in ClickHouse", total=total, rate="")
-        last_poll = 0.0
+    with _Display(console, control.tally, count, backfill) as display:
 
-        def on_progress(task: TaskID) -> Callable[[int], None]:
-            started = time.monotonic()
-
-            def advance(n: int) -> None:
-                nonlocal last_poll
-                progress.advance(task, n)
-                done = progress.tasks[task].completed
-                progress.update(task, rate=f"{done / (time.monotonic() - started):,.0f}/s")
-                if time.monotonic() - last_poll > 0.5:
-                    last_poll = time.monotonic()
-                    worker.check_alive()
-                    _update_landed(progress, landed, worker.status())
-
-            return advance
-
-        # One generator for both: the live events continue its random streams. Its ids
-        # depend on when this run started, so they differ from an earlier run's.
-        generator = EventGenerator(seed=seed, run_start=datetime.now(UTC))
-        with _interrupt_stops_production(console) as interrupted:
-            past, plan = None, None
-            if backfill is not None and history is not None:
-                # Planned up to now, just before it is produced: the live events that
-                # follow are newer than all of it, so none of it is late.
-                plan = plan_backfill(backfill.span_s, backfill.count, seed=seed)
-                past = produce_backfill(
-                    settings,
-                    generator,
-                    plan,
-                    progress=on_progress(history),
-                    should_stop=interrupted.is_set,
-                )
-            live = ProduceReport()
-            if not interrupted.is_set():
-                live = produce(
-                    settings,
-                    generator,
-                    count=count,
-                    duration_s=duration_s,
-                    rate=rate,
-                    progress=on_progress(produced),
-                    should_stop=interrupted.is_set,
-                )
-        report = _combined(past, live)
-        progress.update(produced, total=live.delivered, completed=live.delivered)
-        progress.update(landed, total=report.delivered)
-        # Count what was produced: the broker's end offsets are not trusted to be exact.
-        while True:
+        def poll() -> None:
             worker.check_alive()
-            snap = worker.status()
-            _update_landed(progress, landed, snap)
-            if snap and snap["committed"] >= report.delivered:
-                return RunResult(report, snap, past, plan)
-            if snap and snap.get("state") == "failed":
-                raise DxpulseError(f"worker failed: {snap.get('error')}")
-            time.sleep(0.2)
+            display.update_landed(worker.status())
+
+        past, plan, live = _produce_all(
+            settings, display, control, poll, count, duration_s, rate, seed, backfill
+        )
+        report = _combined(past, live)
+        display.landing(live, report.delivered, first=True)
+        snap = _land(worker, display, control, live, report.delivered)
+    return RunResult(
+        report,
+        snap,
+        past,
+        plan,
+        undelivered=report.undelivered,
+        delivery_error=report.errors[0] if report.errors else None,
+    )
+
+
+def _produce_all(
+    settings: Settings,
+    display: _Display,
+    control: RunControl,
+    poll: Callable[[], None],
+    count: int | None,
+    duration_s: float | None,
+    rate: float,
+    seed: int,
+    backfill: Backfill | None,
+) -> tuple[ProduceReport | None, BackfillPlan | None, ProduceReport]:
+    """The backfill (if any), then the live events, until their limits or a stop signal.
+    Events that were not delivered are counted, not raised: what was delivered still lands."""
+    # One generator for both: the live events continue its random streams. Its ids depend
+    # on when this run started, so they differ from an earlier run's.
+    generator = EventGenerator(seed=seed, run_start=datetime.now(UTC))
+    past, plan = None, None
+    if backfill is not None and display.history is not None:
+        # Planned up to now, just before it is produced: the live events that follow are
+        # newer than all of it, so none of it is late.
+        plan = plan_backfill(backfill.span_s, backfill.count, seed=seed)
+        past = _delivered(
+            lambda: produce_backfill(
+                settings,
+                generator,
+                plan,
+                progress=display.advancer(display.history, poll),  # type: ignore[arg-type]
+                should_stop=lambda: control.stopping,
+            )
+        )
+    live = ProduceReport()
+    if not control.stopping and (past is None or not past.undelivered):
+        live = _delivered(
+            lambda: produce(
+                settings,
+                generator,
+                count=count,
+                duration_s=duration_s,
+                rate=rate,
+                progress=display.advancer(display.produced, poll),
+                should_stop=lambda: control.stopping,
+            )
+        )
+    return past, plan, live
+
+
+def _delivered(produce_some: Callable[[], ProduceReport]) -> ProduceReport:
+    """The report of a production, also when some of its events were not delivered."""
+    try:
+        return produce_some()
+    except UndeliveredError as exc:
+        return exc.report
+
+
+def _land(
+    worker: WorkerProcess,
+    display: _Display,
+    control: RunControl,
+    live: ProduceReport,
+    delivered: int,
+) -> dict[str, Any]:
+    """The worker's status once it committed ``delivered`` events. After a stop signal the
+    wait is bounded (``LAND_AFTER_STOP_S``): the status then says how many did land."""
+    # Count what was produced: the broker's end offsets are not trusted to be exact.
+    deadline: float | None = None
+    snap: dict[str, Any] | None = None
+    while True:
+        worker.check_alive()
+        snap = worker.status() or snap
+        display.update_landed(snap)
+        if snap and snap["committed"] >= delivered:
+            return snap
+        if snap and snap.get("state") == "failed":
+            raise DxpulseError(f"worker failed: {snap.get('error')}")
+        if control.stopping:
+            deadline = deadline or time.monotonic() + LAND_AFTER_STOP_S
+            if time.monotonic() >= deadline:
+                return snap or {"committed": 0, "dead_lettered": 0, "flushes": 0}
+        display.landing(live, delivered)
+        time.sleep(0.2)
 
 
 def _combined(past: ProduceReport | None, live: ProduceReport) -> ProduceReport:
@@ -332,26 +497,3 @@ def _counts(by_type: dict[str, int], plan: BackfillPlan) -> list[str]:
 
 def _vn(at: datetime) -> str:
     return f"{at.astimezone(VN_TZ):%Y-%m-%d %H:%M}"
-
-
-@contextmanager
-def _interrupt_stops_production(console: Console) -> Iterator[threading.Event]:
-    """First Ctrl-C: stop producing and finish cleanly. Second: abort."""
-    interrupted = threading.Event()
-
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-        interrupted.set()
-        console.print("Stopping production; waiting for what was produced to land ...")
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _update_landed(progress: Progress, task: Any, snap: dict[str, Any] | None) -> None:
-    if snap:
-        progress.update(task, completed=snap["committed"])

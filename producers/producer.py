@@ -34,6 +34,8 @@ _STEP = 2_000
 # call has a fixed cost (~50 µs), which one-event batches would pay per event.
 _MIN_PACED_STEP_S = 0.005
 _MAX_ERRORS_KEPT = 5
+# How long the final flush waits for deliveries; what is still queued then is undelivered.
+_FLUSH_S = 60
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -63,6 +65,23 @@ class ProduceReport:
     @property
     def rate(self) -> float:
         return self.delivered / self.seconds if self.seconds else 0.0
+
+    @property
+    def undelivered(self) -> int:
+        """Sent but not delivered: failed, or still queued when the flush gave up."""
+        return self.sent - self.delivered
+
+
+class UndeliveredError(DxpulseError):
+    """Some events were not delivered. Carries the exact report, so that a caller that stops
+    in order (`run` after a signal) can still land and count what was delivered."""
+
+    def __init__(self, report: ProduceReport) -> None:
+        self.report = report
+        super().__init__(
+            f"{report.undelivered} of {report.sent} events not delivered"
+            + (f": {report.errors[0]}" if report.errors else "")
+        )
 
 
 class RatePacer:
@@ -169,17 +188,16 @@ def _finish(
     progress: ProgressFn | None,
     unreported: int,
 ) -> ProduceReport:
-    """Flush, count deliveries exactly, and raise if any event was not delivered."""
-    remaining = producer.flush(60)
+    """Flush, count deliveries exactly, and raise UndeliveredError if any event was not
+    delivered. The flush is bounded; a second stop signal does not wait for it (see
+    dxpulse/signals.py)."""
+    remaining = producer.flush(_FLUSH_S)
     report.seconds = time.monotonic() - started
     report.delivered = report.sent - report.failed - remaining
     if progress:
         progress(unreported)
-    if remaining or report.failed:
-        raise DxpulseError(
-            f"{report.failed + remaining} of {report.sent} events not delivered"
-            + (f": {report.errors[0]}" if report.errors else "")
-        )
+    if report.undelivered:
+        raise UndeliveredError(report)
     return report
 
 
