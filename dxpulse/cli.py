@@ -1028,14 +1028,15 @@ def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> No
     docs/calibration.md): Mobile Money's rural share, the e-commerce platform mix, cash on
     delivery, the mean order, the online-payment ticket and QR/e-wallet share, the regions'
     and provinces' shares against population, and the failure rate. A figure passes when
-    its value is within the tolerance and its sample is at least the minimum; no data or
-    too small a sample fails. Exits 0 when every figure passes, 1 otherwise.
+    its value is within the tolerance; a figure whose sample is below its minimum (no data
+    included) is not judged (SAMPLE TOO SMALL). Exits 1 when a judged figure fails or none
+    could be judged, 0 otherwise.
     """
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
     from dxpulse.calibrate.compare import compare_all
     from dxpulse.calibrate.measure import measure
-    from dxpulse.calibrate.render import results_json, results_table, summary_line
+    from dxpulse.calibrate.render import results_json, results_table, summary_line, verdict_ok
     from dxpulse.calibrate.targets import load_targets
     from dxpulse.readers import open_reader, require_schema
 
@@ -1059,7 +1060,7 @@ def calibrate(fmt: str, clickhouse_dsn: str | None, data_dir: Path | None) -> No
     else:
         console.print(results_table(results, db))
     # The verdict once: a failure is the error line (stderr, exit 1), a pass a line here.
-    if not all(r.passed for r in results):
+    if not verdict_ok(results):
         raise DxpulseError(summary_line(results))
     if fmt == "table":
         console.print(summary_line(results))

@@ -1,4 +1,4 @@
-"""Measured against target: pass, fail, or fail for want of data (pure logic)."""
+"""Measured against target: pass, fail, or not judged for want of sample (pure logic)."""
 
 from __future__ import annotations
 
@@ -13,29 +13,48 @@ from dxpulse.calibrate.targets import Target
 _SLACK = 1e-9
 
 
+PASS, FAIL, TOO_SMALL = "PASS", "FAIL", "SAMPLE TOO SMALL"
+
+
 @dataclass(frozen=True)
 class Result:
+    """One figure's verdict. A sample below the figure's minimum (no data included) is not
+    judged: on a few thousand events a share is noise, so neither PASS nor FAIL is true."""
+
     target: Target
     measured: float | None
     sample: int
     passed: bool
-    reason: str  # why it failed; empty when it passed
+    reason: str  # why it failed or was not judged; empty when it passed
+    judged: bool = True
 
     @property
     def deviation(self) -> float | None:
         return None if self.measured is None else self.measured - self.target.value
 
+    @property
+    def verdict(self) -> str:
+        if not self.judged:
+            return TOO_SMALL
+        return PASS if self.passed else FAIL
+
+    @property
+    def failed(self) -> bool:
+        """Judged and off target: what sets calibrate's exit code."""
+        return self.judged and not self.passed
+
 
 def compare(target: Target, measurement: Measurement | None) -> Result:
-    """A figure passes only with enough sample and a value within the tolerance."""
+    """A figure is judged only with enough sample; it passes with a value within the
+    tolerance."""
     spec = target.spec
     if measurement is None or measurement.value is None or math.isnan(measurement.value):
         sample = measurement.sample if measurement else 0
-        return Result(target, None, sample, False, f"no data: no {spec.sample_unit}")
+        return Result(target, None, sample, False, f"no data: no {spec.sample_unit}", False)
     value, sample = measurement.value, measurement.sample
     if sample < spec.min_sample:
         reason = f"insufficient sample: {sample:,} {spec.sample_unit}, needs {spec.min_sample:,}"
-        return Result(target, value, sample, False, reason)
+        return Result(target, value, sample, False, reason, False)
     deviation, allowed = value - target.value, target.allowed
     if abs(deviation) <= allowed + _SLACK * max(1.0, abs(target.value)):
         return Result(target, value, sample, True, "")

@@ -8,14 +8,32 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from dxpulse.calibrate.compare import Result, format_allowed, format_value
+from dxpulse.calibrate.compare import FAIL, PASS, Result, format_allowed, format_value
+
+_STYLE = {PASS: "bold green", FAIL: "bold red"}
+
+
+def verdict_ok(results: Sequence[Result]) -> bool:
+    """No judged figure fails and at least one was judged (an empty table proves nothing)."""
+    return any(r.judged for r in results) and not any(r.failed for r in results)
 
 
 def summary_line(results: Sequence[Result]) -> str:
-    failed = [r.target.spec.id for r in results if not r.passed]
-    if not failed:
-        return f"all {len(results)} calibration figures pass"
-    return f"{len(failed)} of {len(results)} calibration figures fail: {', '.join(failed)}"
+    """The verdict in one line: what failed, else what passed, and what was not judged."""
+    n = len(results)
+    failed = [r.target.spec.id for r in results if r.failed]
+    small = [r.target.spec.id for r in results if not r.judged]
+    if failed:
+        line = f"{len(failed)} of {n} calibration figures fail: {', '.join(failed)}"
+    elif len(small) == n:
+        return f"no calibration figure could be judged: the sample is too small for all {n}"
+    elif not small:
+        return f"all {n} calibration figures pass"
+    else:
+        line = f"{n - len(small)} of {n} calibration figures pass"
+    if small:
+        line += f"; {len(small)} not judged, sample too small: {', '.join(small)}"
+    return line
 
 
 def results_table(results: Sequence[Result], database: str) -> Table:
@@ -35,17 +53,19 @@ def results_table(results: Sequence[Result], database: str) -> Table:
             format_allowed(r.target),
             f"{r.sample:,} / {spec.min_sample:,}",
             spec.source + (" (assumption)" if spec.basis == "assumption" else ""),
-            Text("PASS", style="bold green")
-            if r.passed
-            else Text(f"FAIL: {r.reason}", style="bold red"),
+            _verdict_cell(r),
         )
     return table
+
+
+def _verdict_cell(r: Result) -> Text:
+    return Text(r.verdict + (f": {r.reason}" if r.reason else ""), style=_STYLE.get(r.verdict, ""))
 
 
 def results_json(results: Sequence[Result], database: str) -> dict[str, Any]:
     return {
         "table": f"{database}.events",
-        "passed": all(r.passed for r in results),
+        "passed": verdict_ok(results),
         "summary": summary_line(results),
         "figures": [_figure(r) for r in results],
     }
@@ -70,6 +90,6 @@ def _figure(r: Result) -> dict[str, Any]:
         "source_title": r.target.source.title,
         "reference": spec.reference,
         "basis": spec.basis,
-        "result": "PASS" if r.passed else "FAIL",
+        "result": r.verdict,
         "reason": r.reason,
     }

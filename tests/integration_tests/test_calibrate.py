@@ -233,7 +233,7 @@ def test_a_small_sample_is_insufficient_not_a_pass(
     insert_events(ch, db, generated[::20])  # 5% of each type: on target, far too few
     by_id = {r.target.spec.id: r for r in calibrate(ch, db)}
     median = by_id["online_payment_median_ticket"]
-    assert not median.passed
+    assert not median.passed and not median.judged
     assert median.reason == "insufficient sample: 5,500 payments, needs 100,000"
     assert by_id["unknown_province_events"].passed  # needs any data at all, and has it
 
@@ -253,7 +253,7 @@ def dxpulse(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_command_on_an_empty_table_fails_every_figure_for_want_of_data(
+def test_the_command_on_an_empty_table_judges_no_figure_and_exits_1(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "chdb"
@@ -266,15 +266,17 @@ def test_the_command_on_an_empty_table_fails_every_figure_for_want_of_data(
     assert dxpulse("migrate", data=data).returncode == 0
     empty = dxpulse("calibrate", data=data)
     assert empty.returncode == 1, empty.stderr
-    assert empty.stderr.startswith("dxpulse: error: 21 of 21 calibration figures fail: ")
-    assert empty.stderr.count("\n") == 1
-    assert empty.stdout.count("FAIL: no data") == 21
+    assert empty.stderr == (
+        "dxpulse: error: no calibration figure could be judged: "
+        "the sample is too small for all 21\n"
+    )
+    assert empty.stdout.count("SAMPLE TOO SMALL: no data") == 21
     as_json = dxpulse("calibrate", "--format", "json", data=data)
     assert as_json.returncode == 1
     out = orjson.loads(as_json.stdout)
     assert out["passed"] is False
     assert {f["reason"] for f in out["figures"]} >= {"no data: no customers", "no data: no orders"}
-    assert all(f["measured"] is None and f["result"] == "FAIL" for f in out["figures"])
+    assert all(f["measured"] is None and f["result"] == "SAMPLE TOO SMALL" for f in out["figures"])
 
 
 def test_the_verdict_is_printed_once(tmp_path: Path) -> None:
@@ -283,6 +285,6 @@ def test_the_verdict_is_printed_once(tmp_path: Path) -> None:
     for fmt in ("table", "json"):
         done = dxpulse("calibrate", "--format", fmt, data=data)
         assert done.returncode == 1
-        verdict = "21 of 21 calibration figures fail"
+        verdict = "no calibration figure could be judged"
         assert done.stderr.count(verdict) == 1
         assert verdict not in done.stdout.replace(f'"summary": "{verdict}', "")

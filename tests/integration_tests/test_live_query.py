@@ -142,13 +142,15 @@ def test_query_report_and_calibrate_read_a_running_worker(
     assert out.stat().st_size > 0 and "querying the running worker" in report.stderr
 
     calibrate = dxpulse(live, "calibrate", "--format", "json")
-    # 2,000-odd events are too few for most national figures: the verdict is a FAIL for
-    # want of sample, measured on the live data, not a failure to open it.
+    # 2,000-odd events are too few for most national figures: those are not judged (sample
+    # too small); what is judged (no event outside the 63 provinces) passes, on live data.
+    assert calibrate.returncode == 0, calibrate.stderr
     verdict = orjson.loads(calibrate.stdout)
-    assert verdict["figures"] and any(f["measured"] is not None for f in verdict["figures"])
+    assert verdict["passed"] is True
+    results = {f["id"]: f["result"] for f in verdict["figures"]}
+    assert results["unknown_province_events"] == "PASS"
+    assert "SAMPLE TOO SMALL" in results.values() and "FAIL" not in results.values()
     assert "Cannot lock" not in calibrate.stderr and "Traceback" not in calibrate.stderr
-    assert calibrate.stderr.splitlines()[-1].startswith("dxpulse: error: ")
-    assert "calibration figures fail" in calibrate.stderr
 
     # Ingest went on meanwhile (a guard until it shows, not a timing).
     _wait_for(lambda: count(live) > first, live)

@@ -34,7 +34,7 @@ from dxpulse.calibrate.measure import (
     province_metrics,
     status_metrics,
 )
-from dxpulse.calibrate.render import results_json, results_table, summary_line
+from dxpulse.calibrate.render import results_json, results_table, summary_line, verdict_ok
 from dxpulse.calibrate.targets import Target, default_path, load_targets, parse_targets
 from dxpulse.errors import DxpulseError
 from producers import calibration as cal
@@ -376,19 +376,21 @@ def test_exact_tolerance(targets: list[Target]) -> None:
     assert missing.reason == "off by -1, allowed exact"
 
 
-def test_too_small_a_sample_fails_even_on_target(targets: list[Target]) -> None:
+def test_too_small_a_sample_is_not_judged_even_on_target(targets: list[Target]) -> None:
     rural = _by_id(targets)["mobile_money_rural_customers"]
     result = compare(rural, Measurement(71.6, 8_499))
-    assert not result.passed
+    assert not result.passed and not result.judged and not result.failed
+    assert result.verdict == "SAMPLE TOO SMALL"
     assert result.measured == 71.6
     assert result.reason == "insufficient sample: 8,499 customers, needs 8,500"
     assert compare(rural, Measurement(71.6, 8_500)).passed
 
 
 @pytest.mark.parametrize("measurement", [None, Measurement(None, 0), Measurement(math.nan, 5)])
-def test_no_data_fails(targets: list[Target], measurement: Measurement | None) -> None:
+def test_no_data_is_not_judged(targets: list[Target], measurement: Measurement | None) -> None:
     result = compare(_by_id(targets)["cash_on_delivery_share"], measurement)
-    assert not result.passed
+    assert not result.passed and not result.judged
+    assert result.verdict == "SAMPLE TOO SMALL"
     assert result.measured is None
     assert result.reason == "no data: no orders"
 
@@ -444,7 +446,8 @@ def test_table_shows_each_figure_with_its_verdict(mixed_results: list[Result]) -
     assert "FAIL: off by +30.30 points, allowed ± 2 points" in shopee
     mean = lines["Mean online payment"]
     assert "600,000 VND" in mean and "610,395 VND" in mean
-    assert "FAIL: insufficient sample: 5,000 payments, needs 100,000" in mean
+    assert "SAMPLE TOO SMALL: insufficient sample: 5,000 payments, needs 100,000" in mean
+    assert "FAIL" not in mean
     assert "—" in lines["Orders paid cash on delivery (the rest cashless)"]
     assert "Calibration of dxpulse.events" in text
     assert "calibration figures" not in text  # the verdict is the command's, said once
@@ -483,12 +486,32 @@ def test_json_carries_everything_the_table_does(mixed_results: list[Result]) -> 
         0.06 * implied_values()["payment_ticket_mean"]
     )
     assert (cod["measured"], cod["sample"], cod["reason"]) == (None, 0, "no data: no orders")
+    assert mean["result"] == cod["result"] == "SAMPLE TOO SMALL"
 
 
 def test_summary_line() -> None:
-    assert summary_line([]) == "all 0 calibration figures pass"
+    assert summary_line([]) == (
+        "no calibration figure could be judged: the sample is too small for all 0"
+    )
     passing = compare_all(load_targets()[:2], {
         "mobile_money.rural_customer_share": Measurement(71.6, 10_000),
         "ecommerce.platform_share.shopee": Measurement(69.7, 10_000),
     })  # fmt: skip
     assert summary_line(passing) == "all 2 calibration figures pass"
+
+
+def test_a_too_small_sample_neither_passes_nor_sets_the_exit_code(targets: list[Target]) -> None:
+    by_id = _by_id(targets)
+    judged_pass = compare(by_id["mobile_money_rural_customers"], Measurement(71.6, 10_000))
+    small = compare(by_id["platform_share_shopee"], Measurement(10.0, 50))  # far off, tiny
+    judged_fail = compare(by_id["platform_share_shopee"], Measurement(10.0, 10_000))
+    assert verdict_ok([judged_pass, small])
+    assert summary_line([judged_pass, small]) == (
+        "1 of 2 calibration figures pass; 1 not judged, sample too small: platform_share_shopee"
+    )
+    assert not verdict_ok([judged_pass, judged_fail])
+    assert not verdict_ok([small])  # nothing judged proves nothing
+    assert summary_line([judged_fail, small]) == (
+        "1 of 2 calibration figures fail: platform_share_shopee; "
+        "1 not judged, sample too small: platform_share_shopee"
+    )
