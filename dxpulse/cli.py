@@ -1203,9 +1203,12 @@ def schemas() -> None:
 @schemas.command("export")
 @click.option("--check", is_flag=True, help="Only verify the committed files are current.")
 def schemas_export(check: bool) -> None:
-    """Write schemas/json/<event_type>.schema.json from the pydantic models."""
+    """Write schemas/json/<event_type>.schema.json from the pydantic models (a developer
+    command: it needs a source checkout)."""
+    from dxpulse.source_tree import checkout_root
     from schemas.export import JSON_DIR, export, render
 
+    checkout_root("schemas export")
     if check:
         stale = [
             t
@@ -1282,9 +1285,12 @@ def dashboards_build(check: bool) -> None:
     Writes deploy/grafana/dashboards/*.json, deploy/grafana/provisioning/**/dxpulse.yaml and
     the dashboard tables in README.md. They are built from default settings, never from the
     environment, so every machine generates the same files; `push` uses your settings.
+    A developer command: it needs a source checkout.
     """
     from dashboards.build import ROOT, stale_files, write_files
+    from dxpulse.source_tree import checkout_root
 
+    checkout_root("dashboards build")
     changed = stale_files() if check else write_files()
     names = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in changed]
     if check and names:

@@ -16,13 +16,14 @@ from dxpulse.errors import DxpulseError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def is_checkout(root: Path = ROOT) -> bool:
+def is_checkout(root: Path) -> bool:
     """A checkout has the project file and the deploy/ tree beside the packages."""
     return (root / "pyproject.toml").is_file() and (root / "deploy").is_dir()
 
 
-def checkout_root(command: str, root: Path = ROOT) -> Path:
+def checkout_root(command: str, root: Path | None = None) -> Path:
     """The checkout's root, or an error naming ``command`` as a developer command."""
+    root = ROOT if root is None else root
     if not is_checkout(root):
         raise DxpulseError(
             f"`dxpulse {command}` is a developer command: it writes files of the source "
