@@ -68,11 +68,16 @@ def install_wheel(wheel: Path, venv: Path) -> Path:
         timeout=60,
         check=True,
     ).stdout.strip()
-    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(purelib) / "_dxpulse_test_dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    lines = "".join(f"{path}\n" for path in dependency_dirs())
+    (Path(purelib) / "_dxpulse_test_dependencies.pth").write_text(lines)
     done = _pip("--python", str(python), "install", "--no-deps", str(wheel))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return venv / "bin"
+
+
+def dependency_dirs() -> list[str]:
+    """This venv's site-packages: where the installed wheel finds its dependencies."""
+    return sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 
 
 def clean_env(**extra: str) -> dict[str, str]:
