@@ -21,21 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_NOT_SOURCE = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    ".hypothesis",
-    "dxpulse-data",
-    "dxpulse-bench",
-    ".env",
-)
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__")
 
 
 def build_wheel(work: Path) -> Path:
@@ -43,12 +29,33 @@ def build_wheel(work: Path) -> Path:
     if importlib.util.find_spec("setuptools") is None or importlib.util.find_spec("wheel") is None:
         pytest.fail("building the wheel offline needs setuptools>=68 and wheel in this venv")
     source = work / "source"
-    shutil.copytree(ROOT, source, symlinks=True, ignore=_NOT_SOURCE)
+    copy_source(source)
     dist = work / "dist"
     done = _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (wheel,) = dist.glob("dxpulse-*.whl")
     return wheel
+
+
+def copy_source(target: Path) -> None:
+    """The files git would commit (tracked, or new and not ignored), links kept as links;
+    without git, the tree minus the usual local state."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    if listed.returncode != 0:
+        shutil.copytree(ROOT, target, symlinks=True, ignore=_NOT_SOURCE)
+        return
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source, copy = ROOT / name, target / name
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working tree, not yet in the index
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, copy)
 
 
 def install_wheel(wheel: Path, venv: Path) -> Path:
