@@ -27,7 +27,10 @@ _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-in
 def build_wheel(work: Path) -> Path:
     """The wheel built from a copy of the checkout's working tree, in ``work``."""
     if importlib.util.find_spec("setuptools") is None or importlib.util.find_spec("wheel") is None:
-        pytest.fail("building the wheel offline needs setuptools>=68 and wheel in this venv")
+        pytest.fail(
+            "building the wheel offline needs setuptools>=68 and wheel in this venv "
+            "(requirements.lock pins both)"
+        )
     source = work / "source"
     copy_source(source)
     dist = work / "dist"
