@@ -272,6 +272,7 @@ def _run_summary(
     from dxpulse.query_output import SUGGESTED_QUERY
     from dxpulse.runner import LAND_AFTER_STOP_S, backfill_table
     from dxpulse.signals import exit_code
+    from dxpulse.source_tree import command_name
     from dxpulse.summary import checks_table, exactness_checks, region_table
 
     if not result.started:
@@ -315,12 +316,13 @@ def _run_summary(
     checks = exactness_checks(client, db, valid, rows_before)
     console.print(checks_table(checks))
     suggestion = SUGGESTED_QUERY.format(db=db)
+    me = command_name()
     console.print(
-        f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
+        f"Data: {settings.clickhouse_dsn()}  —  try: {me} query "
         f'"{suggestion}" --data-dir {settings.data_dir}',
         soft_wrap=True,  # a command to copy: not broken across lines
     )
-    console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
+    console.print(f"Charts without Grafana: {me} report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
         raise DxpulseError("exactness checks failed")
     if result.undelivered and stopped_by is None:

@@ -21,6 +21,12 @@ def is_checkout(root: Path) -> bool:
     return (root / "pyproject.toml").is_file() and (root / "deploy").is_dir()
 
 
+def command_name() -> str:
+    """How a hint should spell the command: the checkout's wrapper (which bootstraps the
+    venv) in a checkout, the installed console script anywhere else."""
+    return "./bin/dxpulse" if is_checkout(ROOT) else "dxpulse"
+
+
 def checkout_root(command: str, root: Path | None = None) -> Path:
     """The checkout's root, or an error naming ``command`` as a developer command."""
     root = ROOT if root is None else root

@@ -110,6 +110,8 @@ def test_migrate_then_run_count_2000_from_the_wheel_is_exact(
     assert checks and {name: mark for name, (_, _, mark) in checks.items() if mark != "ok"} == {}
     added = checks["raw rows this run added = valid events it produced"]
     assert added == (f"{COUNT:,}", f"{COUNT:,}", "ok")
+    # Its hints name the installed command: there is no ./bin/dxpulse without a checkout.
+    assert "try: dxpulse query" in done.stdout and "./bin/dxpulse" not in done.stdout
     counted = _dxpulse(
         installed,
         "query",

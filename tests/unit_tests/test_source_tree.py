@@ -51,3 +51,11 @@ def test_developer_commands_outside_a_checkout_say_so(
     assert f"`dxpulse {' '.join(argv[:2])}` is a developer command" in err
     assert "run it from a git checkout" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hints_name_the_wrapper_in_a_checkout_and_the_console_script_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert source_tree.command_name() == "./bin/dxpulse"
+    monkeypatch.setattr(source_tree, "ROOT", tmp_path)
+    assert source_tree.command_name() == "dxpulse"
