@@ -39,11 +39,11 @@ COPY requirements.lock ./
 RUN pip install --no-deps --require-hashes --only-binary=:all: -r requirements.lock
 
 COPY . .
-# Editable (-e) on purpose: the code finds its migrations and Grafana files next to the
-# packages (dxpulse/clickhouse.py: MIGRATIONS_DIR = <repo>/deploy/clickhouse), and a regular
-# install would copy only the packages to site-packages and leave deploy/ behind.
+# A regular install, as from the wheel: the migrations, access SQL and Grafana files are
+# package data (dxpulse/deploy/ links to deploy/), read with importlib.resources, so the
+# installed packages need nothing from /app at run time.
 # --no-build-isolation builds with the locked setuptools instead of downloading one.
-RUN pip install --no-deps --no-build-isolation -e . \
+RUN pip install --no-deps --no-build-isolation . \
     && dxpulse --version
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.

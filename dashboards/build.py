@@ -29,6 +29,7 @@ from dashboards import (
 )
 from dashboards.bundle import JSON, GrafanaBundle, datasource
 from dashboards.panels import BuildContext
+from dxpulse import source_tree
 from dxpulse.config import ClickHouseSettings, GrafanaSettings, Settings
 
 DASHBOARD_MODULES: tuple[ModuleType, ...] = (
@@ -42,7 +43,7 @@ DASHBOARD_MODULES: tuple[ModuleType, ...] = (
 # On the compose stack's optional Prometheus: provisioned from the files only, as is their
 # datasource; `dxpulse dashboards push` sends the ClickHouse ones, whose datasource it creates.
 PROMETHEUS_MODULES: tuple[ModuleType, ...] = (pipeline_health_prometheus,)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = source_tree.ROOT  # a developer command's output: the checkout's files (the CLI checks)
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 PROVISIONING_DIR = GRAFANA_DIR / "provisioning"

@@ -1,11 +1,12 @@
 """dxpulse's least-privilege ClickHouse users, applied by `dxpulse init --users`.
 
-The statements live in deploy/clickhouse/access/*.sql (outside the migrations' glob): settings
-profiles, roles with their grants, and the users dxpulse_writer, dxpulse_analyst and
-dxpulse_grafana. Each password is hashed here, SHA-256 of the password and a fresh random
-salt as ClickHouse's own sha256_password does, and sent as ``IDENTIFIED WITH sha256_hash BY
-'<hex>' SALT '<hex>'``: the plaintext never leaves the process, so it cannot reach the
-server's query log, a SQL error or this module's messages.
+The statements live in deploy/clickhouse/access/*.sql (outside the migrations' glob; shipped
+as package data through dxpulse.deploy): settings profiles, roles with their grants, and the
+users dxpulse_writer, dxpulse_analyst and dxpulse_grafana. Each password is hashed here,
+SHA-256 of the password and a fresh random salt as ClickHouse's own sha256_password does,
+and sent as ``IDENTIFIED WITH sha256_hash BY '<hex>' SALT '<hex>'``: the plaintext never
+leaves the process, so it cannot reach the server's query log, a SQL error or this module's
+messages.
 
 The SQL may only use the statement forms below (`parse_access` rejects anything else), so
 what each user may do can be read back from the file: the CLI prints it and the tests check
@@ -20,7 +21,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -28,9 +29,10 @@ from pydantic import SecretStr
 
 from dxpulse.clickhouse import MIGRATIONS_DIR
 from dxpulse.config import Settings
+from dxpulse.deploy import sql_files
 from dxpulse.errors import DxpulseError
 
-ACCESS_DIR = MIGRATIONS_DIR / "access"
+ACCESS_DIR: Traversable = MIGRATIONS_DIR / "access"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -92,10 +94,10 @@ def password_hash(password: str, salt: str) -> str:
     return hashlib.sha256((password + salt).encode()).hexdigest()
 
 
-def load_access_sql(directory: Path = ACCESS_DIR) -> list[str]:
+def load_access_sql(directory: Traversable = ACCESS_DIR) -> list[str]:
     """The statements of every .sql file under ``directory``, in file-name order, with
     placeholders unfilled."""
-    files = sorted(directory.glob("*.sql"))
+    files = sql_files(directory)
     if not files:
         raise DxpulseError(f"no access SQL in {directory}")
     statements = []

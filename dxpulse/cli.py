@@ -272,6 +272,7 @@ def _run_summary(
     from dxpulse.query_output import SUGGESTED_QUERY
     from dxpulse.runner import LAND_AFTER_STOP_S, backfill_table
     from dxpulse.signals import exit_code
+    from dxpulse.source_tree import command_name
     from dxpulse.summary import checks_table, exactness_checks, region_table
 
     if not result.started:
@@ -315,12 +316,13 @@ def _run_summary(
     checks = exactness_checks(client, db, valid, rows_before)
     console.print(checks_table(checks))
     suggestion = SUGGESTED_QUERY.format(db=db)
+    me = command_name()
     console.print(
-        f"Data: {settings.clickhouse_dsn()}  —  try: ./bin/dxpulse query "
+        f"Data: {settings.clickhouse_dsn()}  —  try: {me} query "
         f'"{suggestion}" --data-dir {settings.data_dir}',
         soft_wrap=True,  # a command to copy: not broken across lines
     )
-    console.print(f"Charts without Grafana: ./bin/dxpulse report --data-dir {settings.data_dir}")
+    console.print(f"Charts without Grafana: {me} report --data-dir {settings.data_dir}")
     if not all(c.ok for c in checks):
         raise DxpulseError("exactness checks failed")
     if result.undelivered and stopped_by is None:
@@ -1204,9 +1206,12 @@ def schemas() -> None:
 @schemas.command("export")
 @click.option("--check", is_flag=True, help="Only verify the committed files are current.")
 def schemas_export(check: bool) -> None:
-    """Write schemas/json/<event_type>.schema.json from the pydantic models."""
+    """Write schemas/json/<event_type>.schema.json from the pydantic models (a developer
+    command: it needs a source checkout)."""
+    from dxpulse.source_tree import checkout_root
     from schemas.export import JSON_DIR, export, render
 
+    checkout_root("schemas export")
     if check:
         stale = [
             t
@@ -1283,9 +1288,12 @@ def dashboards_build(check: bool) -> None:
     Writes deploy/grafana/dashboards/*.json, deploy/grafana/provisioning/**/dxpulse.yaml and
     the dashboard tables in README.md. They are built from default settings, never from the
     environment, so every machine generates the same files; `push` uses your settings.
+    A developer command: it needs a source checkout.
     """
     from dashboards.build import ROOT, stale_files, write_files
+    from dxpulse.source_tree import checkout_root
 
+    checkout_root("dashboards build")
     changed = stale_files() if check else write_files()
     names = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in changed]
     if check and names:

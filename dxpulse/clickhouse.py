@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +20,14 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from dxpulse.config import Settings
+from dxpulse.deploy import CLICKHOUSE, sql_files
 from dxpulse.errors import DxpulseError, one_line
 from dxpulse.migration_lock import LockHolder, MigrationLock
 from dxpulse.sqlsplit import split_statements
 from schemas.provinces import provinces
 
 logger = logging.getLogger(__name__)
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse"
+MIGRATIONS_DIR: Traversable = CLICKHOUSE
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 PROVINCE_COLUMNS = (
     "code",
@@ -115,13 +117,19 @@ class Migration:
         return f"dxpulse-migration:{self.name}:{step.number}:{step.checksum}"
 
 
-def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def load_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations in ``directory``, in version order. None at all is an error: a schema
+    from no migrations is an installation that lost its package data, not a fresh one."""
+    files = sql_files(directory)
+    if not files:
+        raise DxpulseError(f"no migrations (*.sql) in {directory}: the installation is incomplete")
     found = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in files:
         match = _MIGRATION_NAME.match(path.name)
         if not match:
             raise DxpulseError(f"migration file name not NNN_name.sql: {path.name}")
-        found.append(Migration(int(match.group(1)), path.stem, path.read_text("utf-8")))
+        name = path.name.removesuffix(".sql")
+        found.append(Migration(int(match.group(1)), name, path.read_text("utf-8")))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise DxpulseError("two migration files share a version number")
@@ -149,7 +157,7 @@ def migrate(
     database: str,
     target: int | None = None,
     *,
-    directory: Path = MIGRATIONS_DIR,
+    directory: Traversable = MIGRATIONS_DIR,
     lock_wait_s: float = 600.0,
     report: Callable[[MigrationEvent], None] = log_event,
 ) -> list[str]:

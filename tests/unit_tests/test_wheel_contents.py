@@ -1,0 +1,88 @@
+"""The wheel carries every file the product reads at run time, byte for byte.
+
+What the product reads (migrations, access SQL, Grafana dashboards and provisioning,
+reference data, the JSON Schemas, the calibration SQL) is listed here by where it lives in
+the checkout and where the code asks for it (an importlib.resources package). The wheel is
+built offline from a copy of the working tree (tests/wheel.py).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dxpulse.access import ACCESS_DIR
+from dxpulse.calibrate.targets import default_path
+from dxpulse.clickhouse import MIGRATIONS_DIR, load_migrations
+from dxpulse.deploy import GRAFANA
+from tests.wheel import ROOT, build_wheel
+
+# (a directory of the checkout, the files in it the product reads, where the wheel has them)
+READ_AT_RUN_TIME: list[tuple[str, str, str]] = [
+    ("deploy/clickhouse", "*.sql", "dxpulse/deploy/clickhouse"),  # migrations
+    ("deploy/clickhouse", "access/*.sql", "dxpulse/deploy/clickhouse"),  # access SQL
+    ("deploy/grafana", "dashboards/*.json", "dxpulse/deploy/grafana"),
+    ("deploy/grafana", "provisioning/*/*.yaml", "dxpulse/deploy/grafana"),
+    ("schemas/reference", "provinces.csv", "schemas/reference"),
+    ("schemas/reference", "calibration_targets.yaml", "schemas/reference"),
+    ("schemas/json", "*.schema.json", "schemas/json"),
+    ("dxpulse/calibrate/sql", "*.sql", "dxpulse/calibrate/sql"),
+]
+
+
+def _expected() -> dict[str, Path]:
+    """Wheel member name -> the checkout's file."""
+    expected: dict[str, Path] = {}
+    for directory, pattern, in_wheel in READ_AT_RUN_TIME:
+        found = sorted((ROOT / directory).glob(pattern))
+        assert found, f"{directory}/{pattern}"
+        for path in found:
+            expected[f"{in_wheel}/{path.relative_to(ROOT / directory).as_posix()}"] = path
+    return expected
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
+    with zipfile.ZipFile(build_wheel(tmp_path_factory.mktemp("wheel"))) as built:
+        yield built
+
+
+def test_the_wheel_holds_every_file_the_product_reads(wheel: zipfile.ZipFile) -> None:
+    expected = _expected()
+    names = set(wheel.namelist())
+    missing = sorted(set(expected) - names)
+    assert missing == []
+    different = [name for name, path in expected.items() if wheel.read(name) != path.read_bytes()]
+    assert different == []
+    # The migrations and access SQL are the bulk of what a deployment needs: count them.
+    migrations = [n for n in names if re.fullmatch(r"dxpulse/deploy/clickhouse/\d{3}_\w+\.sql", n)]
+    assert len(migrations) == len(load_migrations()) == 10
+    assert "dxpulse/deploy/__init__.py" in names
+
+
+def test_the_code_asks_importlib_resources_for_the_shipped_packages() -> None:
+    # Each accessor resolves inside the package that ships its files (dxpulse.deploy,
+    # schemas), the same place the wheel puts them: not a path relative to the checkout.
+    deploy = ROOT / "dxpulse" / "deploy"
+    assert Path(str(MIGRATIONS_DIR)) == deploy / "clickhouse"
+    assert Path(str(ACCESS_DIR)) == deploy / "clickhouse" / "access"
+    assert Path(str(GRAFANA)) == deploy / "grafana"
+    assert default_path() == ROOT / "schemas" / "reference" / "calibration_targets.yaml"
+
+
+def test_no_product_module_finds_files_relative_to_the_checkout() -> None:
+    # `Path(__file__)` climbing out of a package finds files that a wheel does not have.
+    # Only the developer commands' modules may: they work on the checkout on purpose.
+    allowed = {"dxpulse/source_tree.py", "schemas/export.py"}
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for package in ("dxpulse", "schemas", "producers", "streams", "dashboards")
+        for path in (ROOT / package).rglob("*.py")
+        if "Path(__file__)" in path.read_text("utf-8")
+        and path.relative_to(ROOT).as_posix() not in allowed
+    ]
+    assert offenders == []
