@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from dxpulse.cli import cli
 from dxpulse.config import Settings
+from tests.envfile import read_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -302,12 +303,7 @@ def dxpulse_services() -> dict[str, dict[str, Any]]:
 def env_example() -> dict[str, str]:
     if not ENV_EXAMPLE.exists():
         return {}
-    pairs = {}
-    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, value = line.partition("=")
-            pairs[name.strip()] = value.strip()
-    return pairs
+    return read_env(ENV_EXAMPLE)
 
 
 _INTERPOLATION = re.compile(
