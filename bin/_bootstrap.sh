@@ -10,8 +10,10 @@ VENV="${DXPULSE_VENV:-$DXPULSE_ROOT/.venv}"
 PY="${DXPULSE_PYTHON:-python3}"
 DXPULSE_LOCK="$DXPULSE_ROOT/requirements-dev.lock"
 DXPULSE_UV_VERSION=0.13.9
-if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-  echo "dxpulse: error: Python >= 3.11 is required ($PY is $("$PY" -V 2>&1))" >&2
+# The locks pin CPython 3.11 wheels (the image's Python): another Python could not use them.
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+  echo "dxpulse: error: $(basename "$DXPULSE_LOCK") is for CPython 3.11 ($PY is $("$PY" -V 2>&1));" \
+    "set DXPULSE_PYTHON to a python3.11" >&2
   exit 1
 fi
 case "${DXPULSE_INSTALLER:-auto}" in
