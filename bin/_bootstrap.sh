@@ -37,12 +37,17 @@ _dxpulse_uv() {
 
 # The lock's pins (only wheels, each hash-checked, nothing else resolved), then this checkout
 # editable without its dependencies, built by the locked setuptools (no build isolation).
+# chdb and chdb-core both ship chdb/__init__.py (urllib3-future and urllib3 urllib3/): pip leaves
+# chdb's (urllib3-future's), as in the image. uv installs in parallel, so either copy may be
+# left: those two are installed again after (tests/unit_tests/test_locks.py checks the files).
 _dxpulse_install() {
   "$PY" -m venv "$VENV"
   local uv
   uv="$(_dxpulse_uv)"
   if [ -n "$uv" ]; then
     "$uv" pip sync --python "$VENV/bin/python" --require-hashes --only-binary :all: "$DXPULSE_LOCK" \
+      && "$uv" pip install --python "$VENV/bin/python" --require-hashes --only-binary :all: \
+        --no-deps --reinstall-package chdb --reinstall-package urllib3-future -r "$DXPULSE_LOCK" \
       && "$uv" pip install --python "$VENV/bin/python" --no-deps --no-build-isolation \
         -e "$DXPULSE_ROOT" \
       && return 0
@@ -58,7 +63,9 @@ _dxpulse_install() {
       --no-build-isolation -e "$DXPULSE_ROOT"
 }
 
-stamp="$VENV/.dxpulse-installed-$(cat "$DXPULSE_ROOT/pyproject.toml" "$DXPULSE_LOCK" | sha1sum | cut -c1-12)"
+# Reinstalled when the project, the lock or this procedure changes.
+stamp="$VENV/.dxpulse-installed-$(cat "$DXPULSE_ROOT/pyproject.toml" "$DXPULSE_LOCK" \
+  "${BASH_SOURCE[0]}" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "dxpulse: installing dependencies from $(basename "$DXPULSE_LOCK") into $VENV (first run only) ..." >&2
   mkdir -p "$VENV"

@@ -10,6 +10,8 @@ test_the_venv_holds_exactly_the_dev_lock catches that.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -197,3 +199,45 @@ def test_the_venv_holds_exactly_the_dev_lock() -> None:
     ]
     extra = sorted(set(have) - set(pins_by_name(DEV_LOCK)) - NOT_LOCKED)
     assert (wrong, extra) == ([], []), "the venv is not the dev lock: rerun ./bin/test"
+
+
+# Packages that overwrite another's files by design, with no dependency between them: pip
+# leaves urllib3-future's urllib3/ (niquests' transport) over urllib3's, whatever the order.
+REPLACES = {"urllib3-future": {"urllib3", "urllib3-future"}}
+
+
+def requires(dist: metadata.Distribution) -> set[str]:
+    return {canonicalize_name(Requirement(r).name) for r in dist.requires or []}
+
+
+def test_a_file_two_packages_ship_is_the_one_of_the_package_that_needs_the_other() -> None:
+    """chdb and chdb-core both ship chdb/__init__.py: the venv must hold chdb's, as the image.
+
+    (Its copy types chdb.connect; chdb-core's does not, so mypy on the two venvs disagreed.)
+
+    pip installs a package after what it needs, so the dependent's copy is the one left; uv
+    installs in parallel and left chdb-core's until the bootstrap reinstalled chdb after it.
+    """
+    claims: dict[Path, list[tuple[metadata.Distribution, str]]] = {}
+    for dist in metadata.distributions():
+        for file in dist.files or []:
+            if file.hash is not None and file.hash.mode == "sha256":
+                claims.setdefault(Path(str(dist.locate_file(file))), []).append(
+                    (dist, file.hash.value)
+                )
+    shared = {path: owners for path, owners in claims.items() if len(owners) > 1}
+    wrong = []
+    for path, owners in shared.items():
+        names = {canonicalize_name(dist.metadata["Name"]) for dist, _ in owners}
+        dependents = [
+            digest
+            for dist, digest in owners
+            if names - {canonicalize_name(dist.metadata["Name"])} <= requires(dist)
+            or REPLACES.get(canonicalize_name(dist.metadata["Name"])) == names
+        ]
+        assert len(dependents) == 1, f"{path}: shipped by {sorted(names)}, none needing the rest"
+        wanted = dependents[0]
+        on_disk = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest())
+        if on_disk.decode().rstrip("=") != wanted:
+            wrong.append(f"{path.name}: not the copy of {sorted(names)}'s dependent")
+    assert wrong == [], "reinstall the dependent after what it needs (bin/_bootstrap.sh)"
