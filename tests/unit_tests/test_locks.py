@@ -241,3 +241,21 @@ def test_a_file_two_packages_ship_is_the_one_of_the_package_that_needs_the_other
         if on_disk.decode().rstrip("=") != wanted:
             wrong.append(f"{path.name}: not the copy of {sorted(names)}'s dependent")
     assert wrong == [], "reinstall the dependent after what it needs (bin/_bootstrap.sh)"
+
+
+@pytest.mark.parametrize("path", [LOCK, DEV_LOCK], ids=lambda p: p.name)
+def test_each_lock_holds_only_what_pyproject_needs(path: Path) -> None:
+    """A dependency dropped from pyproject.toml leaves the locks too (uv's `# via` lines)."""
+    wanted = runtime_requirements() + (dev_requirements() if path == DEV_LOCK else [])
+    names = {canonicalize_name(Requirement(text).name) for text in wanted}
+    build_requires = pyproject()["build-system"]["requires"]
+    build = {canonicalize_name(Requirement(text).name) for text in build_requires}
+    needs = wanted_by(path)
+    direct = {name for name, needers in needs.items() if "dxpulse (pyproject.toml)" in needers}
+    assert direct == names - build, REGENERATE
+    unneeded = [
+        name
+        for name, needers in needs.items()
+        if name not in build | direct and not needers & set(needs)
+    ]
+    assert unneeded == [], REGENERATE
