@@ -4,7 +4,8 @@
 #   docker run --rm dxpulse:0.1.0 produce --help
 #
 # Dependencies come from requirements.lock (exact versions, sha256 hashes, Linux x86_64 /
-# CPython 3.11); regenerate it with the command in its header after changing pyproject.toml.
+# CPython 3.11); regenerate it with bin/lock after changing pyproject.toml. The test venv is
+# installed from requirements-dev.lock, which holds these pins unchanged (test_locks.py).
 
 # Pinned by tag so rebuilds get the same Python and Debian release. Production builds should
 # also pin the digest (python:3.11.17-slim-bookworm@sha256:...), which a tag alone does not fix:

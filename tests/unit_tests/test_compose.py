@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from dashboards import build
+from tests.envfile import read_env
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -38,17 +39,8 @@ def services() -> dict[str, dict[str, Any]]:
     return compose()["services"]
 
 
-def _parse_env(path: Path) -> dict[str, str]:
-    pairs = {}
-    for line in path.read_text("utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, value = line.partition("=")
-            pairs[name.strip()] = value
-    return pairs
-
-
 def env_example() -> dict[str, str]:
-    return _parse_env(ENV_EXAMPLE)
+    return read_env(ENV_EXAMPLE)
 
 
 def generated_env(tmp_path: Path) -> Path:
@@ -207,7 +199,7 @@ def test_env_example_holds_no_password_and_every_password_is_required() -> None:
 
 
 def test_gen_env_fills_every_password_with_a_fresh_random_value(tmp_path: Path) -> None:
-    first, second = (_parse_env(generated_env(tmp_path)) for _ in range(2))
+    first, second = (read_env(generated_env(tmp_path)) for _ in range(2))
     assert set(first) == set(env_example())
     for name, value in first.items():
         if name.endswith("PASSWORD"):

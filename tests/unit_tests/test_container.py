@@ -1,6 +1,6 @@
 """The container image and what its containers run, checked without a Docker engine.
 
-- requirements.lock pins every dependency of pyproject.toml once, exactly and with hashes;
+- requirements.lock (checked in test_locks.py) is compiled for the image's Python;
 - the Dockerfile builds from a pinned base, installs only from the lock (hash-checked) in a
   layer before the source, and runs the dxpulse CLI as a non-root user;
 - every command docker-compose.yml gives a dxpulse container (and the image's default CMD)
@@ -21,7 +21,6 @@ import re
 import shlex
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,36 +29,25 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 from pydantic import BaseModel
 
 from dxpulse.cli import cli
 from dxpulse.config import Settings
+from tests.envfile import read_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 LOCK = ROOT / "requirements.lock"
+LOCK_COMMAND = ROOT / "bin" / "lock"
 PYPROJECT = ROOT / "pyproject.toml"
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 WORKER_APP = ROOT / "streams" / "app.py"
 SOURCE_PACKAGES = ("dxpulse", "streams", "producers", "schemas", "dashboards")
 
-# The platform the lock is resolved for and the image runs on (markers are evaluated here).
-TARGET = {
-    "python_version": "3.11",
-    "python_full_version": "3.11.0",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "platform_machine": "x86_64",
-    "os_name": "posix",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-}
 # Values for compose variables with neither a default nor a value in .env.example.
 PLAUSIBLE: dict[str, str] = {}
 PLACEHOLDER_PASSWORD = "placeholder-password-0123456789"
@@ -67,101 +55,16 @@ PLACEHOLDER_PASSWORD = "placeholder-password-0123456789"
 IMAGE_EXECUTABLES = {"dxpulse", "python", "python3"}
 
 
-# --- requirements.lock ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pin:
-    requirement: Requirement
-    hashes: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return canonicalize_name(self.requirement.name)
-
-    @property
-    def version(self) -> str:
-        (spec,) = self.requirement.specifier  # checked to be one `==` in the tests below
-        return spec.version
-
-
-def lock_pins() -> list[Pin]:
-    text = LOCK.read_text("utf-8").replace("\\\n", " ")  # one line per requirement
-    pins = []
-    for line in text.splitlines():
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        assert not line.startswith("-"), f"unexpected option line in the lock: {line}"
-        spec, *hashes = re.split(r"\s+--hash=", line)
-        pins.append(Pin(Requirement(spec), tuple(hashes)))
-    return pins
-
-
-def pins_by_name() -> dict[str, Pin]:
-    return {pin.name: pin for pin in lock_pins()}
-
-
 def pyproject() -> dict[str, Any]:
     return tomllib.loads(PYPROJECT.read_text("utf-8"))
 
 
-def lock_python_version() -> str:
-    match = re.search(r"--python-version[ =](\d+\.\d+)", LOCK.read_text("utf-8"))
-    assert match, "the lock's header does not say which Python it was compiled for"
-    return match.group(1)
-
-
-def test_the_lock_pins_each_package_once_exactly_and_with_hashes() -> None:
-    pins = lock_pins()
-    assert len(pins) > 20, "the lock looks empty or unparsed"
-    for pin in pins:
-        specs = list(pin.requirement.specifier)
-        assert [s.operator for s in specs] == ["=="], f"{pin.requirement} is not an exact pin"
-        assert "*" not in pin.version, f"{pin.requirement} is a wildcard, not a pin"
-        assert pin.hashes, f"{pin.requirement} has no hash: pip --require-hashes would refuse"
-        for digest in pin.hashes:
-            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), (pin.name, digest)
-        assert pin.requirement.marker is None, f"{pin.requirement}: resolve for one platform"
-    names = [pin.name for pin in pins]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    assert twice == [], f"pinned more than once: {twice}"
-
-
-def test_the_lock_satisfies_every_dependency_of_pyproject() -> None:
-    pins = pins_by_name()
-    project = pyproject()
-    # The build backend too: the Dockerfile installs the project with --no-build-isolation,
-    # so setuptools and wheel come from the lock instead of an unpinned download.
-    wanted = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
-    problems = []
-    for text in wanted:
-        requirement = Requirement(text)
-        if requirement.marker is not None and not requirement.marker.evaluate(TARGET):
-            continue
-        pin = pins.get(canonicalize_name(requirement.name))
-        if pin is None:
-            problems.append(f"{text}: not in {LOCK.name}")
-        elif not requirement.specifier.contains(Version(pin.version), prereleases=True):
-            problems.append(f"{text}: the lock pins {pin.version}")
-    assert problems == [], f"regenerate {LOCK.name} (command in its header)"
-
-
-def test_the_lock_leaves_the_dev_tools_out_of_the_image() -> None:
-    pins = pins_by_name()
-    dev = [Requirement(r).name for r in pyproject()["project"]["optional-dependencies"]["dev"]]
-    assert [name for name in dev if canonicalize_name(name) in pins] == []
-
-
-def test_the_lock_says_how_to_regenerate_it_for_the_image_python() -> None:
-    header = "\n".join(
-        line for line in LOCK.read_text("utf-8").splitlines() if line.startswith("#")
-    )
-    assert "uv pip compile pyproject.toml" in header
-    assert "--generate-hashes" in header
-    assert re.search(r"--python-platform x86_64-manylinux", header), "resolve for the image"
+def test_the_locks_are_compiled_for_the_image_python() -> None:
+    # The lock files themselves are checked in test_locks.py; this is what ties them to the image.
+    match = re.search(r"--python-version[ =](\d+\.\d+)", LOCK_COMMAND.read_text("utf-8"))
+    assert match, f"{LOCK_COMMAND.name} does not say which Python it compiles for"
     image_python = ".".join(map(str, base_image_python()[:2]))
-    assert image_python == lock_python_version(), "the lock is for another Python than the image"
+    assert image_python == match.group(1), "the lock is for another Python than the image"
 
 
 # --- Dockerfile ----------------------------------------------------------------------------
@@ -400,12 +303,7 @@ def dxpulse_services() -> dict[str, dict[str, Any]]:
 def env_example() -> dict[str, str]:
     if not ENV_EXAMPLE.exists():
         return {}
-    pairs = {}
-    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, value = line.partition("=")
-            pairs[name.strip()] = value.strip()
-    return pairs
+    return read_env(ENV_EXAMPLE)
 
 
 _INTERPOLATION = re.compile(
