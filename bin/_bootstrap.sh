@@ -45,6 +45,9 @@ _dxpulse_install() {
   local uv
   uv="$(_dxpulse_uv)"
   if [ -n "$uv" ]; then
+    # Trust the system's CA store, as pip does: uv's own bundle fails behind a TLS-inspecting
+    # proxy unless SSL_CERT_FILE is set (seen on a clean environment: uv failed, pip took over).
+    export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
     "$uv" pip sync --python "$VENV/bin/python" --require-hashes --only-binary :all: "$DXPULSE_LOCK" \
       && "$uv" pip install --python "$VENV/bin/python" --require-hashes --only-binary :all: \
         --no-deps --reinstall-package chdb --reinstall-package urllib3-future -r "$DXPULSE_LOCK" \
