@@ -17,7 +17,9 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import (
+from dxpulse import source_tree
+from dxpulse.config import ClickHouseSettings, GrafanaSettings, Settings
+from dxpulse.dashboards import (
     alerts,
     ecommerce,
     mobile_money,
@@ -27,10 +29,8 @@ from dashboards import (
     regions,
     trends,
 )
-from dashboards.bundle import JSON, GrafanaBundle, datasource
-from dashboards.panels import BuildContext
-from dxpulse import source_tree
-from dxpulse.config import ClickHouseSettings, GrafanaSettings, Settings
+from dxpulse.dashboards.bundle import JSON, GrafanaBundle, datasource
+from dxpulse.dashboards.panels import BuildContext
 
 DASHBOARD_MODULES: tuple[ModuleType, ...] = (
     overview,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from dashboards.panels import (
+from dxpulse.dashboards.panels import (
     MINUTE_ROLLUP_WHERE,
     BuildContext,
     bar_gauge,

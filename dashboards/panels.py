@@ -22,7 +22,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import piechart as piechart_models
 
-from dashboards.query import PLUGIN_ID, ClickHouseQueryBuilder
+from dxpulse.dashboards.query import PLUGIN_ID, ClickHouseQueryBuilder
 
 # Column each template variable filters, per table alias-free query.
 FILTER_COLUMNS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
-from dashboards.panels import (
+from dxpulse.dashboards.panels import (
     BuildContext,
     event_type_variable,
     filters,

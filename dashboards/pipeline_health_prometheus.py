@@ -14,7 +14,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard, prometheus, timeseries
 from grafana_foundation_sdk.models import dashboard as dm
 
-from dashboards.panels import new_dashboard
+from dxpulse.dashboards.panels import new_dashboard
 
 UID = "dxpulse-pipeline-health-prometheus"
 DATASOURCE_UID = "dxpulse-prometheus"

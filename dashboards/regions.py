@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-from dashboards.panels import (
+from dxpulse.dashboards.panels import (
     BuildContext,
     bar_chart,
     filters,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from dashboards.panels import (
+from dxpulse.dashboards.panels import (
     BuildContext,
     bar_chart,
     filters,
@@ -15,7 +15,7 @@ from dashboards.panels import (
     time_series,
     with_variables,
 )
-from dashboards.regions import MOBILE_MONEY_RURAL_REFERENCE, REFERENCE_STYLE
+from dxpulse.dashboards.regions import MOBILE_MONEY_RURAL_REFERENCE, REFERENCE_STYLE
 
 UID = "dxpulse-trends"
 HOURLY_WHERE = sql(

@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
     from dxpulse.bench.report import BenchReport
+    from dxpulse.producers.generator import EventGenerator
+    from dxpulse.producers.producer import ProduceReport
     from dxpulse.runner import Backfill, RunResult
     from dxpulse.signals import StopSignals
-    from producers.generator import EventGenerator
-    from producers.producer import ProduceReport
 
 console = Console()
 err_console = Console(stderr=True)
@@ -245,8 +245,8 @@ def run(
 
 def _run_backfill(span: float | None, count: int | None) -> Backfill | None:
     """`run`'s --backfill and --backfill-count, checked, as the history to produce."""
+    from dxpulse.producers.backfill import MAX_SPAN_S, default_count
     from dxpulse.runner import Backfill
-    from producers.backfill import MAX_SPAN_S, default_count
 
     if count is not None and span is None:
         raise click.UsageError("--backfill-count needs --backfill SPAN")
@@ -410,9 +410,9 @@ def produce(
     newest it has seen in its partition as late, and keeps it out of the windowed
     aggregates.
     """
+    from dxpulse.producers.generator import EventGenerator
     from dxpulse.signals import StopSignals, exit_code
     from dxpulse.topics import ensure_topics
-    from producers.generator import EventGenerator
 
     if backfill is not None:
         _check_produce_backfill(backfill)
@@ -445,7 +445,7 @@ def _check_produce_backfill(span: float) -> None:
     """--backfill excludes the live options given on the command line, and is bounded."""
     from click.core import ParameterSource
 
-    from producers.backfill import MAX_SPAN_S
+    from dxpulse.producers.backfill import MAX_SPAN_S
 
     ctx = click.get_current_context()
     for name, option, why in (
@@ -472,9 +472,9 @@ def _produce_live(
 ) -> ProduceReport:
     """Live events until a limit or a stop signal, shown as they go; then their table.
     Undelivered events are counted in the report, not raised."""
+    from dxpulse.producers.producer import UndeliveredError
+    from dxpulse.producers.producer import produce as produce_events
     from dxpulse.progress import CountProgress
-    from producers.producer import UndeliveredError
-    from producers.producer import produce as produce_events
 
     with CountProgress(err_console, "produced", count) as shown:
 
@@ -513,10 +513,10 @@ def _produce_history(
     sent: list[int],
 ) -> ProduceReport:
     """A backfill until its end or a stop signal, shown as it goes; then its days."""
+    from dxpulse.producers.backfill import default_count, plan_backfill
+    from dxpulse.producers.producer import UndeliveredError, produce_backfill
     from dxpulse.progress import CountProgress
     from dxpulse.runner import backfill_table
-    from producers.backfill import default_count, plan_backfill
-    from producers.producer import UndeliveredError, produce_backfill
 
     plan = plan_backfill(
         span, count or default_count(span), seed=generator.seed, event_types=generator.event_types
@@ -595,14 +595,14 @@ def worker(
     from dxpulse.clickhouse import connect
     from dxpulse.clickhouse import migrate as apply_migrations
     from dxpulse.data_dir import prepare_data_dir
+    from dxpulse.streams.app import create_app
+    from dxpulse.streams.faults import hook_from_env
+    from dxpulse.streams.ingest import IngestLoop
+    from dxpulse.streams.shutdown import BoundedStopWorker, quiet_thread_errors
+    from dxpulse.streams.sink import ClickHouseSink
+    from dxpulse.streams.startup import ensure_port_free, startup_line
+    from dxpulse.streams.status import WorkerStatus
     from dxpulse.topics import ensure_topics
-    from streams.app import create_app
-    from streams.faults import hook_from_env
-    from streams.ingest import IngestLoop
-    from streams.shutdown import BoundedStopWorker, quiet_thread_errors
-    from streams.sink import ClickHouseSink
-    from streams.startup import ensure_port_free, startup_line
-    from streams.status import WorkerStatus
 
     settings = _require_kafka(
         _settings(
@@ -1208,8 +1208,8 @@ def schemas() -> None:
 def schemas_export(check: bool) -> None:
     """Write schemas/json/<event_type>.schema.json from the pydantic models (a developer
     command: it needs a source checkout)."""
+    from dxpulse.schemas.export import JSON_DIR, export, render
     from dxpulse.source_tree import checkout_root
-    from schemas.export import JSON_DIR, export, render
 
     checkout_root("schemas export")
     if check:
@@ -1254,7 +1254,7 @@ def dashboards_push(url: str | None, dry_run: bool) -> None:
     so that it stays out of shell history. The datasource's ClickHouse password, if any,
     comes from DXPULSE_GRAFANA__CLICKHOUSE_PASSWORD.
     """
-    from dashboards.build import bundle_for
+    from dxpulse.dashboards.build import bundle_for
     from dxpulse.grafana.push import display_url, push_bundle
 
     settings = _settings(grafana__url=url)
@@ -1290,7 +1290,7 @@ def dashboards_build(check: bool) -> None:
     environment, so every machine generates the same files; `push` uses your settings.
     A developer command: it needs a source checkout.
     """
-    from dashboards.build import ROOT, stale_files, write_files
+    from dxpulse.dashboards.build import ROOT, stale_files, write_files
     from dxpulse.source_tree import checkout_root
 
     checkout_root("dashboards build")

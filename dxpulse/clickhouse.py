@@ -23,8 +23,8 @@ from dxpulse.config import Settings
 from dxpulse.deploy import CLICKHOUSE, sql_files
 from dxpulse.errors import DxpulseError, one_line
 from dxpulse.migration_lock import LockHolder, MigrationLock
+from dxpulse.schemas.provinces import provinces
 from dxpulse.sqlsplit import split_statements
-from schemas.provinces import provinces
 
 logger = logging.getLogger(__name__)
 MIGRATIONS_DIR: Traversable = CLICKHOUSE

@@ -41,13 +41,13 @@ from dxpulse.config import Settings
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.errors import DxpulseError
 from dxpulse.lifeline import kill_group, spawn
+from dxpulse.producers.backfill import BackfillPlan, plan_backfill
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.intensity import VN_TZ
+from dxpulse.producers.producer import ProduceReport, UndeliveredError, produce, produce_backfill
 from dxpulse.progress import PlainLines, per_second
 from dxpulse.run_control import RunControl, Tally
 from dxpulse.topics import ensure_topics
-from producers.backfill import BackfillPlan, plan_backfill
-from producers.generator import EventGenerator
-from producers.intensity import VN_TZ
-from producers.producer import ProduceReport, UndeliveredError, produce, produce_backfill
 
 # The worker flushes, commits and exits on SIGTERM (well within 10 s); this bound is twice
 # that, for a loaded machine, before it is killed.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from rich.table import Table
 
-from schemas.provinces import REGIONS
+from dxpulse.schemas.provinces import REGIONS
 
 GROUP_KEYS = "event_type, province_code, area, channel"
 

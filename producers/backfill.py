@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dxpulse.config import EVENT_TYPES
-from producers.intensity import type_weights
-from producers.peaks import peaks_on
+from dxpulse.producers.intensity import type_weights
+from dxpulse.producers.peaks import peaks_on
 
 Int64Array = npt.NDArray[np.int64]
 

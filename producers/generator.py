@@ -38,10 +38,10 @@ import numpy.typing as npt
 import orjson
 
 from dxpulse.config import EVENT_TYPES
-from producers import calibration as cal
-from producers.intensity import type_weights
-from schemas.events import SCHEMA_VERSION, format_event_time
-from schemas.provinces import Province, provinces
+from dxpulse.producers import calibration as cal
+from dxpulse.producers.intensity import type_weights
+from dxpulse.schemas.events import SCHEMA_VERSION, format_event_time
+from dxpulse.schemas.provinces import Province, provinces
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
 _ID_PREFIX = {"online_payment": "P", "ecommerce_order": "E", "mobile_money": "M"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
-from producers.peaks import peak_factor
+from dxpulse.producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
+from dxpulse.producers.peaks import peak_factor
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no DST in Vietnam
 

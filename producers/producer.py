@@ -21,9 +21,9 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
-from producers.backfill import BackfillPlan
-from producers.generator import EncodedEvents, EventGenerator
-from producers.intensity import total_intensity
+from dxpulse.producers.backfill import BackfillPlan
+from dxpulse.producers.generator import EncodedEvents, EventGenerator
+from dxpulse.producers.intensity import total_intensity
 
 ProgressFn = Callable[[int], None]
 _PROGRESS_EVERY = 2_000

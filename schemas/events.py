@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.formats import OutOfRange, parse_date_time, parse_uuid, utc
-from schemas.provinces import province_codes
+from dxpulse.schemas.formats import OutOfRange, parse_date_time, parse_uuid, utc
+from dxpulse.schemas.provinces import province_codes
 
 SCHEMA_VERSION = 1
 # Ten thousand billion VND: far above any single retail payment, far below UInt64 overflow.

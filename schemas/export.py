@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from schemas.events import MODELS, SCHEMA_DESCRIPTION
-from schemas.provinces import province_codes
+from dxpulse.schemas.events import MODELS, SCHEMA_DESCRIPTION
+from dxpulse.schemas.provinces import province_codes
 
 JSON_DIR = Path(__file__).parent / "json"
 

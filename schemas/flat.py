@@ -22,7 +22,7 @@ from uuid import UUID
 
 import orjson
 
-from schemas.events import (
+from dxpulse.schemas.events import (
     AGENT_KINDS,
     EARLIEST_EVENT_TIME,
     MAX_AMOUNT_VND,
@@ -45,7 +45,7 @@ from schemas.events import (
     Status,
     values,
 )
-from schemas.provinces import province_codes
+from dxpulse.schemas.provinces import province_codes
 
 FLAT_FIELDS = (
     "event_id", "event_type", "schema_version", "event_ms", "province_code", "area",

@@ -57,7 +57,7 @@ def _parse(row: dict[str, str]) -> Province:
 @cache
 def provinces() -> dict[str, Province]:
     """All provinces keyed by GSO code, in code order."""
-    text = resources.files("schemas").joinpath("reference/provinces.csv").read_text("utf-8")
+    text = resources.files("dxpulse.schemas").joinpath("reference/provinces.csv").read_text("utf-8")
     rows = [_parse(r) for r in csv.DictReader(text.splitlines())]
     by_code = {p.code: p for p in rows}
     if len(by_code) != len(rows):

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import DEFAULT_MAX_FUTURE_SKEW, MODELS, Envelope, Event
-from schemas.flat import FlatEvent, flatten, precheck
-from schemas.wire import Ambiguous, NotJson, for_models
+from dxpulse.schemas.events import DEFAULT_MAX_FUTURE_SKEW, MODELS, Envelope, Event
+from dxpulse.schemas.flat import FlatEvent, flatten, precheck
+from dxpulse.schemas.wire import Ambiguous, NotJson, for_models
 
 REJECTION_CODES = ("empty", "too_large", "invalid_json", "invalid_event", "wrong_topic")
 _MAX_REASON_ERRORS = 3

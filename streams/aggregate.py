@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from schemas.flat import (
+from dxpulse.schemas.flat import (
     AMOUNT,
     AREA,
     CHANNEL,
@@ -24,8 +24,8 @@ from schemas.flat import (
     STATUS,
     FlatEvent,
 )
-from schemas.provinces import region_of
-from streams.windows import EPOCH
+from dxpulse.schemas.provinces import region_of
+from dxpulse.streams.windows import EPOCH
 
 AGGREGATE_COLUMNS = (
     "window_start",

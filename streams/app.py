@@ -18,12 +18,12 @@ from mode import Service
 from prometheus_client import generate_latest
 
 from dxpulse.config import Settings
-from streams import lograte
-from streams.deadletter import parse_headers
-from streams.ingest import IngestLoop
-from streams.live_query import install as install_live_queries
-from streams.metrics import CONTENT_TYPE, worker_registry
-from streams.status import WorkerStatus
+from dxpulse.streams import lograte
+from dxpulse.streams.deadletter import parse_headers
+from dxpulse.streams.ingest import IngestLoop
+from dxpulse.streams.live_query import install as install_live_queries
+from dxpulse.streams.metrics import CONTENT_TYPE, worker_registry
+from dxpulse.streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
 

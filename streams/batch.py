@@ -11,12 +11,12 @@ import zlib
 from datetime import datetime
 from operator import itemgetter
 
-from schemas.flat import EVENT_ID, EVENT_MS, FlatEvent
-from schemas.validation import Rejection
-from streams.aggregate import LateAggregator, WindowAggregator
-from streams.deadletter import DeadLetter
-from streams.dedup import EMPTY, DedupIndex
-from streams.windows import epoch_ms
+from dxpulse.schemas.flat import EVENT_ID, EVENT_MS, FlatEvent
+from dxpulse.schemas.validation import Rejection
+from dxpulse.streams.aggregate import LateAggregator, WindowAggregator
+from dxpulse.streams.deadletter import DeadLetter
+from dxpulse.streams.dedup import EMPTY, DedupIndex
+from dxpulse.streams.windows import epoch_ms
 
 NO_WATERMARK = -(2**62)
 _event_ms = itemgetter(EVENT_MS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from streams.batch import PartitionBatch
+from dxpulse.streams.batch import PartitionBatch
 
 TP = tuple[str, int]
 HEALTH_COLUMNS = (

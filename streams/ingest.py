@@ -36,16 +36,16 @@ from confluent_kafka.admin import AdminClient
 
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.errors import DxpulseError
-from schemas.validation import EventValidator, Rejection
-from streams.batch import NO_WATERMARK, PartitionBatch
-from streams.dedup import DedupIndex
-from streams.faults import FaultHook, no_faults
-from streams.health import consumer_lag, health_rows, health_token, next_offsets
-from streams.liveness import CLICKHOUSE, KAFKA, HealthMonitor
-from streams.sink import ClickHouseSink
-from streams.state import BatchIntent, SinkStateStore
-from streams.status import TopicCounts, WorkerStatus
-from streams.windows import epoch_ms
+from dxpulse.schemas.validation import EventValidator, Rejection
+from dxpulse.streams.batch import NO_WATERMARK, PartitionBatch
+from dxpulse.streams.dedup import DedupIndex
+from dxpulse.streams.faults import FaultHook, no_faults
+from dxpulse.streams.health import consumer_lag, health_rows, health_token, next_offsets
+from dxpulse.streams.liveness import CLICKHOUSE, KAFKA, HealthMonitor
+from dxpulse.streams.sink import ClickHouseSink
+from dxpulse.streams.state import BatchIntent, SinkStateStore
+from dxpulse.streams.status import TopicCounts, WorkerStatus
+from dxpulse.streams.windows import epoch_ms
 
 log = logging.getLogger(__name__)
 

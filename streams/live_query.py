@@ -37,8 +37,8 @@ from mode import Service
 
 from dxpulse import worker_endpoint
 from dxpulse.config import Settings
+from dxpulse.streams.live_sql import LiveRequest, Refusal, authorized, engine_refusal, parse_request
 from dxpulse.worker_endpoint import URL_PATH, WorkerEndpoint, chdb_path
-from streams.live_sql import LiveRequest, Refusal, authorized, engine_refusal, parse_request
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ _DIGITS = re.compile(r"\d+")
 CHATTY = ("aiokafka", "librdkafka", "kafka")
 # Loggers that pace themselves: the health monitor's reminder comes every interval exactly,
 # and a filter with the same interval could hold it back by a clock tick.
-SELF_PACED = frozenset({"streams.liveness"})
+SELF_PACED = frozenset({"dxpulse.streams.liveness"})
 
 
 def _key(record: logging.LogRecord) -> tuple[str, int, str]:

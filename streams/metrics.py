@@ -35,10 +35,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from schemas.validation import REJECTION_CODES
+from dxpulse.schemas.validation import REJECTION_CODES
 
 if TYPE_CHECKING:
-    from streams.status import TopicCounts, WorkerStatus
+    from dxpulse.streams.status import TopicCounts, WorkerStatus
 
 # generate_latest writes the classic text format, version 0.0.4 (what Prometheus asks for
 # first, and what the library's own HTTP handler answers it with).

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from operator import itemgetter
 
-from schemas.flat import FLAT_FIELDS, PROVINCE, FlatEvent
-from schemas.provinces import provinces
+from dxpulse.schemas.flat import FLAT_FIELDS, PROVINCE, FlatEvent
+from dxpulse.schemas.provinces import provinces
 
 ENVELOPE_COLUMNS = (
     "event_id", "event_type", "schema_version", "event_time", "province_code", "region",

@@ -18,8 +18,8 @@ from typing import Any
 
 import faust
 
-from streams.ingest import IngestLoop
-from streams.status import WorkerStatus
+from dxpulse.streams.ingest import IngestLoop
+from dxpulse.streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
-from streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE, LATE_COLUMNS
-from streams.batch import PartitionBatch
-from streams.health import HEALTH_COLUMNS
-from streams.rows import EVENT_COLUMNS, event_columns
+from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE, LATE_COLUMNS
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.health import HEALTH_COLUMNS
+from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
 
 DEAD_LETTER_COLUMNS = (
     "source_topic",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.errors import DxpulseError
-from streams.dedup import Front
+from dxpulse.streams.dedup import Front
 
 INTENTS = "sink_intents"
 INTENT_COLUMNS = (

@@ -17,9 +17,9 @@ from typing import Any
 
 from prometheus_client import Histogram
 
-from streams.freshness import FreshnessHistogram
-from streams.liveness import HealthMonitor
-from streams.metrics import FLUSH_DURATION, FLUSH_ROWS, new_histogram
+from dxpulse.streams.freshness import FreshnessHistogram
+from dxpulse.streams.liveness import HealthMonitor
+from dxpulse.streams.metrics import FLUSH_DURATION, FLUSH_ROWS, new_histogram
 
 TP = tuple[str, int]
 

@@ -41,10 +41,10 @@ from dxpulse.bench.report import (
 from dxpulse.config import Settings
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.errors import DxpulseError
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.producer import produce
 from dxpulse.runner import WorkerProcess
 from dxpulse.topics import ensure_topics
-from producers.generator import EventGenerator
-from producers.producer import produce
 
 _POLL_S = 0.05
 _STALL_S = 120.0  # no progress for this long: the phase has failed

@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from producers import calibration as cal
-from schemas.provinces import REGIONS, provinces
+from dxpulse.producers import calibration as cal
+from dxpulse.schemas.provinces import REGIONS, provinces
 
 # The generator rounds every ticket to whole thousands of VND, and never below 1,000.
 TICKET_STEP_VND = 1_000

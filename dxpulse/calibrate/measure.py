@@ -14,8 +14,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.events import Platform, values
-from schemas.provinces import REGIONS, provinces
+from dxpulse.schemas.events import Platform, values
+from dxpulse.schemas.provinces import REGIONS, provinces
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ class Target:
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("schemas").joinpath("reference/calibration_targets.yaml")))
+    reference = resources.files("dxpulse.schemas").joinpath("reference")
+    return Path(str(reference.joinpath("calibration_targets.yaml")))
 
 
 def parse_targets(text: str, implied: Mapping[str, float] | None = None) -> list[Target]:

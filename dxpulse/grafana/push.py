@@ -23,8 +23,8 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from dashboards.bundle import GrafanaBundle
 from dxpulse.config import GrafanaSettings
+from dxpulse.dashboards.bundle import GrafanaBundle
 from dxpulse.errors import DxpulseError
 from dxpulse.grafana.diff import (
     JSON,

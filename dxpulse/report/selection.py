@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dashboards.build import variables
+from dxpulse.dashboards.build import variables
 from dxpulse.errors import DxpulseError
 
 JSON = dict[str, Any]

@@ -21,10 +21,10 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
 from dxpulse.embedded import EmbeddedBroker
+from dxpulse.streams.ingest import IngestLoop
+from dxpulse.streams.sink import ClickHouseSink
+from dxpulse.streams.status import WorkerStatus
 from dxpulse.topics import ensure_topics
-from streams.ingest import IngestLoop
-from streams.sink import ClickHouseSink
-from streams.status import WorkerStatus
 from tests.integration_tests.truth import Logged
 
 pytestmark = pytest.mark.integration

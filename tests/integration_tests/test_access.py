@@ -143,12 +143,12 @@ db = job["db"]
 
 
 def sink():
-    from producers.generator import EventGenerator
-    from schemas.validation import EventValidator, Rejection
-    from streams.batch import PartitionBatch
-    from streams.sink import ClickHouseSink
-    from streams.dedup import EMPTY, Front
-    from streams.state import BatchIntent, SinkStateStore
+    from dxpulse.producers.generator import EventGenerator
+    from dxpulse.schemas.validation import EventValidator, Rejection
+    from dxpulse.streams.batch import PartitionBatch
+    from dxpulse.streams.sink import ClickHouseSink
+    from dxpulse.streams.dedup import EMPTY, Front
+    from dxpulse.streams.state import BatchIntent, SinkStateStore
 
     gen, validator, now = EventGenerator(seed=3), EventValidator(), datetime.now(UTC)
     batch = PartitionBatch("t.online_payment", 0, 60)

@@ -22,12 +22,12 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Message
 
 from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.producers.backfill import plan_backfill
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.intensity import VN_TZ
+from dxpulse.producers.producer import produce, produce_backfill
 from dxpulse.runner import settings_env
 from dxpulse.summary import exactness_checks
-from producers.backfill import plan_backfill
-from producers.generator import EventGenerator
-from producers.intensity import VN_TZ
-from producers.producer import produce, produce_backfill
 from tests.integration_tests.conftest import RunningIngest
 
 DAY = 86_400

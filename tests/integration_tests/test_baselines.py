@@ -18,8 +18,8 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from dxpulse.config import Settings
 from dxpulse.embedded import free_port
-from producers.generator import EventGenerator
-from streams.windows import epoch_ms, window_start_ms
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.streams.windows import epoch_ms, window_start_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -25,11 +25,11 @@ from dxpulse.calibrate.measure import measure
 from dxpulse.calibrate.targets import load_targets
 from dxpulse.cli import main
 from dxpulse.config import Settings
-from producers import calibration as cal
-from producers.generator import EventGenerator
-from schemas.flat import AMOUNT, AREA, EVENT_TYPE, FLAT_FIELDS, PROVINCE, FlatEvent
-from schemas.validation import EventValidator, Rejection
-from streams.rows import EVENT_COLUMNS, event_columns
+from dxpulse.producers import calibration as cal
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.flat import AMOUNT, AREA, EVENT_TYPE, FLAT_FIELDS, PROVINCE, FlatEvent
+from dxpulse.schemas.validation import EventValidator, Rejection
+from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
 
 # Enough of each type for every figure's minimum sample (100,000 payments for the ticket,
 # 10,000 orders for cash on delivery, 8,500 Mobile Money customers ≈ 10,000 of their events),

@@ -21,9 +21,9 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
 from dxpulse.embedded import free_port
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.producer import produce
 from dxpulse.runner import settings_env
-from producers.generator import EventGenerator
-from producers.producer import produce
 from tests.integration_tests.conftest import RunningIngest
 
 Factory = Callable[[], RunningIngest]

@@ -27,11 +27,11 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
-from producers.generator import EventGenerator
-from streams.faults import CRASH_POINTS, SimulatedCrash, raise_at
-from streams.ingest import IngestLoop
-from streams.sink import ClickHouseSink
-from streams.status import WorkerStatus
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.streams.faults import CRASH_POINTS, SimulatedCrash, raise_at
+from dxpulse.streams.ingest import IngestLoop
+from dxpulse.streams.sink import ClickHouseSink
+from dxpulse.streams.status import WorkerStatus
 from tests.integration_tests.conftest import TrackingProducer, committed_offsets, wait_caught_up
 from tests.integration_tests.truth import Truth, differences, query_tables
 

@@ -28,15 +28,15 @@ import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dashboards import alerts, build
-from dashboards.macros import QueryContext, Selection, expand
-from dashboards.panels import BuildContext
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.config import Settings
+from dxpulse.dashboards import alerts, build
+from dxpulse.dashboards.macros import QueryContext, Selection, expand
+from dxpulse.dashboards.panels import BuildContext
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.intensity import VN_TZ
 from dxpulse.report.timerange import as_utc
 from dxpulse.topics import ensure_topics
-from producers.generator import EventGenerator
-from producers.intensity import VN_TZ
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, isolated_settings
 
 JSON = dict[str, Any]

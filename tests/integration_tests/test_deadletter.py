@@ -9,8 +9,8 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
-from producers.generator import EventGenerator
-from streams.deadletter import parse_headers
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.streams.deadletter import parse_headers
 from tests.integration_tests.conftest import RunningIngest, consume_all
 
 

@@ -18,8 +18,8 @@ import orjson
 import pytest
 
 from dxpulse.config import Settings
-from producers.generator import EventGenerator
-from streams.faults import CRASH_POINTS
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.streams.faults import CRASH_POINTS
 from tests.integration_tests.conftest import TrackingProducer, wait_caught_up
 from tests.integration_tests.truth import Truth, differences
 from tests.integration_tests.workers import WorkerProcess

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from dashboards.build import bundle_for
-from dashboards.bundle import GrafanaBundle, datasource
 from dxpulse.config import GrafanaSettings, Settings
+from dxpulse.dashboards.build import bundle_for
+from dxpulse.dashboards.bundle import GrafanaBundle, datasource
 from dxpulse.errors import DxpulseError
 from dxpulse.grafana.push import PUSH_MESSAGE, PushOutcome, push_bundle
 from tests.grafana_fake import TOKEN, FakeGrafana

@@ -29,12 +29,12 @@ from clickhouse_connect.driver.client import Client
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboards import build, pipeline_health_prometheus
 from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.dashboards import build, pipeline_health_prometheus
 from dxpulse.embedded import free_port
-from producers.generator import EventGenerator
-from schemas.validation import REJECTION_CODES
-from streams.metrics import CONTENT_TYPE, worker_registry
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.validation import REJECTION_CODES
+from dxpulse.streams.metrics import CONTENT_TYPE, worker_registry
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up
 from tests.integration_tests.workers import WorkerProcess
 

@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import load_migrations, migrate
 from dxpulse.config import Settings
-from streams.health import HEALTH_COLUMNS
+from dxpulse.streams.health import HEALTH_COLUMNS
 
 
 def test_migrate_twice_applies_nothing_the_second_time(settings: Settings, ch: Client) -> None:
@@ -48,11 +48,11 @@ def test_upgrade_to_rollups_keeps_existing_data_exact(settings: Settings, tmp_pa
     from datetime import UTC, datetime, timedelta
 
     from dxpulse.clickhouse import connect
+    from dxpulse.producers.generator import EventGenerator
+    from dxpulse.schemas.flat import precheck
+    from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, WindowAggregator
+    from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
     from dxpulse.summary import rollup_checks
-    from producers.generator import EventGenerator
-    from schemas.flat import precheck
-    from streams.aggregate import AGGREGATE_COLUMNS, WindowAggregator
-    from streams.rows import EVENT_COLUMNS, event_columns
 
     client = connect(settings)
     db = settings.clickhouse.database
@@ -95,7 +95,7 @@ def test_upgrade_to_sink_intents_carries_each_partitions_latest_record(
     reader chose it) becomes its intent, marked as not recording the dedup index, so the
     worker seeds that index the old way once."""
     from dxpulse.clickhouse import connect
-    from streams.state import SinkStateStore
+    from dxpulse.streams.state import SinkStateStore
 
     client = connect(settings)
     db = settings.clickhouse.database

@@ -9,9 +9,9 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, TopicPartition
 
 from dxpulse.config import Settings
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.producer import ProduceReport, produce
 from dxpulse.summary import exactness_checks
-from producers.generator import EventGenerator
-from producers.producer import ProduceReport, produce
 from tests.integration_tests.conftest import RunningIngest
 
 

@@ -15,11 +15,11 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
-from producers.generator import EventGenerator
-from schemas.validation import EventValidator, Rejection
-from streams.batch import PartitionBatch
-from streams.health import HEALTH_COLUMNS, health_rows, health_token
-from streams.sink import ClickHouseSink
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.validation import EventValidator, Rejection
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.health import HEALTH_COLUMNS, health_rows, health_token
+from dxpulse.streams.sink import ClickHouseSink
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up
 
 Factory = Callable[[], RunningIngest]

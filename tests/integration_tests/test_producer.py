@@ -13,10 +13,10 @@ import pytest
 from dxpulse.config import EVENT_TYPES, Settings
 from dxpulse.embedded import EmbeddedBroker
 from dxpulse.errors import DxpulseError
+from dxpulse.producers import producer as producer_module
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.producer import ProduceReport, produce
 from dxpulse.topics import ensure_topics
-from producers import producer as producer_module
-from producers.generator import EventGenerator
-from producers.producer import ProduceReport, produce
 from tests.integration_tests.conftest import consume_all
 
 

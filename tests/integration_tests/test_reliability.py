@@ -15,8 +15,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
+from dxpulse.producers.generator import EventGenerator
 from dxpulse.summary import exactness_checks
-from producers.generator import EventGenerator
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up
 
 Factory = Callable[[], RunningIngest]
@@ -158,7 +158,7 @@ def test_clickhouse_outage_pauses_reports_and_resumes_without_loss(
     def outage(table: str) -> None:
         raise ConnectionError(f"ClickHouse unreachable (injected) while writing {table}")
 
-    caplog.set_level(logging.WARNING, logger="streams.ingest")
+    caplog.set_level(logging.WARNING, logger="dxpulse.streams.ingest")
     ingest.sink.fault = outage
     for topic, key, value, _ in events[2_000:]:
         producer.send(topic, key, value)

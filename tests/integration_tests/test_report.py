@@ -25,15 +25,15 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from PIL import Image
 
-from dashboards import build
-from dashboards.macros import QueryContext, expand
 from dxpulse import cli
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.config import Settings
+from dxpulse.dashboards import build
+from dxpulse.dashboards.macros import QueryContext, expand
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.producer import produce
 from dxpulse.report.selection import SELECTION
 from dxpulse.topics import ensure_topics
-from producers.generator import EventGenerator
-from producers.producer import produce
 from tests.integration_tests.conftest import RunningIngest, isolated_settings
 from tests.integration_tests.test_dashboard_queries import resolve
 

@@ -20,11 +20,11 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.config import ClickHouseSettings, Settings
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.intensity import VN_TZ
+from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE
 from dxpulse.summary import rollup_checks, rollup_mismatches
 from dxpulse.topics import ensure_topics
-from producers.generator import EventGenerator
-from producers.intensity import VN_TZ
-from streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, isolated_settings
 
 DAYS = 3

@@ -19,7 +19,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
-from schemas.validation import REJECTION_CODES
+from dxpulse.schemas.validation import REJECTION_CODES
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up
 from tests.schema_cases import Case, SchemaCases
 from tests.schema_reference import committed_schemas, read_exact, reference

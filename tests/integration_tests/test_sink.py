@@ -11,12 +11,12 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
-from producers.generator import EventGenerator
-from schemas.validation import EventValidator, Rejection
-from streams.batch import PartitionBatch
-from streams.dedup import EMPTY, DedupIndex
-from streams.sink import ClickHouseSink
-from streams.state import BatchIntent, SinkStateStore
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.validation import EventValidator, Rejection
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.dedup import EMPTY, DedupIndex
+from dxpulse.streams.sink import ClickHouseSink
+from dxpulse.streams.state import BatchIntent, SinkStateStore
 from tests.integration_tests.truth import query_tables
 
 

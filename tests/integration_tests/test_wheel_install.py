@@ -54,7 +54,8 @@ def _dxpulse(
 
 _WHERE = """
 import json, sys
-import dashboards, dxpulse, dxpulse.deploy, producers, schemas, streams
+import dxpulse, dxpulse.deploy
+from dxpulse import dashboards, producers, schemas, streams
 from dxpulse.clickhouse import MIGRATIONS_DIR
 print(json.dumps({
     "modules": [m.__file__ for m in (dashboards, dxpulse, producers, schemas, streams)],

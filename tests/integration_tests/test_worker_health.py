@@ -37,10 +37,10 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.config import Settings, WebSettings
 from dxpulse.embedded import EmbeddedBroker, free_port
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.streams.app import health_body
+from dxpulse.streams.startup import startup_line
 from dxpulse.topics import ensure_topics
-from producers.generator import EventGenerator
-from streams.app import health_body
-from streams.startup import startup_line
 from tests.integration_tests.conftest import (
     RunningIngest,
     TrackingProducer,

@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-from producers.generator import EventGenerator
-from schemas.events import Envelope
-from schemas.flat import FlatEvent, flatten
-from schemas.validation import EventValidator, Rejection
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.events import Envelope
+from dxpulse.schemas.flat import FlatEvent, flatten
+from dxpulse.schemas.validation import EventValidator, Rejection
 
 # A Monday, 00:00 UTC; the generated week runs from here.
 WEEK_START = datetime(2024, 3, 4, tzinfo=UTC)

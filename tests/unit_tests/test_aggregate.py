@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from streams.aggregate import AGGREGATE_COLUMNS, WindowAggregator
+from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, WindowAggregator
 
 W0 = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
 

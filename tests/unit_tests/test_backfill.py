@@ -14,13 +14,13 @@ import pytest
 from rich.console import Console
 
 from dxpulse.config import EVENT_TYPES
+from dxpulse.producers.backfill import MAX_SPAN_S, BackfillPlan, Step, default_count, plan_backfill
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.intensity import VN_TZ, total_intensity, type_weights
+from dxpulse.producers.producer import ProduceReport
 from dxpulse.runner import backfill_table
-from producers.backfill import MAX_SPAN_S, BackfillPlan, Step, default_count, plan_backfill
-from producers.generator import EventGenerator
-from producers.intensity import VN_TZ, total_intensity, type_weights
-from producers.producer import ProduceReport
-from schemas.events import format_event_time
-from schemas.validation import EventValidator, Rejection
+from dxpulse.schemas.events import format_event_time
+from dxpulse.schemas.validation import EventValidator, Rejection
 from tests.unit_tests.test_cli_errors import _assert_one_line_error, dxpulse
 
 DAY = 86_400

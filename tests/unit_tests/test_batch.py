@@ -14,12 +14,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.validation import Rejection
-from streams.batch import PartitionBatch
-from streams.deadletter import DeadLetter
-from streams.dedup import DedupIndex
-from streams.rows import EVENT_COLUMNS, event_columns
-from streams.windows import epoch_ms
+from dxpulse.schemas.validation import Rejection
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.deadletter import DeadLetter
+from dxpulse.streams.dedup import DedupIndex
+from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
+from dxpulse.streams.windows import epoch_ms
 
 INGESTED = datetime(2024, 3, 4, 10, 5, tzinfo=UTC)
 TOPIC = "dxpulse.online_payment"

@@ -37,9 +37,9 @@ from dxpulse.calibrate.measure import (
 from dxpulse.calibrate.render import results_json, results_table, summary_line, verdict_ok
 from dxpulse.calibrate.targets import Target, default_path, load_targets, parse_targets
 from dxpulse.errors import DxpulseError
-from producers import calibration as cal
-from producers.generator import EventGenerator
-from schemas.provinces import REGIONS, provinces
+from dxpulse.producers import calibration as cal
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.provinces import REGIONS, provinces
 
 # Metrics that are shares of independent items (customers, orders, payments, events): their
 # minimum sample must make the tolerance at least 4 binomial standard errors.

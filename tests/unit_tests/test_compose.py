@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from dashboards import build
+from dxpulse.dashboards import build
 from tests.envfile import read_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dashboards import alerts, build, pipeline_health_prometheus, query
-from dashboards.panels import BuildContext
 from dxpulse.config import GrafanaSettings
-from streams.metrics import METRICS, PROCESS_PREFIX
+from dxpulse.dashboards import alerts, build, pipeline_health_prometheus, query
+from dxpulse.dashboards.panels import BuildContext
+from dxpulse.streams.metrics import METRICS, PROCESS_PREFIX
 
 ROOT = build.ROOT
 BUSINESS = ["dxpulse-overview", "dxpulse-regions", "dxpulse-ecommerce", "dxpulse-mobile-money"]

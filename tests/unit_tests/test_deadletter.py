@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.deadletter import HEADER_PREFIX, DeadLetter, parse_headers
+from dxpulse.streams.deadletter import HEADER_PREFIX, DeadLetter, parse_headers
 
 
 def _letter(**changes) -> DeadLetter:

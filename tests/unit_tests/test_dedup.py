@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.dedup import EMPTY, DedupIndex, Front
+from dxpulse.streams.dedup import EMPTY, DedupIndex, Front
 
 
 class Partition:

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from producers import calibration as cal
-from schemas.events import (
+from dxpulse.producers import calibration as cal
+from dxpulse.schemas.events import (
     EARLIEST_EVENT_TIME,
     MAX_AMOUNT_VND,
     MODELS,
@@ -26,8 +26,8 @@ from schemas.events import (
     format_event_time,
     values,
 )
-from schemas.formats import parse_date_time, parse_uuid
-from schemas.validation import Rejection
+from dxpulse.schemas.formats import parse_date_time, parse_uuid
+from dxpulse.schemas.validation import Rejection
 from tests.format_suite import SUITE_DATE_TIMES, SUITE_UUIDS
 
 EVENT_TYPES = ("online_payment", "ecommerce_order", "mobile_money")

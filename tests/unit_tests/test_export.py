@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from producers.generator import EventGenerator
-from schemas.events import MODELS
-from schemas.export import JSON_DIR, export, json_schema, render
-from schemas.provinces import province_codes
-from schemas.validation import Rejection
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.schemas.events import MODELS
+from dxpulse.schemas.export import JSON_DIR, export, json_schema, render
+from dxpulse.schemas.provinces import province_codes
+from dxpulse.schemas.validation import Rejection
 
 EVENT_TYPES = tuple(MODELS)
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.events import MODELS, values
-from schemas.flat import FLAT_FIELDS, event_ms_of, flatten, precheck, precheck_json
-from schemas.validation import EventValidator, Rejection
+from dxpulse.schemas.events import MODELS, values
+from dxpulse.schemas.flat import FLAT_FIELDS, event_ms_of, flatten, precheck, precheck_json
+from dxpulse.schemas.validation import EventValidator, Rejection
 from tests.unit_tests.conftest import NOW, VALID_SAMPLES
 
 VALIDATOR = EventValidator()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.freshness import BUCKET_MS, FreshnessHistogram
+from dxpulse.streams.freshness import BUCKET_MS, FreshnessHistogram
 
 
 def test_empty_histogram_has_no_quantiles():

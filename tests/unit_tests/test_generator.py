@@ -22,12 +22,12 @@ import numpy as np
 import orjson
 import pytest
 
-from producers import calibration as cal
-from producers.generator import EncodedEvents, EventGenerator, _EventIds
-from producers.intensity import VN_TZ, type_weights
-from schemas.events import Envelope
-from schemas.provinces import provinces
-from schemas.validation import EventValidator, Rejection
+from dxpulse.producers import calibration as cal
+from dxpulse.producers.generator import EncodedEvents, EventGenerator, _EventIds
+from dxpulse.producers.intensity import VN_TZ, type_weights
+from dxpulse.schemas.events import Envelope
+from dxpulse.schemas.provinces import provinces
+from dxpulse.schemas.validation import EventValidator, Rejection
 
 EVENT_TYPES = ("online_payment", "ecommerce_order", "mobile_money")
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday

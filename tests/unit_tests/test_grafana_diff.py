@@ -8,10 +8,10 @@ import copy
 import pytest
 from pydantic import SecretStr
 
-from dashboards import build
-from dashboards.build import bundle_for
-from dashboards.bundle import datasource
 from dxpulse.config import GrafanaSettings, Settings
+from dxpulse.dashboards import build
+from dxpulse.dashboards.build import bundle_for
+from dxpulse.dashboards.bundle import datasource
 from dxpulse.errors import DxpulseError
 from dxpulse.grafana.diff import (
     alert_rule_changed,

@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 
 import orjson
 
-from schemas.validation import Rejection
-from streams.batch import PartitionBatch
-from streams.dedup import DedupIndex
-from streams.health import (
+from dxpulse.schemas.validation import Rejection
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.dedup import DedupIndex
+from dxpulse.streams.health import (
     HEALTH_COLUMNS,
     consumer_lag,
     health_rows,
     health_token,
     next_offsets,
 )
-from streams.windows import epoch_ms
+from dxpulse.streams.windows import epoch_ms
 
 INGESTED = datetime(2024, 3, 4, 11, 0, tzinfo=UTC)
 TOPIC = "dxpulse.online_payment"

@@ -11,9 +11,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.validation import REJECTION_CODES, EventValidator, Rejection
-from streams.batch import PartitionBatch
-from streams.dedup import DedupIndex
+from dxpulse.schemas.validation import REJECTION_CODES, EventValidator, Rejection
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.dedup import DedupIndex
 from tests.unit_tests.conftest import VALID_SAMPLES
 
 NOW = datetime(2024, 3, 10, tzinfo=UTC)

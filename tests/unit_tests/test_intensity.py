@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
-from producers.intensity import VN_TZ, relative_intensity, total_intensity, type_weights
+from dxpulse.producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
+from dxpulse.producers.intensity import VN_TZ, relative_intensity, total_intensity, type_weights
 
 EVENT_TYPES = tuple(EVENT_TYPE_WEIGHTS)
 MONDAY = datetime(2024, 3, 4, tzinfo=VN_TZ)  # Monday 00:00 in Vietnam

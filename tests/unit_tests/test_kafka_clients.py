@@ -17,10 +17,10 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import SecretStr
 
 from dxpulse.config import KafkaSettings, Settings
-from producers.producer import producer_config
-from streams.app import create_app
-from streams.ingest import consumer_config, dead_letter_producer_config
-from streams.status import WorkerStatus
+from dxpulse.producers.producer import producer_config
+from dxpulse.streams.app import create_app
+from dxpulse.streams.ingest import consumer_config, dead_letter_producer_config
+from dxpulse.streams.status import WorkerStatus
 
 SASL = {
     "security.protocol": "SASL_PLAINTEXT",

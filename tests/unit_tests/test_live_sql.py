@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from dxpulse.config import Settings
+from dxpulse.streams.live_query import is_loopback
+from dxpulse.streams.live_sql import Refusal, authorized, parse_request
 from dxpulse.worker_endpoint import (
     endpoint_file,
     live_endpoint,
@@ -21,8 +23,6 @@ from dxpulse.worker_endpoint import (
     remove,
     write,
 )
-from streams.live_query import is_loopback
-from streams.live_sql import Refusal, authorized, parse_request
 
 
 @pytest.mark.parametrize(

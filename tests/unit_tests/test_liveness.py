@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from streams.liveness import CLICKHOUSE, INGEST, KAFKA, HealthMonitor
+from dxpulse.streams.liveness import CLICKHOUSE, INGEST, KAFKA, HealthMonitor
 
 
 class FakeClock:
@@ -122,7 +122,7 @@ def test_probes_are_due_every_third_of_the_timeout_without_an_answer(monitor, cl
 
 
 def test_one_line_per_change_and_a_reminder(monitor, clock, caplog):
-    caplog.set_level(logging.WARNING, logger="streams.liveness")
+    caplog.set_level(logging.WARNING, logger="dxpulse.streams.liveness")
     _keep_alive(monitor, KAFKA, CLICKHOUSE)
     monitor.error(KAFKA, "Connection refused")
     for _ in range(400):  # the loop calls it every iteration: 0.25 s apart here

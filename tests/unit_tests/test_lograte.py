@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from streams.lograte import RateLimitFilter
+from dxpulse.streams.lograte import RateLimitFilter
+
+S = "dxpulse.streams."  # the loggers of the worker's modules are named after them
 
 
 class Ticks:
@@ -50,12 +52,12 @@ def test_aiokafka_reconnect_chatter_is_one_line_per_interval(ticks):
 
 def test_own_messages_are_grouped_by_text_without_their_numbers(ticks):
     limiter = RateLimitFilter(60, ticks)
-    assert _passed(limiter, _record("streams.ingest", "offset commit failed: %s", "p 3 at 17"))
-    assert not _passed(limiter, _record("streams.ingest", "offset commit failed: %s", "p 4 at 99"))
-    assert _passed(limiter, _record("streams.ingest", "Kafka consumer error: %s", "other"))
-    assert _passed(limiter, _record("streams.sink", "offset commit failed: %s", "p 3 at 17"))
+    assert _passed(limiter, _record(S + "ingest", "offset commit failed: %s", "p 3 at 17"))
+    assert not _passed(limiter, _record(S + "ingest", "offset commit failed: %s", "p 4 at 99"))
+    assert _passed(limiter, _record(S + "ingest", "Kafka consumer error: %s", "other"))
+    assert _passed(limiter, _record(S + "sink", "offset commit failed: %s", "p 3 at 17"))
     ticks.now = 60
-    again = _passed(limiter, _record("streams.ingest", "offset commit failed: %s", "p 5 at 3"))
+    again = _passed(limiter, _record(S + "ingest", "offset commit failed: %s", "p 5 at 3"))
     assert again == "offset commit failed: p 5 at 3 [1 similar held back in the last 60 s]"
 
 
@@ -81,6 +83,6 @@ def test_the_health_monitors_reminders_are_never_held_back(ticks):
     passed = []
     for minute in range(4):
         ticks.now = minute * 60 + (0.001 if minute == 0 else 0)
-        record = _record("streams.liveness", "Kafka still down after %.0f s: %s", minute * 60, "x")
+        record = _record(S + "liveness", "Kafka still down after %.0f s: %s", minute * 60, "x")
         passed.append(_passed(limiter, record))
     assert None not in passed

@@ -15,9 +15,9 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from schemas.validation import REJECTION_CODES
-from streams.metrics import FRESHNESS, METRICS, PROCESS_PREFIX, worker_registry
-from streams.status import TopicCounts, WorkerStatus
+from dxpulse.schemas.validation import REJECTION_CODES
+from dxpulse.streams.metrics import FRESHNESS, METRICS, PROCESS_PREFIX, worker_registry
+from dxpulse.streams.status import TopicCounts, WorkerStatus
 
 TOPICS = ("dx.payments", "dx.ecommerce")
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from dxpulse.config import EVENT_TYPES
-from producers.intensity import VN_TZ, type_weights
-from producers.peaks import PEAKS, TET_DATES, peak_factor, peaks_on
+from dxpulse.producers.intensity import VN_TZ, type_weights
+from dxpulse.producers.peaks import PEAKS, TET_DATES, peak_factor, peaks_on
 
 ORDINARY = date(2026, 3, 18)  # a Wednesday with no peak
 

@@ -13,10 +13,10 @@ import pytest
 
 from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
-from producers import producer as producer_module
-from producers.backfill import plan_backfill
-from producers.generator import EventGenerator
-from producers.producer import (
+from dxpulse.producers import producer as producer_module
+from dxpulse.producers.backfill import plan_backfill
+from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.producer import (
     ProduceReport,
     RatePacer,
     produce,

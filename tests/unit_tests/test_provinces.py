@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from schemas.provinces import REGIONS, _parse, province_codes, provinces, region_of
+from dxpulse.schemas.provinces import REGIONS, _parse, province_codes, provinces, region_of
 
 _ROW = {
     "code": "99",

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from rich.console import Console
 
-from dashboards import build
 from dxpulse.cli import main as cli_main
 from dxpulse.config import Settings
+from dxpulse.dashboards import build
 from dxpulse.errors import DxpulseError
 from dxpulse.report import charts
 from dxpulse.report.compose import Report, Section, selected_panels

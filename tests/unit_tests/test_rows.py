@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns
-from streams.windows import epoch_ms
+from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns
+from dxpulse.streams.windows import epoch_ms
 
 INGESTED_MS = epoch_ms(datetime(2024, 3, 4, 10, 5, tzinfo=UTC))
 

@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import FormatChecker
 
-from schemas.flat import AMOUNT, EVENT_ID, EVENT_MS, FlatEvent
-from schemas.validation import REJECTION_CODES, EventValidator, Rejection
+from dxpulse.schemas.flat import AMOUNT, EVENT_ID, EVENT_MS, FlatEvent
+from dxpulse.schemas.validation import REJECTION_CODES, EventValidator, Rejection
 from tests.format_suite import SUITE_DATE_TIMES, SUITE_UUIDS
 from tests.schema_cases import Case, SchemaCases
 from tests.schema_reference import (

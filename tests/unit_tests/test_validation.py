@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.events import Envelope, MobileMoney, OnlinePayment
-from schemas.flat import FLAT_FIELDS
-from schemas.validation import REJECTION_CODES, EventValidator, Rejection
+from dxpulse.schemas.events import Envelope, MobileMoney, OnlinePayment
+from dxpulse.schemas.flat import FLAT_FIELDS
+from dxpulse.schemas.validation import REJECTION_CODES, EventValidator, Rejection
 from tests.unit_tests.conftest import VALID_SAMPLES
 
 

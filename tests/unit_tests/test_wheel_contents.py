@@ -21,15 +21,18 @@ from dxpulse.clickhouse import MIGRATIONS_DIR, load_migrations
 from dxpulse.deploy import GRAFANA
 from tests.wheel import ROOT, build_wheel
 
+# The repository's component folders; the wheel installs each as dxpulse.<name>.
+COMPONENTS = ("streams", "producers", "schemas", "dashboards")
+
 # (a directory of the checkout, the files in it the product reads, where the wheel has them)
 READ_AT_RUN_TIME: list[tuple[str, str, str]] = [
     ("deploy/clickhouse", "*.sql", "dxpulse/deploy/clickhouse"),  # migrations
     ("deploy/clickhouse", "access/*.sql", "dxpulse/deploy/clickhouse"),  # access SQL
     ("deploy/grafana", "dashboards/*.json", "dxpulse/deploy/grafana"),
     ("deploy/grafana", "provisioning/*/*.yaml", "dxpulse/deploy/grafana"),
-    ("schemas/reference", "provinces.csv", "schemas/reference"),
-    ("schemas/reference", "calibration_targets.yaml", "schemas/reference"),
-    ("schemas/json", "*.schema.json", "schemas/json"),
+    ("schemas/reference", "provinces.csv", "dxpulse/schemas/reference"),
+    ("schemas/reference", "calibration_targets.yaml", "dxpulse/schemas/reference"),
+    ("schemas/json", "*.schema.json", "dxpulse/schemas/json"),
     ("dxpulse/calibrate/sql", "*.sql", "dxpulse/calibrate/sql"),
 ]
 
@@ -66,12 +69,12 @@ def test_the_wheel_holds_every_file_the_product_reads(wheel: zipfile.ZipFile) ->
 
 def test_the_code_asks_importlib_resources_for_the_shipped_packages() -> None:
     # Each accessor resolves inside the package that ships its files (dxpulse.deploy,
-    # schemas), the same place the wheel puts them: not a path relative to the checkout.
+    # dxpulse.schemas), the same place the wheel puts them: not a path relative to the checkout.
     deploy = ROOT / "dxpulse" / "deploy"
     assert Path(str(MIGRATIONS_DIR)) == deploy / "clickhouse"
     assert Path(str(ACCESS_DIR)) == deploy / "clickhouse" / "access"
     assert Path(str(GRAFANA)) == deploy / "grafana"
-    assert default_path() == ROOT / "schemas" / "reference" / "calibration_targets.yaml"
+    assert default_path() == ROOT / "dxpulse" / "schemas" / "reference" / "calibration_targets.yaml"
 
 
 def test_no_product_module_finds_files_relative_to_the_checkout() -> None:
@@ -80,9 +83,21 @@ def test_no_product_module_finds_files_relative_to_the_checkout() -> None:
     allowed = {"dxpulse/source_tree.py", "schemas/export.py"}
     offenders = [
         path.relative_to(ROOT).as_posix()
-        for package in ("dxpulse", "schemas", "producers", "streams", "dashboards")
+        for package in ("dxpulse", *COMPONENTS)
         for path in (ROOT / package).rglob("*.py")
-        if "Path(__file__)" in path.read_text("utf-8")
+        if path.relative_to(ROOT).parts[1] not in COMPONENTS  # dxpulse/<component> is a link
+        and "Path(__file__)" in path.read_text("utf-8")
         and path.relative_to(ROOT).as_posix() not in allowed
     ]
     assert offenders == []
+
+
+def test_the_wheel_installs_one_top_level_name(wheel: zipfile.ZipFile) -> None:
+    # `schemas`, `streams`... are generic names (`schemas` is a PyPI project): installed at
+    # the top of site-packages they would shadow, or be shadowed by, other distributions.
+    top_level = next(n for n in wheel.namelist() if n.endswith(".dist-info/top_level.txt"))
+    assert wheel.read(top_level).decode().split() == ["dxpulse"]
+    modules = [n for n in wheel.namelist() if n.endswith(".py")]
+    assert modules and [n for n in modules if not n.startswith("dxpulse/")] == []
+    for component in COMPONENTS:
+        assert f"dxpulse/{component}/__init__.py" in modules

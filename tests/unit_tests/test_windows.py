@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.windows import EPOCH, epoch_ms, window_start, window_start_ms
+from dxpulse.streams.windows import EPOCH, epoch_ms, window_start, window_start_ms
 
 T = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
 T_MS = calendar.timegm(T.timetuple()) * 1000

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from streams.shutdown import BoundedStopWorker
-from streams.status import WorkerStatus
+from dxpulse.streams.shutdown import BoundedStopWorker
+from dxpulse.streams.status import WorkerStatus
 
 _UNCOMMITTED = (
     "DxpulseError: stopped while Kafka is unreachable: 12 messages are in ClickHouse but "
@@ -29,7 +29,7 @@ def test_the_deadline_exits_with_one_line(monkeypatch, caplog, state, error, cod
     exits: list[int] = []
     monkeypatch.setattr(os, "_exit", exits.append)
     status = WorkerStatus(state=state, error=error)
-    caplog.set_level(logging.WARNING, logger="streams.shutdown")
+    caplog.set_level(logging.WARNING, logger="dxpulse.streams.shutdown")
     BoundedStopWorker._expire(SimpleNamespace(_status=status, _budget_s=8.0))
     assert exits == [code]
     [record] = caplog.records
