@@ -584,7 +584,7 @@ def test_events_do_not_depend_on_the_hash_seed_of_the_process():
     script = (
         "import sys, orjson\n"
         "from datetime import UTC, datetime, timedelta\n"
-        "from producers.generator import EventGenerator\n"
+        "from dxpulse.producers.generator import EventGenerator\n"
         "g = EventGenerator(seed=99)\n"
         "t0 = datetime(2024, 3, 4, tzinfo=UTC)\n"
         "times = [t0 + timedelta(seconds=37 * i) for i in range(300)]\n"

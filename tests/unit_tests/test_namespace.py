@@ -10,6 +10,7 @@ copy of the module (two registries, two settings classes), so nothing may.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from tests.wheel import ROOT
 
 COMPONENTS = ("streams", "producers", "schemas", "dashboards")
+# An import statement inside a string: code run by `python -c` in a subprocess.
+_IN_CODE = re.compile(rf"^\s*(?:from|import) ({'|'.join(COMPONENTS)})\b", re.MULTILINE)
 
 
 def _python_files() -> list[Path]:
@@ -33,6 +36,8 @@ def _bare_imports(path: Path) -> list[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = _IN_CODE.findall(node.value)
         else:
             continue
         found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names
