@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
 # The dashboards' time zone, Asia/Ho_Chi_Minh; a fixed offset: Vietnam has no DST.
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from dxpulse.config import (
+from dxpulse.core.config import (
     EVENT_TYPES,
     ClickHouseSettings,
     KafkaSettings,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dxpulse.config import GrafanaSettings
+from dxpulse.core.config import GrafanaSettings
 from dxpulse.dashboards import alerts, build, pipeline_health_prometheus, query
 from dxpulse.dashboards.panels import BuildContext
 from dxpulse.streams.metrics import METRICS, PROCESS_PREFIX

@@ -1,0 +1,69 @@
+"""Imports run one way: each layer of dxpulse imports only the layers below it.
+
+The layers (top to bottom: the CLI; the application — bench, report, calibrate, access,
+runner, readers, ...; the components streams | producers | dashboards, which do not import
+each other; the contract, schemas; the base, dxpulse.core) are import-linter's contract in
+pyproject.toml. grimp, which import-linter builds its graph with, follows the dxpulse/<component>
+links, so the components are checked as dxpulse.streams etc. (asserted below), and it sees
+imports inside functions too. A module that no layer names would be checked by nothing:
+every child of the dxpulse package must appear in one.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import grimp
+
+from tests.wheel import ROOT
+
+COMPONENTS = ("dxpulse.streams", "dxpulse.producers", "dxpulse.schemas", "dxpulse.dashboards")
+
+
+def _layers() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["importlinter"]
+    (contract,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    layers: list[str] = contract["layers"]
+    return layers
+
+
+def _graph() -> grimp.ImportGraph:
+    return grimp.build_graph("dxpulse", cache_dir=None)
+
+
+def test_the_layer_contract_holds() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 kept, 0 broken" in done.stdout
+
+
+def test_every_module_of_dxpulse_is_in_a_layer() -> None:
+    named = {name for layer in _layers() for name in re.split(r"\s*[|:]\s*", layer.strip())}
+    assert set(_graph().find_children("dxpulse")) == named
+
+
+def test_the_graph_follows_the_component_links() -> None:
+    graph = _graph()
+    for component in COMPONENTS:
+        assert len(graph.find_children(component)) >= 5, component
+    assert graph.direct_import_exists(
+        importer="dxpulse.streams.ingest", imported="dxpulse.core.config"
+    )
+
+
+def test_the_components_sit_between_the_application_and_the_base() -> None:
+    layers = _layers()
+    components = next(i for i, layer in enumerate(layers) if "dxpulse.streams" in layer)
+    assert layers[components].replace(" ", "").split("|") == [
+        "dxpulse.streams", "dxpulse.producers", "dxpulse.dashboards",
+    ]  # fmt: skip
+    assert "dxpulse.report" in layers[components - 1] and "dxpulse.cli" in layers[components - 2]
+    assert layers[components + 1] == "dxpulse.schemas"
+    assert layers[-1].startswith("dxpulse.core")
