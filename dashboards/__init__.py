@@ -1,1 +1,2 @@
-"""Grafana dashboards, alert rules and provisioning for dxpulse, as code."""
+"""Grafana for dxpulse, in one package: dashboards, alert rules and provisioning as code
+(build, bundle, the panels), and putting them into a running Grafana (push, diff)."""

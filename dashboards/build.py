@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dxpulse import source_tree
-from dxpulse.config import ClickHouseSettings, GrafanaSettings, Settings
+from dxpulse.core import source_tree
+from dxpulse.core.config import ClickHouseSettings, GrafanaSettings, Settings
 from dxpulse.dashboards import (
     alerts,
     ecommerce,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dxpulse.config import GrafanaSettings
+from dxpulse.core.config import GrafanaSettings
 
 CLICKHOUSE_PLUGIN = "grafana-clickhouse-datasource"
 JSON = dict[str, Any]

@@ -12,7 +12,6 @@ import enum
 from typing import Any, Literal, Self
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
-from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard
 
@@ -108,10 +107,3 @@ class ClickHouseQueryBuilder(cogbuilder.Builder[cogvariants.Dataquery]):
     def datasource(self, datasource: dashboard.DataSourceRef) -> Self:
         self._internal.datasource = datasource
         return self
-
-
-def register() -> None:
-    """Let the SDK decode this plugin's targets when it reads dashboard JSON."""
-    cogruntime.register_dataquery_variant(
-        cogruntime.DataqueryConfig(identifier=PLUGIN_ID, from_json_hook=ClickHouseQuery.from_json)
-    )

@@ -28,9 +28,9 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import SecretStr
 
 from dxpulse.clickhouse import MIGRATIONS_DIR
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.deploy import sql_files
-from dxpulse.errors import DxpulseError
 
 ACCESS_DIR: Traversable = MIGRATIONS_DIR / "access"
 MIN_PASSWORD_LENGTH = 12

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dxpulse import __version__
-from dxpulse.config import EVENT_TYPES, Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import EVENT_TYPES, Settings
+from dxpulse.core.errors import DxpulseError
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -269,10 +269,10 @@ def _run_summary(
     exit status: 1 if a check failed or (without a signal) an event was not delivered,
     128 + the signal after a stop signal, else 0."""
     from dxpulse.clickhouse import connect
+    from dxpulse.core.source_tree import command_name
     from dxpulse.query_output import SUGGESTED_QUERY
     from dxpulse.runner import LAND_AFTER_STOP_S, backfill_table
     from dxpulse.signals import exit_code
-    from dxpulse.source_tree import command_name
     from dxpulse.summary import checks_table, exactness_checks, region_table
 
     if not result.started:
@@ -729,8 +729,9 @@ def init(
     import time
 
     from dxpulse.access import apply_access, user_passwords
-    from dxpulse.clickhouse import _redact, load_migrations
+    from dxpulse.clickhouse import load_migrations
     from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.core.config import redact_dsn as _redact
     from dxpulse.topics import ensure_topics
 
     settings = _require_kafka(
@@ -826,7 +827,8 @@ def _wait_for_clickhouse(settings: Settings, deadline: float, wait_s: float) -> 
 
     from clickhouse_connect.driver.exceptions import OperationalError
 
-    from dxpulse.clickhouse import _redact, connect
+    from dxpulse.clickhouse import connect
+    from dxpulse.core.config import redact_dsn as _redact
 
     told = False
     while True:
@@ -971,7 +973,7 @@ def report(
 
     from rich.progress import Progress
 
-    from dxpulse.clickhouse import _redact
+    from dxpulse.core.config import redact_dsn as _redact
     from dxpulse.readers import open_reader, require_schema
     from dxpulse.report.compose import build_report, selected_panels, write_pngs
     from dxpulse.report.html import page
@@ -1208,8 +1210,8 @@ def schemas() -> None:
 def schemas_export(check: bool) -> None:
     """Write schemas/json/<event_type>.schema.json from the pydantic models (a developer
     command: it needs a source checkout)."""
+    from dxpulse.core.source_tree import checkout_root
     from dxpulse.schemas.export import JSON_DIR, export, render
-    from dxpulse.source_tree import checkout_root
 
     checkout_root("schemas export")
     if check:
@@ -1255,7 +1257,7 @@ def dashboards_push(url: str | None, dry_run: bool) -> None:
     comes from DXPULSE_GRAFANA__CLICKHOUSE_PASSWORD.
     """
     from dxpulse.dashboards.build import bundle_for
-    from dxpulse.grafana.push import display_url, push_bundle
+    from dxpulse.dashboards.push import display_url, push_bundle
 
     settings = _settings(grafana__url=url)
     outcomes = push_bundle(bundle_for(settings), settings.grafana, dry_run=dry_run)
@@ -1290,8 +1292,8 @@ def dashboards_build(check: bool) -> None:
     environment, so every machine generates the same files; `push` uses your settings.
     A developer command: it needs a source checkout.
     """
+    from dxpulse.core.source_tree import checkout_root
     from dxpulse.dashboards.build import ROOT, stale_files, write_files
-    from dxpulse.source_tree import checkout_root
 
     checkout_root("dashboards build")
     changed = stale_files() if check else write_files()

@@ -19,12 +19,12 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings, redact_dsn
+from dxpulse.core.errors import DxpulseError, one_line
+from dxpulse.core.sqlsplit import split_statements
 from dxpulse.deploy import CLICKHOUSE, sql_files
-from dxpulse.errors import DxpulseError, one_line
 from dxpulse.migration_lock import LockHolder, MigrationLock
 from dxpulse.schemas.provinces import provinces
-from dxpulse.sqlsplit import split_statements
 
 logger = logging.getLogger(__name__)
 MIGRATIONS_DIR: Traversable = CLICKHOUSE
@@ -55,7 +55,7 @@ def connect(settings: Settings) -> Client:
     try:
         return clickhouse_connect.get_client(dsn=dsn, **kwargs)
     except Exception as exc:  # driver raises many types; all mean "cannot connect"
-        raise DxpulseError(f"cannot connect to ClickHouse at {_redact(dsn)}: {exc}") from exc
+        raise DxpulseError(f"cannot connect to ClickHouse at {redact_dsn(dsn)}: {exc}") from exc
 
 
 def client_options(dsn: str) -> dict[str, Any]:
@@ -63,10 +63,6 @@ def client_options(dsn: str) -> dict[str, Any]:
     the port alone, so ``https://host`` would otherwise be plain HTTP on port 8123."""
     scheme = dsn.split("://", 1)[0].lower()
     return {"interface": scheme} if scheme in ("http", "https") else {}
-
-
-def _redact(dsn: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)
 
 
 @dataclass(frozen=True)

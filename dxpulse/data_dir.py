@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
 
 def prepare_data_dir(path: Path) -> None:

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 from dxpulse.lifeline import kill_group, spawn
 
 

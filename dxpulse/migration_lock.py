@@ -40,7 +40,7 @@ from clickhouse_connect.driver._chdbclient import ChdbClient
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from dxpulse.errors import DxpulseError, one_line
+from dxpulse.core.errors import DxpulseError, one_line
 
 LOCK_TABLE = "migration_lock"
 TABLE_ALREADY_EXISTS = 57

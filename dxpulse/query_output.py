@@ -29,8 +29,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from dxpulse.errors import DxpulseError
-from dxpulse.sqlsplit import split_statements, tokens
+from dxpulse.core.errors import DxpulseError
+from dxpulse.core.sqlsplit import split_statements, tokens
 
 # What `dxpulse run` suggests afterwards: short enough for a terminal, and it shows how the
 # customers state column is read.

@@ -3,7 +3,7 @@
 On a ClickHouse server it is :func:`dxpulse.clickhouse.connect`. On the embedded engine it
 depends on who holds the data dir, since chDB lets one process open it:
 
-- a running worker that published ``worker.json`` (dxpulse/worker_endpoint.py): an HTTP
+- a running worker that published ``worker.json`` (streams/worker_endpoint.py): an HTTP
   client to that worker, which answers read-only SQL on the engine it owns. It is
   clickhouse-connect's own HTTP client, so the commands run unchanged on it;
 - nobody: the engine itself, opened in this process; a data dir that does not exist is not
@@ -26,10 +26,10 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 from urllib3 import PoolManager
 
-from dxpulse.clickhouse import _redact, connect
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError, one_line
-from dxpulse.worker_endpoint import WorkerEndpoint, chdb_path, endpoint_file, live_endpoint
+from dxpulse.clickhouse import connect
+from dxpulse.core.config import Settings, redact_dsn
+from dxpulse.core.errors import DxpulseError, one_line
+from dxpulse.streams.worker_endpoint import WorkerEndpoint, chdb_path, endpoint_file, live_endpoint
 
 # A little over the worker's own limit (streams/live_query.py), so its error arrives first.
 READ_TIMEOUT_S = 150
@@ -142,7 +142,7 @@ def no_schema(settings: Settings) -> str:
     elif chdb_path(settings) is not None:
         where = f"in {settings.clickhouse.dsn.removeprefix('chdb://')}"
     else:
-        where = f"at {_redact(settings.clickhouse_dsn())}"
+        where = f"at {redact_dsn(settings.clickhouse_dsn())}"
     return f"no dxpulse schema {where}: run `dxpulse migrate` or `dxpulse run`"
 
 

@@ -37,9 +37,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.embedded import EmbeddedBroker, free_port
-from dxpulse.errors import DxpulseError
 from dxpulse.lifeline import kill_group, spawn
 from dxpulse.producers.backfill import BackfillPlan, plan_backfill
 from dxpulse.producers.generator import EventGenerator

@@ -6,8 +6,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from dxpulse.config import KafkaSettings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import KafkaSettings
+from dxpulse.core.errors import DxpulseError
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[str]:

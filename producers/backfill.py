@@ -23,7 +23,7 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from dxpulse.config import EVENT_TYPES
+from dxpulse.core.config import EVENT_TYPES
 from dxpulse.producers.intensity import type_weights
 from dxpulse.producers.peaks import peaks_on
 

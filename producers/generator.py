@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from dxpulse.config import EVENT_TYPES
+from dxpulse.core.config import EVENT_TYPES
 from dxpulse.producers import calibration as cal
 from dxpulse.producers.intensity import type_weights
 from dxpulse.schemas.events import SCHEMA_VERSION, format_event_time

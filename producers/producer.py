@@ -19,8 +19,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.producers.backfill import BackfillPlan
 from dxpulse.producers.generator import EncodedEvents, EventGenerator
 from dxpulse.producers.intensity import total_intensity

@@ -17,7 +17,7 @@ from faust.web import Request, Response, View
 from mode import Service
 from prometheus_client import generate_latest
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.streams import lograte
 from dxpulse.streams.deadletter import parse_headers
 from dxpulse.streams.ingest import IngestLoop

@@ -1,12 +1,15 @@
 """Test support: the named points of a flush where fault tests crash a worker.
 
 The ingest loop calls its fault hook with a point's name and the flush's number at each
-point below, in this order; the default hook does nothing. Two hooks ship for tests:
+point below, in this order; the default hook does nothing. Every test seam of the product
+is typed here, so one module names them all. Two hooks ship for tests:
 
 - ``DXPULSE_TEST_CRASH_AT=<point>:<n>`` in a worker's environment makes it SIGKILL itself
   at that point of its n-th flush and every later one (tests/integration_tests/test_faults.py);
 - :func:`raise_at` makes an in-process loop stop dead there, as if killed, by raising
   :class:`SimulatedCrash` (tests/integration_tests/test_crash_sequences.py).
+
+The sink has one more seam, :data:`InsertFault`: a ClickHouse outage, injected per insert.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ CRASH_POINTS = (
     "after_commit",  # the flush complete
 )
 FaultHook = Callable[[str, int], None]
+# The sink's seam, ClickHouseSink.fault: while set, called with a table's name before each
+# insert; outage tests raise from it (test_reliability.py, test_metrics.py, ...).
+InsertFault = Callable[[str], None]
 
 
 def no_faults(point: str, flush_number: int) -> None:

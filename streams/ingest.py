@@ -34,8 +34,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from dxpulse.config import EVENT_TYPES, Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import EVENT_TYPES, Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.schemas.validation import EventValidator, Rejection
 from dxpulse.streams.batch import NO_WATERMARK, PartitionBatch
 from dxpulse.streams.dedup import DedupIndex

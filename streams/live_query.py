@@ -35,10 +35,10 @@ import orjson
 from faust.web import Request, Response, View
 from mode import Service
 
-from dxpulse import worker_endpoint
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
+from dxpulse.streams import worker_endpoint
 from dxpulse.streams.live_sql import LiveRequest, Refusal, authorized, engine_refusal, parse_request
-from dxpulse.worker_endpoint import URL_PATH, WorkerEndpoint, chdb_path
+from dxpulse.streams.worker_endpoint import URL_PATH, WorkerEndpoint, chdb_path
 
 log = logging.getLogger(__name__)
 

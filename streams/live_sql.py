@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dxpulse.errors import DxpulseError
-from dxpulse.sqlsplit import split_statements, tokens
+from dxpulse.core.errors import DxpulseError
+from dxpulse.core.sqlsplit import split_statements, tokens
 
 # Statements that only read. Anything else is refused before it reaches the engine.
 READ_VERBS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN")

@@ -11,6 +11,7 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE, LATE_COLUMNS
 from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.faults import InsertFault
 from dxpulse.streams.health import HEALTH_COLUMNS
 from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
 
@@ -23,7 +24,6 @@ DEAD_LETTER_COLUMNS = (
     "value_prefix",
     "ingested_at",
 )
-FaultHook = Callable[[str], None]
 Checkpoint = Callable[[str], None]
 
 
@@ -37,8 +37,8 @@ class ClickHouseSink:
         self.database = database
         # One client may serve several ingest loops (tests run two workers in one process).
         self.lock = lock or threading.Lock()
-        # Called with the table name before each insert; fault-injection tests raise from it.
-        self.fault: FaultHook | None = None
+        # A test seam (streams/faults.py): outage tests raise from it before an insert.
+        self.fault: InsertFault | None = None
         # Column types per table, read once: otherwise every insert costs a DESCRIBE query.
         self._types: dict[str, Sequence[ClickHouseType]] = {}
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import errno
 import socket
 
-from dxpulse.clickhouse import _redact
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings, redact_dsn
+from dxpulse.core.errors import DxpulseError
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -39,7 +38,7 @@ def startup_line(settings: Settings) -> str:
     topics = ", ".join(kafka.event_topics)
     return (
         f"dxpulse worker: Kafka {kafka.bootstrap_servers} ({kafka.security_protocol}), "
-        f"group {kafka.group_id}; ClickHouse {_redact(settings.clickhouse_dsn())} "
+        f"group {kafka.group_id}; ClickHouse {redact_dsn(settings.clickhouse_dsn())} "
         f"database {settings.clickhouse.database}; topics {topics} "
         f"({kafka.partitions} partitions each); status "
         f"http://{settings.web.host}:{settings.web.port}/status"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 from dxpulse.streams.dedup import Front
 
 INTENTS = "sink_intents"

@@ -38,9 +38,9 @@ from dxpulse.bench.report import (
     Soak,
     machine_facts,
 )
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.embedded import EmbeddedBroker, free_port
-from dxpulse.errors import DxpulseError
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import produce
 from dxpulse.runner import WorkerProcess

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dxpulse.calibrate.implied import implied_values
 from dxpulse.calibrate.measure import METRICS
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
 Unit = Literal["percent", "vnd", "count"]
 # published: a figure stated by the source; derived: arithmetic on published figures;

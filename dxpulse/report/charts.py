@@ -22,7 +22,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 from dxpulse.report.queries import Result
 from dxpulse.report.selection import JSON
 from dxpulse.report.timerange import VN_TZ

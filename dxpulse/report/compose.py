@@ -9,10 +9,10 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.dashboards import build
-from dxpulse.dashboards.macros import Selection
 from dxpulse.report import charts
+from dxpulse.report.macros import Selection
 from dxpulse.report.queries import Result, all_variables, panel_query, run
 from dxpulse.report.selection import SELECTION, PanelRef, SelectedPanel, resolve
 from dxpulse.report.timerange import TimeRange

@@ -14,8 +14,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from dxpulse.dashboards.macros import QueryContext, Selection, expand
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
+from dxpulse.report.macros import QueryContext, Selection, expand
 from dxpulse.report.selection import JSON, SelectedPanel
 from dxpulse.report.timerange import VN_TZ, TimeRange, as_utc, grafana_interval_s
 

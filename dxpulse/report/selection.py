@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards.build import variables
-from dxpulse.errors import DxpulseError
 
 JSON = dict[str, Any]
 

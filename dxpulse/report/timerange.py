@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.durations import DurationError, parse_duration
+from dxpulse.core.errors import DxpulseError
 
 # The dashboards' time zone, Asia/Ho_Chi_Minh; a fixed offset: Vietnam has no DST.
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
@@ -15,8 +15,6 @@ VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 STEPS_S: tuple[int, ...] = (60, 300, 900, 3_600, 3 * 3_600, 6 * 3_600, 86_400)
 MAX_POINTS = 300
 DEFAULT_SPAN = timedelta(days=30)
-_GRAFANA_INTERVAL = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 7 * 86_400}
 
 
 @dataclass(frozen=True)
@@ -47,10 +45,11 @@ def grafana_interval_s(text: str | None) -> int:
     """A panel's minimum interval ("1m", "30s") in whole seconds; 0 when it has none."""
     if not text:
         return 0
-    match = _GRAFANA_INTERVAL.match(text.strip())
-    if not match:
-        raise DxpulseError(f"panel interval {text!r} is not like 30s, 1m or 1h")
-    return max(1, int(int(match.group(1)) * _UNIT_S[match.group(2)]))
+    try:
+        seconds = parse_duration(text)
+    except DurationError:
+        raise DxpulseError(f"panel interval {text!r} is not like 30s, 1m or 1h") from None
+    return max(1, int(seconds))
 
 
 def make_range(start: datetime, end: datetime) -> TimeRange:

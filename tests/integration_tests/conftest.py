@@ -19,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from dxpulse.clickhouse import connect, migrate
-from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
+from dxpulse.core.config import ClickHouseSettings, KafkaSettings, Settings, StreamSettings
 from dxpulse.embedded import EmbeddedBroker
 from dxpulse.streams.ingest import IngestLoop
 from dxpulse.streams.sink import ClickHouseSink

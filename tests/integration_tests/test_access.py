@@ -35,8 +35,8 @@ from dxpulse.access import (
     render,
     run_statements,
 )
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 
 PASSWORDS = {u.name: SecretStr(f"pw-{u.key}-'quote'\\slash-ok") for u in USERS}
 DB = "dxpulse_acl"

@@ -21,7 +21,7 @@ import orjson
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Message
 
-from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.core.config import EVENT_TYPES, Settings
 from dxpulse.producers.backfill import plan_backfill
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.intensity import VN_TZ

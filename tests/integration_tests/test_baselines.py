@@ -16,7 +16,7 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, Message, Producer
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.embedded import free_port
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.streams.windows import epoch_ms, window_start_ms

@@ -24,7 +24,7 @@ from dxpulse.calibrate.compare import Result, compare_all
 from dxpulse.calibrate.measure import measure
 from dxpulse.calibrate.targets import load_targets
 from dxpulse.cli import main
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers import calibration as cal
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.schemas.flat import AMOUNT, AREA, EVENT_TYPE, FLAT_FIELDS, PROVINCE, FlatEvent

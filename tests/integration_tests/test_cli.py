@@ -19,7 +19,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.embedded import free_port
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import produce
@@ -169,7 +169,7 @@ def test_migrate_command_is_idempotent(tmp_path: Path) -> None:
 CRASH_HOLDING_THE_LOCK = """
 import os, sys
 from dxpulse.clickhouse import connect
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.migration_lock import MigrationLock
 settings = Settings(data_dir=sys.argv[1])
 MigrationLock(connect(settings), "dxpulse", wait_s=0, on_wait=print).acquire()
@@ -181,7 +181,7 @@ os._exit(3)  # a migrator that dies while it holds the lock
 LOCK_BY_HAND = """
 import sys
 from dxpulse.clickhouse import connect
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 client = connect(Settings(data_dir=sys.argv[1]))
 client.command("CREATE TABLE dxpulse.migration_lock (x UInt8) ENGINE = Memory")
 """

@@ -26,7 +26,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.streams.faults import CRASH_POINTS, SimulatedCrash, raise_at
 from dxpulse.streams.ingest import IngestLoop

@@ -29,12 +29,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import connect, migrate
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.dashboards import alerts, build
-from dxpulse.dashboards.macros import QueryContext, Selection, expand
 from dxpulse.dashboards.panels import BuildContext
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.intensity import VN_TZ
+from dxpulse.report.macros import QueryContext, Selection, expand
 from dxpulse.report.timerange import as_utc
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, isolated_settings

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.streams.deadletter import parse_headers
 from tests.integration_tests.conftest import RunningIngest, consume_all

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.streams.faults import CRASH_POINTS
 from tests.integration_tests.conftest import TrackingProducer, wait_caught_up

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from dxpulse.config import GrafanaSettings, Settings
+from dxpulse.core.config import GrafanaSettings, Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards.build import bundle_for
 from dxpulse.dashboards.bundle import GrafanaBundle, datasource
-from dxpulse.errors import DxpulseError
-from dxpulse.grafana.push import PUSH_MESSAGE, PushOutcome, push_bundle
+from dxpulse.dashboards.push import PUSH_MESSAGE, PushOutcome, push_bundle
 from tests.grafana_fake import TOKEN, FakeGrafana
 
 FOLDER = "dxpulse"

@@ -15,9 +15,9 @@ from confluent_kafka.admin._config import ConfigResource
 from dxpulse import cli
 from dxpulse.cli import main
 from dxpulse.clickhouse import connect, load_migrations
-from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings
+from dxpulse.core.config import ClickHouseSettings, KafkaSettings, Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.embedded import free_port
-from dxpulse.errors import DxpulseError
 
 
 def _init(

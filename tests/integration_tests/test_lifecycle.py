@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.core.config import EVENT_TYPES, Settings
 from dxpulse.runner import settings_env
 from tests.integration_tests.processes import base_env, started, wait_gone
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.runner import settings_env
 from tests.integration_tests.processes import base_env
 

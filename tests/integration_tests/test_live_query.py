@@ -20,11 +20,11 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.streams.live_query import ReadOnlyEngine
 from dxpulse.streams.live_sql import LiveRequest, Refusal
-from dxpulse.worker_endpoint import FILE_NAME, chdb_path
+from dxpulse.streams.worker_endpoint import FILE_NAME, chdb_path
 from tests.integration_tests.conftest import TrackingProducer, wait_caught_up
 from tests.integration_tests.workers import WorkerProcess
 

@@ -29,7 +29,7 @@ from clickhouse_connect.driver.client import Client
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.core.config import EVENT_TYPES, Settings
 from dxpulse.dashboards import build, pipeline_health_prometheus
 from dxpulse.embedded import free_port
 from dxpulse.producers.generator import EventGenerator

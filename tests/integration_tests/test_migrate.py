@@ -8,7 +8,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import load_migrations, migrate
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.streams.health import HEALTH_COLUMNS
 
 

@@ -9,8 +9,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import connect, load_migrations, migrate
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.migration_lock import lock_holder
 from tests.integration_tests.migration_files import (
     ROLLUP,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, TopicPartition
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import ProduceReport, produce
 from dxpulse.summary import exactness_checks

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.schemas.validation import EventValidator, Rejection
 from dxpulse.streams.batch import PartitionBatch

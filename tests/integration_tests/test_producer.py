@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from dxpulse.config import EVENT_TYPES, Settings
+from dxpulse.core.config import EVENT_TYPES, Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.embedded import EmbeddedBroker
-from dxpulse.errors import DxpulseError
 from dxpulse.producers import producer as producer_module
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import ProduceReport, produce

@@ -18,7 +18,7 @@ import pytest
 FILL = """
 import sys
 from dxpulse.clickhouse import connect
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 client = connect(Settings(data_dir=sys.argv[1]))
 client.command('''
     INSERT INTO dxpulse.event_aggregates
@@ -158,7 +158,7 @@ def test_an_empty_data_dir_says_to_migrate_or_run(tmp_path: Path) -> None:
 def test_a_data_dir_without_the_schema_says_to_migrate_or_run(tmp_path: Path) -> None:
     made = subprocess.run(
         [sys.executable, "-c", "import sys; from dxpulse.clickhouse import connect; "
-         "from dxpulse.config import Settings; connect(Settings(data_dir=sys.argv[1]))"
+         "from dxpulse.core.config import Settings; connect(Settings(data_dir=sys.argv[1]))"
          ".command('SELECT 1')", str(tmp_path)],
         capture_output=True, text=True,
     )  # fmt: skip

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.summary import exactness_checks
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up

@@ -27,11 +27,11 @@ from PIL import Image
 
 from dxpulse import cli
 from dxpulse.clickhouse import connect, migrate
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.dashboards import build
-from dxpulse.dashboards.macros import QueryContext, expand
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import produce
+from dxpulse.report.macros import QueryContext, expand
 from dxpulse.report.selection import SELECTION
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.conftest import RunningIngest, isolated_settings

@@ -19,7 +19,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import connect, migrate
-from dxpulse.config import ClickHouseSettings, Settings
+from dxpulse.core.config import ClickHouseSettings, Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.intensity import VN_TZ
 from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.schemas.validation import REJECTION_CODES
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, wait_caught_up
 from tests.schema_cases import Case, SchemaCases

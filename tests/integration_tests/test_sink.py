@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.schemas.validation import EventValidator, Rejection
 from dxpulse.streams.batch import PartitionBatch

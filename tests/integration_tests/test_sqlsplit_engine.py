@@ -9,7 +9,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.clickhouse import Migration, connect, load_migrations
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from tests.unit_tests.test_sqlsplit import CASES
 
 

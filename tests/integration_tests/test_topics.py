@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.topics import ensure_topics
 
 

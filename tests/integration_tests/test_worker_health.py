@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.config import Settings, WebSettings
+from dxpulse.core.config import Settings, WebSettings
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.streams.app import health_body

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

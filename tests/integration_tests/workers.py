@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.embedded import free_port
 from dxpulse.runner import settings_env
 from tests.integration_tests.truth import Table, measured, table_statements

@@ -22,8 +22,8 @@ from dxpulse.access import (
 )
 from dxpulse.cli import main
 from dxpulse.clickhouse import MIGRATIONS_DIR, load_migrations
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {u.name: SecretStr(f"Pa55-{u.key}-with 'quotes' \\ and ;") for u in USERS}

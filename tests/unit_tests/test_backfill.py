@@ -13,7 +13,7 @@ import orjson
 import pytest
 from rich.console import Console
 
-from dxpulse.config import EVENT_TYPES
+from dxpulse.core.config import EVENT_TYPES
 from dxpulse.producers.backfill import MAX_SPAN_S, BackfillPlan, Step, default_count, plan_backfill
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.intensity import VN_TZ, total_intensity, type_weights

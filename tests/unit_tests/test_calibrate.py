@@ -36,7 +36,7 @@ from dxpulse.calibrate.measure import (
 )
 from dxpulse.calibrate.render import results_json, results_table, summary_line, verdict_ok
 from dxpulse.calibrate.targets import Target, default_path, load_targets, parse_targets
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 from dxpulse.producers import calibration as cal
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.schemas.provinces import REGIONS, provinces

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from dxpulse.config import (
+from dxpulse.core.config import (
     EVENT_TYPES,
     ClickHouseSettings,
     KafkaSettings,
@@ -440,3 +440,14 @@ def test_security_settings_round_trip_through_the_environment(tmp_path, clean_en
     for name, value in env.items():
         clean_env.setenv(name, value)
     assert Settings().kafka == original.kafka
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [("http://writer:s3cr:et@ch:8123/db", "http://writer:***@ch:8123/db"),
+     ("https://ch:8443", "https://ch:8443"), ("chdb:///data/clickhouse", "chdb:///data/clickhouse")],
+)  # fmt: skip
+def test_a_dsn_is_shown_without_its_password(dsn: str, shown: str) -> None:
+    from dxpulse.core.config import redact_dsn  # the base's one redaction (was clickhouse._redact)
+
+    assert redact_dsn(dsn) == shown

@@ -34,7 +34,7 @@ from packaging.version import Version
 from pydantic import BaseModel
 
 from dxpulse.cli import cli
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from tests.envfile import read_env
 
 ROOT = Path(__file__).resolve().parents[2]

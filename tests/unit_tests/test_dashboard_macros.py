@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dxpulse.dashboards.macros import MacroError, QueryContext, Selection, expand
+from dxpulse.report.macros import MacroError, QueryContext, Selection, expand
 
 FROM = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 TO = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dxpulse.config import GrafanaSettings
+from dxpulse.core.config import GrafanaSettings
 from dxpulse.dashboards import alerts, build, pipeline_health_prometheus, query
 from dxpulse.dashboards.panels import BuildContext
 from dxpulse.streams.metrics import METRICS, PROCESS_PREFIX
@@ -68,11 +69,22 @@ def test_only_generated_dashboards_are_committed() -> None:
     assert {"dxpulse-pipeline-health-prometheus"} == PROMETHEUS
 
 
+def _decode_clickhouse_targets() -> None:
+    """Let the SDK decode our plugin's targets when it reads dashboard JSON. Only this test
+    reads dashboards back (the product writes them), so the hook lives here, not in
+    dashboards/query.py."""
+    cogruntime.register_dataquery_variant(
+        cogruntime.DataqueryConfig(
+            identifier=query.PLUGIN_ID, from_json_hook=query.ClickHouseQuery.from_json
+        )
+    )
+
+
 @pytest.mark.parametrize("uid", sorted(committed_dashboards()))
 def test_dashboard_json_round_trips_through_the_sdk_models(uid: str) -> None:
     # Every key must be one the SDK's models know (an unknown one would be dropped), and
     # every target must decode as our typed ClickHouse query.
-    query.register()
+    _decode_clickhouse_targets()
     data = committed_dashboards()[uid]
     model = Dashboard.from_json(data)
     assert json.loads(json.dumps(model.to_json(), default=lambda o: o.to_json())) == data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from clickhouse_connect.driver._backend.httpcommon import build_http_error
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from dxpulse.errors import one_line
+from dxpulse.core.errors import one_line
 
 MESSAGE = (
     "Code: 60. DB::Exception: Unknown table expression identifier 'dxpulse.nope' in scope "

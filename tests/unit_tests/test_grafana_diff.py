@@ -1,5 +1,5 @@
 """What counts as a change when comparing Grafana's stored objects with the bundle's
-(dxpulse.grafana.diff), and how the push addresses Grafana (URL, messages)."""
+(dxpulse.dashboards.diff), and how the push addresses Grafana (URL, messages)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ import copy
 import pytest
 from pydantic import SecretStr
 
-from dxpulse.config import GrafanaSettings, Settings
+from dxpulse.core.config import GrafanaSettings, Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards import build
 from dxpulse.dashboards.build import bundle_for
 from dxpulse.dashboards.bundle import datasource
-from dxpulse.errors import DxpulseError
-from dxpulse.grafana.diff import (
+from dxpulse.dashboards.diff import (
     alert_rule_changed,
     dashboard_changed,
     datasource_changed,
     duration_seconds,
     folder_changed,
 )
-from dxpulse.grafana.push import _api, display_url, push_bundle
+from dxpulse.dashboards.push import _api, display_url, push_bundle
 
 DS = datasource(GrafanaSettings(), "dxpulse")
 RULE = {

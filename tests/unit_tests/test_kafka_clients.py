@@ -16,7 +16,7 @@ import faust
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import SecretStr
 
-from dxpulse.config import KafkaSettings, Settings
+from dxpulse.core.config import KafkaSettings, Settings
 from dxpulse.producers.producer import producer_config
 from dxpulse.streams.app import create_app
 from dxpulse.streams.ingest import consumer_config, dead_letter_producer_config

@@ -1,5 +1,5 @@
 """The live-query endpoint's request guard (streams/live_sql.py) and its published file
-(dxpulse/worker_endpoint.py), without a worker."""
+(streams/worker_endpoint.py), without a worker."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 from dxpulse.streams.live_query import is_loopback
 from dxpulse.streams.live_sql import Refusal, authorized, parse_request
-from dxpulse.worker_endpoint import (
+from dxpulse.streams.worker_endpoint import (
     endpoint_file,
     live_endpoint,
     new_endpoint,

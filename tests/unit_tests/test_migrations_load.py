@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dxpulse.clickhouse import MIGRATIONS_DIR, load_migrations
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
 
 def test_the_shipped_set_is_found_in_order() -> None:

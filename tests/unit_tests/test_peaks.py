@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dxpulse.config import EVENT_TYPES
+from dxpulse.core.config import EVENT_TYPES
 from dxpulse.producers.intensity import VN_TZ, type_weights
 from dxpulse.producers.peaks import PEAKS, TET_DATES, peak_factor, peaks_on
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from dxpulse.config import Settings
-from dxpulse.errors import DxpulseError
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.producers import producer as producer_module
 from dxpulse.producers.backfill import plan_backfill
 from dxpulse.producers.generator import EventGenerator

@@ -9,7 +9,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 from dxpulse.query_output import (
     Rows,
     cell,

@@ -19,9 +19,9 @@ from PIL import Image
 from rich.console import Console
 
 from dxpulse.cli import main as cli_main
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards import build
-from dxpulse.errors import DxpulseError
 from dxpulse.report import charts
 from dxpulse.report.compose import Report, Section, selected_panels
 from dxpulse.report.html import page

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dxpulse import source_tree
 from dxpulse.cli import main
-from dxpulse.errors import DxpulseError
+from dxpulse.core import source_tree
+from dxpulse.core.errors import DxpulseError
 from tests.wheel import ROOT
 
 

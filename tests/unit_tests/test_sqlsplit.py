@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dxpulse.clickhouse import Migration, load_migrations
-from dxpulse.errors import DxpulseError
-from dxpulse.sqlsplit import split_statements
+from dxpulse.core.errors import DxpulseError
+from dxpulse.core.sqlsplit import split_statements
 
 # (script, the statements it holds)
 CASES = [

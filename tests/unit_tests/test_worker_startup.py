@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from dxpulse.config import ClickHouseSettings, KafkaSettings, Settings, WebSettings
+from dxpulse.core.config import ClickHouseSettings, KafkaSettings, Settings, WebSettings
 from dxpulse.streams.startup import startup_line
 from tests.unit_tests.test_cli_errors import _assert_one_line_error, dxpulse
 

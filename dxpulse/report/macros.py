@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
 
 class MacroError(DxpulseError):

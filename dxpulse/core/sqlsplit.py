@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
 _HEREDOC_TAG = re.compile(r"\$[A-Za-z0-9_]*\$")
 _WORD = re.compile(r"[\w$]+")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from dxpulse.config import Settings
+from dxpulse.core.config import Settings
 
 FILE_NAME = "worker.json"
 URL_PATH = "/clickhouse"  # the endpoint's path on the worker's status port

@@ -7,8 +7,9 @@ exactly that, so a second push of the same bundle finds nothing to do.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from dxpulse.core.durations import DurationError, parse_duration
 
 JSON = dict[str, Any]
 
@@ -19,9 +20,6 @@ DATASOURCE_WRITE_ONLY_FIELDS = frozenset({"secureJsonData"})
 # Go durations, written back by Grafana in Prometheus' canonical form ("300s" -> "5m").
 ALERT_RULE_DURATION_FIELDS = frozenset({"for", "keep_firing_for"})
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800,
-                 "y": 31_536_000}  # fmt: skip
 
 
 def _is_empty(value: Any) -> bool:
@@ -52,18 +50,17 @@ def _contains(theirs: Any, ours: Any) -> bool:
 
 
 def duration_seconds(value: Any) -> float | None:
-    """Seconds of a Go/Prometheus duration such as "5m", "1h30m" or "0s"; None if not one."""
+    """Seconds of a duration field as either side spells it (a number, or Go text such as
+    "5m" or "1h30m", read by the base's one parser); None if neither, so the field is then
+    compared as it is."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):
         return None
-    text = value.strip()
-    if text == "0":
-        return 0.0
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+    try:
+        return parse_duration(value)
+    except DurationError:
         return None
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
 def folder_changed(stored: JSON, title: str) -> bool:

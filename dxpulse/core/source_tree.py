@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dxpulse.errors import DxpulseError
+from dxpulse.core.errors import DxpulseError
 
-# The directory above the dxpulse package: the checkout's root when run from one.
-ROOT = Path(__file__).resolve().parent.parent
+# The directory above the dxpulse package (this file is dxpulse/core/source_tree.py): the
+# checkout's root when run from one.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def is_checkout(root: Path) -> bool:

@@ -1,7 +1,7 @@
 """`dxpulse dashboards push`: put a GrafanaBundle into a running Grafana over its HTTP API.
 
 Idempotent: every object is read first and written only when missing or different
-(dxpulse.grafana.diff decides), so a second push of the same bundle only reads. Order:
+(dxpulse.dashboards.diff decides), so a second push of the same bundle only reads. Order:
 folder, datasource, dashboards, alert rules (the rules name the folder and the datasource).
 Every failure is a DxpulseError with one line; the token never appears in one.
 """
@@ -23,10 +23,10 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from dxpulse.config import GrafanaSettings
+from dxpulse.core.config import GrafanaSettings
+from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards.bundle import GrafanaBundle
-from dxpulse.errors import DxpulseError
-from dxpulse.grafana.diff import (
+from dxpulse.dashboards.diff import (
     JSON,
     alert_rule_changed,
     dashboard_changed,

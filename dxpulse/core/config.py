@@ -384,3 +384,11 @@ class Settings(BaseSettings):
         if self.clickhouse.dsn:
             return self.clickhouse.dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+
+def redact_dsn(dsn: str) -> str:
+    """A DSN fit for messages and logs: its password replaced by ``***``.
+
+    Public, in the base layer: the worker's startup line, the readers and the CLI all name
+    the ClickHouse they use, and none of them may print the secret."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)

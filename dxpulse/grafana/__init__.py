@@ -1,1 +1,0 @@
-"""Grafana over its HTTP API: pushing dxpulse's dashboards bundle (push), comparing (diff)."""
