@@ -14,16 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import niquests
-from grafana_client.api import GrafanaApi
-from grafana_client.client import (
-    GrafanaClientError,
-    GrafanaException,
-    GrafanaTimeoutError,
-    GrafanaUnauthorizedError,
-)
-
 from dashboards.bundle import GrafanaBundle
+from dxpulse import extras
 from dxpulse.config import GrafanaSettings
 from dxpulse.errors import DxpulseError
 from dxpulse.grafana.diff import (
@@ -33,6 +25,16 @@ from dxpulse.grafana.diff import (
     datasource_changed,
     folder_changed,
 )
+
+with extras.needed("dashboards", "`dxpulse dashboards push`"):
+    import niquests
+    from grafana_client.api import GrafanaApi
+    from grafana_client.client import (
+        GrafanaClientError,
+        GrafanaException,
+        GrafanaTimeoutError,
+        GrafanaUnauthorizedError,
+    )
 
 Action = Literal["created", "updated", "unchanged"]
 Kind = Literal["folder", "datasource", "dashboard", "alert rule"]

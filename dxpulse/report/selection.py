@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dashboards.build import variables
+from dxpulse import extras
 from dxpulse.errors import DxpulseError
+
+with extras.needed("report", extras.REPORT):
+    from dashboards.build import variables
 
 JSON = dict[str, Any]
 
