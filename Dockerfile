@@ -1,11 +1,15 @@
-# The dxpulse image: one image for every CLI command (init, produce, worker, migrate, report ...).
+# The dxpulse image: the commands of a deployment on Kafka and a ClickHouse server (init, produce,
+# worker, migrate, query, calibrate ...); report, dashboards and run need extras it has not.
 #
 #   docker build -t dxpulse:0.1.0 .
 #   docker run --rm dxpulse:0.1.0 produce --help
 #
 # Dependencies come from requirements.lock (exact versions, sha256 hashes, Linux x86_64 /
-# CPython 3.11); regenerate it with bin/lock after changing pyproject.toml. The test venv is
-# installed from requirements-dev.lock, which holds these pins unchanged (test_locks.py).
+# CPython 3.11); regenerate it with bin/lock after changing pyproject.toml. It holds the base
+# dependencies alone, what worker, produce, migrate and init need against Kafka and a ClickHouse
+# server (compose runs one): no extra, so no chDB, Tansu, matplotlib or Grafana libraries, and
+# `report`, `dashboards`, `run` and a chdb:// DSN say in one line which extra they need. The
+# test venv is installed from requirements-dev.lock: these pins unchanged plus every extra.
 
 # Pinned by tag so rebuilds get the same Python and Debian release. Production builds should
 # also pin the digest (python:3.11.17-slim-bookworm@sha256:...), which a tag alone does not fix:
@@ -40,7 +44,7 @@ COPY requirements.lock ./
 RUN pip install --no-deps --require-hashes --only-binary=:all: -r requirements.lock
 
 COPY . .
-# A regular install, as from the wheel: the migrations, access SQL and Grafana files are
+# A regular install, as from the wheel (--no-deps: the lock above is the whole runtime): the migrations, access SQL and Grafana files are
 # package data (dxpulse/deploy/ links to deploy/), read with importlib.resources, so the
 # installed packages need nothing from /app at run time.
 # --no-build-isolation builds with the locked setuptools instead of downloading one.

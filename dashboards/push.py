@@ -14,15 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import niquests
-from grafana_client.api import GrafanaApi
-from grafana_client.client import (
-    GrafanaClientError,
-    GrafanaException,
-    GrafanaTimeoutError,
-    GrafanaUnauthorizedError,
-)
-
+from dxpulse.core import extras
 from dxpulse.core.config import GrafanaSettings
 from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards.bundle import GrafanaBundle
@@ -33,6 +25,16 @@ from dxpulse.dashboards.diff import (
     datasource_changed,
     folder_changed,
 )
+
+with extras.needed("dashboards", "`dxpulse dashboards push`"):
+    import niquests
+    from grafana_client.api import GrafanaApi
+    from grafana_client.client import (
+        GrafanaClientError,
+        GrafanaException,
+        GrafanaTimeoutError,
+        GrafanaUnauthorizedError,
+    )
 
 Action = Literal["created", "updated", "unchanged"]
 Kind = Literal["folder", "datasource", "dashboard", "alert rule"]

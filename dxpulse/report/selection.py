@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dxpulse.core import extras
 from dxpulse.core.errors import DxpulseError
-from dxpulse.dashboards.build import variables
+
+with extras.needed("report", extras.REPORT):
+    from dxpulse.dashboards.build import variables
 
 JSON = dict[str, Any]
 

