@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from dxpulse.cli import Duration
+from dxpulse.commands.common import Duration
 
 
 def _env(**extra: str) -> dict[str, str]:
