@@ -23,7 +23,9 @@ from dxpulse.config import Settings
 from dxpulse.errors import DxpulseError
 
 if TYPE_CHECKING:
-    from clickhouse_connect.driver.client import Client
+    from pydantic import SecretStr
+
+    from dxpulse.access import UserOutcome
 
 
 @click.command(short_help="Create or upgrade the ClickHouse schema.")
@@ -118,13 +120,6 @@ def init(
     DXPULSE_GRAFANA__CLICKHOUSE_PASSWORD (Grafana); they are hashed before they are sent.
     The workers then connect as dxpulse_writer, with `worker --no-migrate`: it may not run DDL.
     """
-    import time
-
-    from dxpulse.access import apply_access, user_passwords
-    from dxpulse.clickhouse import _redact, load_migrations
-    from dxpulse.clickhouse import migrate as apply_migrations
-    from dxpulse.topics import ensure_topics
-
     settings = require_kafka(
         load_settings(
             kafka__bootstrap_servers=bootstrap_servers,
@@ -133,128 +128,119 @@ def init(
             data_dir=data_dir,
         )
     )
-    passwords = None
-    if users:
-        if settings.clickhouse_dsn().startswith("chdb://"):
-            raise DxpulseError(
-                "--users needs a ClickHouse server (DXPULSE_CLICKHOUSE__DSN=http://...): "
-                "embedded chDB has no user directory to create users in"
-            )
-        passwords = user_passwords(settings)  # before anything changes
-    if settings.grafana.clickhouse_username != "dxpulse_grafana" and users:
+    passwords = _user_passwords(settings) if users else None  # before anything changes
+    created, applied, outcomes = _set_up(settings, wait_s, passwords)
+    console.print(_topics_table(settings, created))
+    console.print(_schema_table(settings, applied))
+    if outcomes:
+        console.print(_users_table(outcomes))
+    console.print(_init_summary(settings, created, applied, outcomes if users else None))
+
+
+def _user_passwords(settings: Settings) -> dict[str, SecretStr]:
+    """The passwords of the users `--users` creates, checked before anything changes."""
+    from dxpulse.access import user_passwords
+
+    if settings.clickhouse_dsn().startswith("chdb://"):
+        raise DxpulseError(
+            "--users needs a ClickHouse server (DXPULSE_CLICKHOUSE__DSN=http://...): "
+            "embedded chDB has no user directory to create users in"
+        )
+    passwords = user_passwords(settings)
+    if settings.grafana.clickhouse_username != "dxpulse_grafana":
         err_console.print(
             f"note: Grafana is set to connect as {settings.grafana.clickhouse_username}, "
             "but the user created for it is dxpulse_grafana"
         )
+    return passwords
+
+
+def _set_up(
+    settings: Settings, wait_s: float, passwords: dict[str, SecretStr] | None
+) -> tuple[list[str], list[str], list[UserOutcome]]:
+    """Wait for Kafka, create its topics, wait for ClickHouse, migrate, apply the users;
+    both waits share the one --wait. The topics created, migrations applied, user outcomes."""
+    import time
+
+    from dxpulse.access import apply_access
+    from dxpulse.clickhouse import _redact, wait_for_clickhouse
+    from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.topics import ensure_topics, wait_for_kafka
+
     deadline = time.monotonic() + wait_s
-    _wait_for_kafka(settings, deadline, wait_s)
+    servers, where = settings.kafka.bootstrap_servers, _redact(settings.clickhouse_dsn())
+    wait_for_kafka(
+        settings.kafka, deadline, wait_s, hint="--wait",
+        on_wait=lambda: err_console.print(f"waiting for Kafka at {servers} ..."),
+    )  # fmt: skip
     created = ensure_topics(settings.kafka)
-    client = _wait_for_clickhouse(settings, deadline, wait_s)
+    client = wait_for_clickhouse(
+        settings, deadline, wait_s, hint="--wait",
+        on_wait=lambda: err_console.print(f"waiting for ClickHouse at {where} ..."),
+    )  # fmt: skip
     db = settings.clickhouse.database
     applied = apply_migrations(client, db)
     outcomes = apply_access(client, db, passwords) if passwords is not None else []
+    return created, applied, outcomes
 
-    topics = Table(title=f"Kafka topics at {settings.kafka.bootstrap_servers}")
+
+def _topics_table(settings: Settings, created: list[str]) -> Table:
+    from dxpulse.topics import describe_topics
+
+    table = Table(title=f"Kafka topics at {settings.kafka.bootstrap_servers}")
     for column in ("topic", "partitions", "retention", "action"):
-        topics.add_column(column, justify="right" if column == "partitions" else "left")
-    for name, n, retention_ms in _describe_topics(settings):
-        retention = "broker default" if retention_ms is None else _ms_text(retention_ms)
-        topics.add_row(name, str(n), retention, "created" if name in created else "existing")
-    console.print(topics)
+        table.add_column(column, justify="right" if column == "partitions" else "left")
+    for topic in describe_topics(settings.kafka):
+        retention = "broker default" if topic.retention_ms is None else _ms_text(topic.retention_ms)
+        action = "created" if topic.name in created else "existing"
+        table.add_row(topic.name, str(topic.partitions), retention, action)
+    return table
+
+
+def _schema_table(settings: Settings, applied: list[str]) -> Table:
+    from dxpulse.clickhouse import _redact, load_migrations
+
+    db = settings.clickhouse.database
     title, where = f"ClickHouse migrations, database {db}", _redact(settings.clickhouse_dsn())
-    schema = Table(title=title, caption=where, min_width=max(len(title), len(where)) + 4)
-    schema.add_column("migration")
-    schema.add_column("action")
+    table = Table(title=title, caption=where, min_width=max(len(title), len(where)) + 4)
+    table.add_column("migration")
+    table.add_column("action")
     for migration in load_migrations():
-        schema.add_row(migration.name, "applied" if migration.name in applied else "present")
-    console.print(schema)
-    if outcomes:
-        table = Table(title="ClickHouse users")
-        for column in ("user", "may", "limits", "action"):
-            table.add_column(column)
-        for o in outcomes:
-            limits = ", ".join(str(s) for s in o.user.settings)
-            table.add_row(o.user.name, o.user.rights(), limits, o.action)
-        console.print(table)
+        table.add_row(migration.name, "applied" if migration.name in applied else "present")
+    return table
+
+
+def _users_table(outcomes: list[UserOutcome]) -> Table:
+    table = Table(title="ClickHouse users")
+    for column in ("user", "may", "limits", "action"):
+        table.add_column(column)
+    for o in outcomes:
+        limits = ", ".join(str(s) for s in o.user.settings)
+        table.add_row(o.user.name, o.user.rights(), limits, o.action)
+    return table
+
+
+def _init_summary(
+    settings: Settings,
+    created: list[str],
+    applied: list[str],
+    outcomes: list[UserOutcome] | None,
+) -> str:
+    """The closing line; ``outcomes`` is None without --users."""
     total = len(settings.kafka.event_topics) + 1
-    actions = sorted({o.action for o in outcomes})
-    done = ", ".join(f"{sum(o.action == a for o in outcomes)} {a}" for a in actions)
-    console.print(
+    if outcomes is None:
+        users = "users: not changed (no --users)."
+    else:
+        actions = sorted({o.action for o in outcomes})
+        users = (
+            "users: "
+            + ", ".join(f"{sum(o.action == a for o in outcomes)} {a}" for a in actions)
+            + "."
+        )
+    return (
         f"Topics: {len(created)} created, {total - len(created)} existing; "
-        f"migrations: {len(applied)} applied; "
-        + (f"users: {done}." if users else "users: not changed (no --users).")
+        f"migrations: {len(applied)} applied; {users}"
     )
-
-
-def _wait_for_kafka(settings: Settings, deadline: float, wait_s: float) -> None:
-    """Until the brokers answer a metadata request, or the deadline."""
-    import time
-
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient(settings.kafka.client_config())
-    told = False
-    while True:
-        try:
-            admin.list_topics(timeout=max(1.0, min(2.0, deadline - time.monotonic())))
-            return
-        except KafkaException as exc:
-            if time.monotonic() >= deadline:
-                raise DxpulseError(
-                    f"Kafka at {settings.kafka.bootstrap_servers} did not answer within "
-                    f"{wait_s:g} s (--wait): {exc.args[0]}"
-                ) from exc
-        if not told:
-            err_console.print(f"waiting for Kafka at {settings.kafka.bootstrap_servers} ...")
-            told = True
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-
-
-def _wait_for_clickhouse(settings: Settings, deadline: float, wait_s: float) -> Client:
-    """A connected client once ClickHouse answers, or the deadline. Only network failures
-    are waited out: a refused login or a bad DSN fails at once."""
-    import time
-
-    from clickhouse_connect.driver.exceptions import OperationalError
-
-    from dxpulse.clickhouse import _redact, connect
-
-    told = False
-    while True:
-        try:
-            return connect(settings)
-        except DxpulseError as exc:
-            if not isinstance(exc.__cause__, OperationalError):
-                raise
-            if time.monotonic() >= deadline:
-                raise DxpulseError(f"{exc} (waited {wait_s:g} s, --wait)") from exc
-        if not told:
-            err_console.print(f"waiting for ClickHouse at {_redact(settings.clickhouse_dsn())} ...")
-            told = True
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-
-
-def _describe_topics(settings: Settings) -> list[tuple[str, int, int | None]]:
-    """(topic, partitions, retention.ms or None when the broker reports none) of dxpulse's
-    topics."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.admin._config import ConfigResource  # not re-exported for mypy
-
-    names = [*settings.kafka.event_topics, settings.kafka.dead_letter_topic]
-    admin = AdminClient(settings.kafka.client_config())
-    meta = admin.list_topics(timeout=10).topics
-    retention: dict[str, int | None] = dict.fromkeys(names)
-    futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, n) for n in names])
-    for resource, future in futures.items():
-        try:
-            entry = future.result(timeout=10).get("retention.ms")
-        except KafkaException:
-            continue
-        if entry is not None and entry.value is not None:
-            retention[resource.name] = int(entry.value)
-    return [(n, len(meta[n].partitions) if n in meta else 0, retention[n]) for n in names]
 
 
 def _ms_text(ms: int) -> str:
