@@ -48,6 +48,7 @@ from dxpulse.producers.producer import ProduceReport, UndeliveredError, produce,
 from dxpulse.progress import PlainLines, per_second
 from dxpulse.run_control import RunControl, Tally
 from dxpulse.topics import ensure_topics
+from dxpulse.waits import WaitStopped, WaitTimedOut, poll
 
 # The worker flushes, commits and exits on SIGTERM (well within 10 s); this bound is twice
 # that, for a loaded machine, before it is killed.
@@ -149,16 +150,22 @@ class WorkerProcess:
     def wait_ready(
         self, timeout_s: float = 120.0, should_stop: Callable[[], bool] = lambda: False
     ) -> None:
-        """Until its status page says running, or ``should_stop()``."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not should_stop():
+        """Until its status page says running, or ``should_stop()``. A worker that exits
+        meanwhile is an error at once, with its log's last lines."""
+
+        def running() -> bool:
             self.check_alive()
             snap = self.status()
-            if snap and snap.get("state") == "running":
-                return
-            time.sleep(0.2)
-        if not should_stop():
-            raise DxpulseError(f"worker not ready after {timeout_s:.0f} s; see {self.log_path}")
+            return bool(snap and snap.get("state") == "running")
+
+        try:
+            poll(running, timeout_s=timeout_s, interval_s=0.2, done=bool, should_stop=should_stop)
+        except WaitStopped:
+            return
+        except WaitTimedOut:
+            raise DxpulseError(
+                f"worker not ready after {timeout_s:.0f} s; see {self.log_path}"
+            ) from None
 
     def stop(self, timeout_s: float = WORKER_STOP_S) -> int:
         """SIGTERM (it flushes, commits and exits), then SIGKILL after ``timeout_s``.
