@@ -83,55 +83,74 @@ def poll(
     """
     if should_stop():
         raise WaitStopped
-    start = clock()
-    deadline = None if timeout_s is None else start + timeout_s
-    stopped = [False]
+    policy = _Policy(timeout_s, interval_s, done, retry_on, retry_if, should_stop, on_retry, clock)
+    retrying = Retrying(
+        sleep=sleep,
+        stop=policy.stop,
+        wait=policy.wait,
+        retry=policy.retry,
+        before_sleep=policy.before_sleep,
+        retry_error_callback=policy.gave_up,
+    )
+    return retrying(attempt)
 
-    def pending(state: RetryCallState) -> Pending[T]:
+
+@dataclass
+class _Policy(Generic[T]):
+    """:func:`poll`'s arguments as tenacity's retry, stop, wait and callbacks."""
+
+    timeout_s: float | None
+    interval_s: float
+    done: Callable[[T], bool]
+    retry_on: tuple[type[BaseException], ...]
+    retry_if: Callable[[BaseException], bool] | None
+    should_stop: Callable[[], bool]
+    on_retry: Callable[[Pending[T]], None] | None
+    clock: Callable[[], float]
+    stopped: bool = False
+
+    def __post_init__(self) -> None:
+        self.start = self.clock()
+        self.deadline = None if self.timeout_s is None else self.start + self.timeout_s
+
+    def pending(self, state: RetryCallState) -> Pending[T]:
         outcome = state.outcome
         assert outcome is not None
         failed = outcome.failed
         return Pending(
             number=state.attempt_number,
-            elapsed_s=clock() - start,
+            elapsed_s=self.clock() - self.start,
             result=None if failed else outcome.result(),
             error=outcome.exception() if failed else None,
         )
 
-    def retry(state: RetryCallState) -> bool:
+    def retry(self, state: RetryCallState) -> bool:
         outcome = state.outcome
         assert outcome is not None
         if not outcome.failed:
-            return not done(outcome.result())
+            return not self.done(outcome.result())
         error = outcome.exception()
-        return isinstance(error, retry_on) and (retry_if is None or retry_if(error))
+        if not isinstance(error, self.retry_on):
+            return False
+        return self.retry_if is None or self.retry_if(error)
 
-    def stop(state: RetryCallState) -> bool:
-        stopped[0] = should_stop()
-        return stopped[0] or (deadline is not None and clock() >= deadline)
+    def stop(self, state: RetryCallState) -> bool:
+        self.stopped = self.should_stop()
+        return self.stopped or (self.deadline is not None and self.clock() >= self.deadline)
 
-    def wait(state: RetryCallState) -> float:
-        if deadline is None:
-            return interval_s
-        return max(0.0, min(interval_s, deadline - clock()))
+    def wait(self, state: RetryCallState) -> float:
+        """The interval, cut to what is left of the deadline: never sleep past it."""
+        if self.deadline is None:
+            return self.interval_s
+        return max(0.0, min(self.interval_s, self.deadline - self.clock()))
 
-    def before_sleep(state: RetryCallState) -> None:
-        if on_retry is not None:
-            on_retry(pending(state))
+    def before_sleep(self, state: RetryCallState) -> None:
+        if self.on_retry is not None:
+            self.on_retry(self.pending(state))
 
-    def gave_up(state: RetryCallState) -> NoReturn:
-        last = pending(state)
-        if stopped[0]:
+    def gave_up(self, state: RetryCallState) -> NoReturn:
+        last = self.pending(state)
+        if self.stopped:
             raise WaitStopped from last.error
-        assert timeout_s is not None
-        raise WaitTimedOut(timeout_s, last) from last.error
-
-    retrying = Retrying(
-        sleep=sleep,
-        stop=stop,
-        wait=wait,
-        retry=retry,
-        before_sleep=before_sleep,
-        retry_error_callback=gave_up,
-    )
-    return retrying(attempt)
+        assert self.timeout_s is not None
+        raise WaitTimedOut(self.timeout_s, last) from last.error
