@@ -144,12 +144,7 @@ def _run_summary(
     """Print what the run produced and the exactness checks over what was delivered; the
     exit status: 1 if a check failed or (without a signal) an event was not delivered,
     128 + the signal after a stop signal, else 0."""
-    from dxpulse.clickhouse import connect
-    from dxpulse.query_output import SUGGESTED_QUERY
-    from dxpulse.runner import LAND_AFTER_STOP_S, backfill_table
     from dxpulse.signals import exit_code
-    from dxpulse.source_tree import command_name
-    from dxpulse.summary import checks_table, exactness_checks, region_table
 
     if not result.started:
         assert stopped_by is not None
@@ -158,6 +153,23 @@ def _run_summary(
             "the worker and the broker were stopped."
         )
         return exit_code(stopped_by)
+    _print_produced(result, stopped_by, asked)
+    if not _print_checks(settings, result, rows_before):
+        raise DxpulseError("exactness checks failed")
+    if result.undelivered and stopped_by is None:
+        raise DxpulseError(
+            f"{result.undelivered} of {result.produced.sent} events not delivered"
+            + (f": {result.delivery_error}" if result.delivery_error else "")
+        )
+    return exit_code(stopped_by) if stopped_by is not None else 0
+
+
+def _print_produced(
+    result: RunResult, stopped_by: signal.Signals | None, asked: int | None
+) -> None:
+    """The history's days, the stop, the counts, and what was sent but did not land."""
+    from dxpulse.runner import LAND_AFTER_STOP_S, backfill_table
+
     report, status = result.produced, result.worker_status
     past, plan = result.backfill, result.backfill_plan
     if past is not None and plan is not None and past.delivered == plan.count:
@@ -185,10 +197,19 @@ def _run_summary(
             f"{LAND_AFTER_STOP_S:.0f} s after the stop signal; the worker's final flush may "
             "have landed some: the checks below count what is there."
         )
+
+
+def _print_checks(settings: Settings, result: RunResult, rows_before: int) -> bool:
+    """The regions, the exactness checks and where to look next; whether all checks hold."""
+    from dxpulse.clickhouse import connect
+    from dxpulse.query_output import SUGGESTED_QUERY
+    from dxpulse.source_tree import command_name
+    from dxpulse.summary import checks_table, exactness_checks, region_table
+
     client = connect(settings)
     db = settings.clickhouse.database
     console.print(region_table(client, db))
-    valid = report.delivered - status["dead_lettered"]
+    valid = result.produced.delivered - result.worker_status["dead_lettered"]
     checks = exactness_checks(client, db, valid, rows_before)
     console.print(checks_table(checks))
     suggestion = SUGGESTED_QUERY.format(db=db)
@@ -199,14 +220,7 @@ def _run_summary(
         soft_wrap=True,  # a command to copy: not broken across lines
     )
     console.print(f"Charts without Grafana: {me} report --data-dir {settings.data_dir}")
-    if not all(c.ok for c in checks):
-        raise DxpulseError("exactness checks failed")
-    if result.undelivered and stopped_by is None:
-        raise DxpulseError(
-            f"{result.undelivered} of {report.sent} events not delivered"
-            + (f": {result.delivery_error}" if result.delivery_error else "")
-        )
-    return exit_code(stopped_by) if stopped_by is not None else 0
+    return all(c.ok for c in checks)
 
 
 def _raw_rows(settings: Settings) -> int:
