@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -17,12 +18,13 @@ from typing import Any, Literal
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from dxpulse.core import extras
 from dxpulse.core.config import Settings, redact_dsn
 from dxpulse.core.errors import DxpulseError, one_line
 from dxpulse.core.sqlsplit import split_statements
+from dxpulse.core.waits import Pending, WaitTimedOut, poll
 from dxpulse.deploy import CLICKHOUSE, sql_files
 from dxpulse.migration_lock import LockHolder, MigrationLock
 from dxpulse.schemas.provinces import provinces
@@ -58,6 +60,42 @@ def connect(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, **kwargs)
     except Exception as exc:  # driver raises many types; all mean "cannot connect"
         raise DxpulseError(f"cannot connect to ClickHouse at {redact_dsn(dsn)}: {exc}") from exc
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A failure to reach the server (worth waiting out), not a refused login or bad DSN."""
+    return isinstance(exc.__cause__, OperationalError)
+
+
+def wait_for_clickhouse(
+    settings: Settings,
+    deadline: float,
+    wait_s: float,
+    *,
+    hint: str = "",
+    on_wait: Callable[[], None] | None = None,
+) -> Client:
+    """A connected client once ClickHouse answers, or the ``deadline`` (monotonic), which
+    ``wait_s`` after the start of the whole wait is; ``hint`` names what set it in the
+    error. Only network failures are waited out: a refused login or a bad DSN fails at
+    once. ``on_wait`` is called once, at the first failed connection."""
+
+    def waiting(pending: Pending[Client]) -> None:
+        if pending.number == 1 and on_wait is not None:
+            on_wait()
+
+    try:
+        return poll(
+            lambda: connect(settings),
+            timeout_s=max(0.0, deadline - time.monotonic()),
+            interval_s=1.0,
+            retry_on=(DxpulseError,),
+            retry_if=_unreachable,
+            on_retry=waiting,
+        )
+    except WaitTimedOut as exc:
+        error = exc.last.error
+        raise DxpulseError(f"{error} (waited {wait_s:g} s{f', {hint}' if hint else ''})") from error
 
 
 def client_options(dsn: str) -> dict[str, Any]:

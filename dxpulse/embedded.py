@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
 from dxpulse.core import extras
 from dxpulse.core.errors import DxpulseError
+from dxpulse.core.waits import WaitTimedOut, poll
 from dxpulse.lifeline import kill_group, spawn
 
 
@@ -70,17 +70,21 @@ class EmbeddedBroker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise DxpulseError(f"Tansu broker exited with code {self._process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise DxpulseError(f"Tansu broker did not listen on port {self.port} in {timeout_s}s")
+        try:
+            poll(self._listening, timeout_s=timeout_s, interval_s=0.05, retry_on=(OSError,))
+        except WaitTimedOut:
+            self.stop()
+            raise DxpulseError(
+                f"Tansu broker did not listen on port {self.port} in {timeout_s}s"
+            ) from None
+        return self
+
+    def _listening(self) -> None:
+        """One look: an exited broker is an error, a refused connection "not yet"."""
+        assert self._process is not None
+        if self._process.poll() is not None:
+            raise DxpulseError(f"Tansu broker exited with code {self._process.returncode}")
+        socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``_STOP_S``; bounded, and reaped either way."""

@@ -30,7 +30,6 @@ import os
 import socket
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from dxpulse.core.errors import DxpulseError, one_line
+from dxpulse.core.waits import Pending, WaitTimedOut, poll
 
 LOCK_TABLE = "migration_lock"
 TABLE_ALREADY_EXISTS = 57
@@ -205,11 +205,39 @@ class MigrationLock:
             logger.warning("%s; clear it with `dxpulse migrate --force-unlock`", release_error)
 
     def acquire(self) -> None:
-        deadline = time.monotonic() + self.wait_s
-        next_report = 0.0
+        """Take the lock, waiting up to ``wait_s`` while a live migrator holds it; the
+        holder is told to ``on_wait`` at once, then every ``_REPORT_EVERY_S``."""
+        next_report = [0.0]
+
+        def waiting(pending: Pending[LockHolder | None]) -> None:
+            if pending.result is not None and pending.elapsed_s >= next_report[0]:
+                self.on_wait(pending.result)
+                next_report[0] = pending.elapsed_s + _REPORT_EVERY_S
+
+        try:
+            poll(
+                self._try_take,
+                timeout_s=self.wait_s,
+                interval_s=_POLL_S,
+                done=lambda holder: holder is None,
+                on_retry=waiting,
+            )
+        except WaitTimedOut as exc:
+            holder = exc.last.result
+            assert isinstance(holder, LockHolder)
+            raise DxpulseError(
+                f"the migration lock on {self.database} is held by {holder.describe()}; "
+                f"gave up after {self.wait_s:g} s. If that migrator is no longer running, "
+                "clear the lock with `dxpulse migrate --force-unlock`"
+            ) from None
+
+    def _try_take(self) -> LockHolder | None:
+        """None once the lock is ours, else its live holder. A lock released between our
+        attempt and the look-up, or taken over from a holder that provably is not running,
+        is tried again at once: there is nothing to wait for."""
         while not self._try_create():
             holder = lock_holder(self.client, self.database)
-            if holder is None:  # released between our attempt and the look-up
+            if holder is None:
                 continue
             stale = _why_stale(self.client, holder)
             if stale is not None and _take_over(self.client, self.database, holder):
@@ -218,17 +246,8 @@ class MigrationLock:
                     self.database, holder.describe(), stale,
                 )  # fmt: skip
                 continue
-            now = time.monotonic()
-            if now >= deadline:
-                raise DxpulseError(
-                    f"the migration lock on {self.database} is held by {holder.describe()}; "
-                    f"gave up after {self.wait_s:g} s. If that migrator is no longer running, "
-                    "clear the lock with `dxpulse migrate --force-unlock`"
-                )
-            if now >= next_report:
-                self.on_wait(holder)
-                next_report = now + _REPORT_EVERY_S
-            time.sleep(min(_POLL_S, max(0.0, deadline - now)))
+            return holder
+        return None
 
     def _try_create(self) -> bool:
         about = json.dumps({"owner": self.owner, "id": self.lock_id})

@@ -39,6 +39,7 @@ from rich.table import Table
 
 from dxpulse.core.config import Settings
 from dxpulse.core.errors import DxpulseError
+from dxpulse.core.waits import WaitStopped, WaitTimedOut, poll
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.lifeline import kill_group, spawn
 from dxpulse.producers.backfill import BackfillPlan, plan_backfill
@@ -149,16 +150,22 @@ class WorkerProcess:
     def wait_ready(
         self, timeout_s: float = 120.0, should_stop: Callable[[], bool] = lambda: False
     ) -> None:
-        """Until its status page says running, or ``should_stop()``."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not should_stop():
+        """Until its status page says running, or ``should_stop()``. A worker that exits
+        meanwhile is an error at once, with its log's last lines."""
+
+        def running() -> bool:
             self.check_alive()
             snap = self.status()
-            if snap and snap.get("state") == "running":
-                return
-            time.sleep(0.2)
-        if not should_stop():
-            raise DxpulseError(f"worker not ready after {timeout_s:.0f} s; see {self.log_path}")
+            return bool(snap and snap.get("state") == "running")
+
+        try:
+            poll(running, timeout_s=timeout_s, interval_s=0.2, done=bool, should_stop=should_stop)
+        except WaitStopped:
+            return
+        except WaitTimedOut:
+            raise DxpulseError(
+                f"worker not ready after {timeout_s:.0f} s; see {self.log_path}"
+            ) from None
 
     def stop(self, timeout_s: float = WORKER_STOP_S) -> int:
         """SIGTERM (it flushes, commits and exits), then SIGKILL after ``timeout_s``.

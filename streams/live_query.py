@@ -23,7 +23,6 @@ import ipaddress
 import logging
 import socket
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from mode import Service
 
 from dxpulse.core import extras
 from dxpulse.core.config import Settings
+from dxpulse.core.waits import WaitTimedOut, poll
 from dxpulse.streams import worker_endpoint
 from dxpulse.streams.live_sql import LiveRequest, Refusal, authorized, engine_refusal, parse_request
 from dxpulse.streams.worker_endpoint import URL_PATH, WorkerEndpoint, chdb_path
@@ -245,15 +245,17 @@ class LiveQueries:
 
 
 def _wait_listening(host: str, port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.1)
+    """Until the port accepts a connection; past ``timeout_s``, the last refusal (OSError)."""
+    try:
+        poll(
+            lambda: socket.create_connection((host, port), timeout=1).close(),
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            retry_on=(OSError,),
+        )
+    except WaitTimedOut as exc:
+        assert exc.last.error is not None
+        raise exc.last.error from None
 
 
 def is_loopback(host: str) -> bool:

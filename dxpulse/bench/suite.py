@@ -40,6 +40,7 @@ from dxpulse.bench.report import (
 )
 from dxpulse.core.config import Settings
 from dxpulse.core.errors import DxpulseError
+from dxpulse.core.waits import WaitTimedOut, poll
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import produce
@@ -365,12 +366,7 @@ def _fixed_rate_run(
                 rate=rate,
                 progress=advance,
             )
-        while True:
-            proc.check_alive()
-            status = proc.status() or {}
-            if status.get("committed", 0) >= report.delivered:
-                break
-            time.sleep(_POLL_S)
+        status = _wait_committed(proc, report.delivered)
         return report.delivered, status, proc
     finally:
         code = proc.stop()
@@ -378,13 +374,26 @@ def _fixed_rate_run(
             raise DxpulseError(f"{label} worker exited with {code}:\n{proc.log_tail()}")
 
 
+def _wait_committed(proc: WorkerProcess, delivered: int) -> dict[str, Any]:
+    """The worker's status once it committed everything delivered. No deadline: the worker
+    either gets there or exits (an error, with its log), as in the throughput phases."""
+
+    def status() -> dict[str, Any]:
+        proc.check_alive()
+        return proc.status() or {}
+
+    def landed(status: dict[str, Any]) -> bool:
+        return bool(status.get("committed", 0) >= delivered)
+
+    return poll(status, timeout_s=None, interval_s=_POLL_S, done=landed)
+
+
 def _wait_assigned(proc: WorkerProcess, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (proc.status() or {}).get("assigned"):
-            return
-        time.sleep(0.1)
-    raise DxpulseError(f"worker got no partitions in {timeout_s:.0f} s")
+    try:
+        poll(lambda: bool((proc.status() or {}).get("assigned")), timeout_s=timeout_s,
+             interval_s=0.1, done=bool)  # fmt: skip
+    except WaitTimedOut:
+        raise DxpulseError(f"worker got no partitions in {timeout_s:.0f} s") from None
 
 
 def _rss_sampler(into: list[float]) -> Callable[[WorkerProcess], None]:

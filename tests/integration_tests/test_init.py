@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin import AdminClient, ConfigResource
 
-from dxpulse import cli
 from dxpulse.cli import main
-from dxpulse.clickhouse import connect, load_migrations
+from dxpulse.clickhouse import connect, load_migrations, wait_for_clickhouse
 from dxpulse.core.config import ClickHouseSettings, KafkaSettings, Settings
 from dxpulse.core.errors import DxpulseError
 from dxpulse.embedded import free_port
@@ -143,7 +141,7 @@ def test_waits_out_a_clickhouse_that_is_still_starting(monkeypatch: pytest.Monke
 
     monkeypatch.setattr("dxpulse.clickhouse.connect", flaky)
     settings = Settings(clickhouse=ClickHouseSettings(dsn="http://ch:8123"))
-    assert cli._wait_for_clickhouse(settings, time.monotonic() + 30, 30) is sentinel
+    assert wait_for_clickhouse(settings, time.monotonic() + 30, 30) is sentinel
     assert len(attempts) == 3
 
     def refused(settings: Settings) -> object:
@@ -153,5 +151,5 @@ def test_waits_out_a_clickhouse_that_is_still_starting(monkeypatch: pytest.Monke
     monkeypatch.setattr("dxpulse.clickhouse.connect", refused)
     attempts.clear()
     with pytest.raises(DxpulseError, match="authentication failed"):
-        cli._wait_for_clickhouse(settings, time.monotonic() + 30, 30)
+        wait_for_clickhouse(settings, time.monotonic() + 30, 30)
     assert len(attempts) == 1

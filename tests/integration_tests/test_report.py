@@ -27,6 +27,7 @@ from PIL import Image
 
 from dxpulse import cli
 from dxpulse.clickhouse import connect, migrate
+from dxpulse.commands import common
 from dxpulse.core.config import Settings
 from dxpulse.dashboards import build
 from dxpulse.producers.generator import EventGenerator
@@ -73,7 +74,7 @@ def run_report(
 ) -> tuple[int, float]:
     """`dxpulse report ARGS` in this process (chDB allows one data path per process)."""
     monkeypatch.setenv("DXPULSE_CLICKHOUSE__DATABASE", settings.clickhouse.database)
-    monkeypatch.setattr(cli.console, "width", 300)  # the summary table on one line a row
+    monkeypatch.setattr(common.console, "width", 300)  # the summary table on one line a row
     started = time.perf_counter()
     with pytest.raises(SystemExit) as exited:
         cli.main(["report", "--clickhouse-dsn", settings.clickhouse_dsn(), *args])

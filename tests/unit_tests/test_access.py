@@ -272,8 +272,9 @@ def test_init_users_summary(
     clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What `init --users` prints once the server has taken the SQL (services stubbed)."""
-    from dxpulse import access, cli, clickhouse, topics
+    from dxpulse import access, clickhouse, topics
     from dxpulse.access import UserOutcome
+    from dxpulse.topics import TopicInfo
 
     for name, value in ENV.items():
         clean_env.setenv(name, value)
@@ -284,9 +285,10 @@ def test_init_users_summary(
         users = parse_access(render(db, passwords).statements)
         return [UserOutcome(users[u.name], "created") for u in USERS]
 
-    clean_env.setattr(cli, "_wait_for_kafka", lambda *a: None)
-    clean_env.setattr(cli, "_wait_for_clickhouse", lambda *a: object())
-    clean_env.setattr(cli, "_describe_topics", lambda s: [("dxpulse.deadletter", 12, None)])
+    clean_env.setattr(topics, "wait_for_kafka", lambda *a, **k: None)
+    clean_env.setattr(clickhouse, "wait_for_clickhouse", lambda *a, **k: object())
+    letters = [TopicInfo("dxpulse.deadletter", 12, None)]
+    clean_env.setattr(topics, "describe_topics", lambda kafka: letters)
     clean_env.setattr(topics, "ensure_topics", lambda kafka: [])
     clean_env.setattr(clickhouse, "migrate", lambda client, db: [])
     clean_env.setattr(access, "apply_access", applied)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from dxpulse.cli import Duration
+from dxpulse.commands.common import Duration
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -167,13 +167,13 @@ def test_no_arguments_shows_help_not_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("1.5h", 5400.0), ("2d", 172_800.0),
-     ("250ms", 0.25), (" 10 s ", 10.0), (45, 45.0)],
+     ("250ms", 0.25), (" 10 s ", 10.0), (45, 45.0), ("1h30m", 5400.0)],
 )  # fmt: skip
 def test_duration_values(text, seconds):
     assert Duration().convert(text, None, None) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["abc", "0", "0s", "-5m", "5 minutes", "1h30m", ""])
+@pytest.mark.parametrize("text", ["abc", "0", "0s", "-5m", "5 minutes", "1h 30", "5x", ""])
 def test_bad_durations(text):
     with pytest.raises(click.BadParameter, match="is not a duration"):
         Duration().convert(text, None, None)

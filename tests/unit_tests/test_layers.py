@@ -65,7 +65,8 @@ def test_the_components_sit_between_the_application_and_the_base() -> None:
     assert layers[components].replace(" ", "").split("|") == [
         "dxpulse.streams", "dxpulse.producers", "dxpulse.dashboards",
     ]  # fmt: skip
-    assert "dxpulse.report" in layers[components - 1] and "dxpulse.cli" in layers[components - 2]
+    assert "dxpulse.report" in layers[components - 1]
+    assert layers[components - 3 : components - 1] == ["dxpulse.cli", "dxpulse.commands"]
     assert layers[components + 1].startswith("dxpulse.core")
     assert layers[-1] == "dxpulse.schemas"
 

@@ -1,0 +1,1 @@
+"""The `dxpulse` commands, one module per command group (dxpulse/cli.py gathers them)."""
