@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dashboards.panels import BuildContext, sql
-from dashboards.query import ClickHouseQuery, Format
+from dxpulse.dashboards.panels import BuildContext, sql
+from dxpulse.dashboards.query import ClickHouseQuery, Format
 
 RULE_GROUP = "dxpulse"
 EVALUATE_EVERY = "1m"
