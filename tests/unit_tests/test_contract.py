@@ -11,12 +11,14 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from dxpulse import config
 from dxpulse.dashboards import overview
 from dxpulse.schemas import events
 from dxpulse.schemas.events import EVENT_TYPES, MODELS
+from dxpulse.schemas.flat import ENVELOPE_FIELDS, FLAT_FIELDS
 from tests.wheel import ROOT
 
 # Where the list may be written: the contract's EventType, once.
@@ -101,3 +103,100 @@ def test_the_schemas_import_only_the_schemas():
         if not name.startswith("dxpulse.schemas")
     }
     assert not above
+
+
+# --- a new field: the contract and nothing else -------------------------------------------
+# A child process adds an optional field to the online_payment model before anything reads
+# the contract, exactly as an edit of schemas/events.py would, and reports what the flat
+# pre-check, the slow path and the raw table's columns make of events with and without it.
+WITH_A_NEW_FIELD = """
+import json, sys
+from typing import Literal
+
+import orjson
+from pydantic import ValidationError
+
+from dxpulse.schemas import events
+
+class OnlinePayment(events.OnlinePayment):
+    device: Literal["ios", "android"] | None = None
+
+events.MODELS["online_payment"] = OnlinePayment
+
+from dxpulse.schemas.flat import FLAT_FIELDS, flatten, precheck_json
+from dxpulse.schemas.validation import EventValidator
+from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns
+from tests.unit_tests.conftest import NOW, VALID_SAMPLES
+
+ctx = EventValidator().context(now=NOW)
+out = {"flat_fields": FLAT_FIELDS, "type_columns": TYPE_COLUMNS, "cases": {}}
+for name, device in [("ios", "ios"), ("null", None), ("absent", ...), ("bad", "nokia")]:
+    event = dict(VALID_SAMPLES["online_payment"])
+    if device is not ...:
+        event["device"] = device
+    payload = orjson.dumps(event)
+    quick = precheck_json(payload, "online_payment", ctx["max_event_us"])
+    try:
+        slow = flatten(OnlinePayment.model_validate_json(payload, context=ctx))
+    except ValidationError:
+        slow = None
+    columns = None
+    if quick is not None:
+        table = event_columns([quick], 0, [0], [0])
+        columns = {c: v[0] for c, v in zip(EVENT_COLUMNS, table, strict=True)}
+    out["cases"][name] = {"quick": quick, "slow": slow, "columns": columns}
+print(json.dumps(out))
+"""
+
+
+def _child(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_new_optional_field_needs_no_edit_beyond_the_model():
+    done = _child(WITH_A_NEW_FIELD)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "device" not in FLAT_FIELDS
+    assert [f for f in out["flat_fields"] if f != "device"] == list(FLAT_FIELDS)
+    assert out["type_columns"] == out["flat_fields"][len(ENVELOPE_FIELDS) :]
+    at = out["flat_fields"].index("device")
+    cases = out["cases"]
+    for name, stored in [("ios", "ios"), ("null", ""), ("absent", "")]:
+        case = cases[name]
+        assert case["quick"] is not None, name  # the fast path takes it
+        assert case["quick"] == case["slow"], name  # and agrees with the model
+        assert case["quick"][at] == stored
+        assert case["columns"]["device"] == stored
+        assert case["columns"]["merchant_category"] == "food_beverage"
+    assert cases["bad"] == {"quick": None, "slow": None, "columns": None}
+
+
+def test_a_field_the_pre_check_cannot_check_stops_the_import():
+    """A kind of field the pre-check has no check for fails loudly, not silently slow."""
+    done = _child(
+        "from dxpulse.schemas import events\n"
+        "class OnlinePayment(events.OnlinePayment):\n"
+        "    device_count: int = 0\n"
+        "events.MODELS['online_payment'] = OnlinePayment\n"
+        "import dxpulse.schemas.flat\n"
+    )
+    assert done.returncode != 0
+    assert "TypeError: online_payment.device_count: the flat pre-check" in done.stderr
+
+
+def test_a_cross_field_rule_the_pre_check_does_not_know_stops_the_import():
+    done = _child(
+        "from pydantic import model_validator\n"
+        "from dxpulse.schemas import events\n"
+        "class EcommerceOrder(events.EcommerceOrder):\n"
+        "    @model_validator(mode='after')\n"
+        "    def _cod_is_placed(self):\n"
+        "        return self\n"
+        "events.MODELS['ecommerce_order'] = EcommerceOrder\n"
+        "import dxpulse.schemas.flat\n"
+    )
+    assert done.returncode != 0
+    assert "ecommerce_order: add rules {'_cod_is_placed'}" in done.stderr
