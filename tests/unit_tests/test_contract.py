@@ -106,9 +106,11 @@ def test_the_schemas_import_only_the_schemas():
 
 
 # --- a new field: the contract and nothing else -------------------------------------------
-# A child process adds an optional field to the online_payment model before anything reads
-# the contract, exactly as an edit of schemas/events.py would, and reports what the flat
-# pre-check, the slow path and the raw table's columns make of events with and without it.
+# A child process adds an optional field to the online_payment model, and its distribution
+# to the generator's calibration, before anything reads them, as an edit of
+# schemas/events.py and producers/calibration.py would. It reports what the flat pre-check,
+# the slow path and the raw table's columns make of events with and without the field, and
+# what both generator paths write.
 WITH_A_NEW_FIELD = """
 import json, sys
 from typing import Literal
@@ -122,7 +124,11 @@ class OnlinePayment(events.OnlinePayment):
     device: Literal["ios", "android"] | None = None
 
 events.MODELS["online_payment"] = OnlinePayment
+from dxpulse.producers import calibration
+calibration.FIELD_WEIGHTS["online_payment"] = {"device": {"ios": 1.0, "android": 3.0}}
 
+from datetime import UTC, datetime
+from dxpulse.producers.generator import EventGenerator
 from dxpulse.schemas.flat import FLAT_FIELDS, flatten, precheck_json
 from dxpulse.schemas.validation import EventValidator
 from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns
@@ -145,6 +151,17 @@ for name, device in [("ios", "ios"), ("null", None), ("absent", ...), ("bad", "n
         table = event_columns([quick], 0, [0], [0])
         columns = {c: v[0] for c, v in zip(EVENT_COLUMNS, table, strict=True)}
     out["cases"][name] = {"quick": quick, "slow": slow, "columns": columns}
+
+# Both generator paths, checked by the slow and the fast path.
+generator, at = EventGenerator(seed=3, event_types=["online_payment"]), NOW
+one_by_one = [orjson.dumps(generator.event(at)) for _ in range(200)]
+batched = [v for chunk in generator.batch(at, 2_000) for v in chunk.values]
+at_device = FLAT_FIELDS.index("device")
+for path, payloads in (("event", one_by_one), ("batch", batched)):
+    quick = [precheck_json(p, "online_payment", ctx["max_event_us"]) for p in payloads]
+    slow = [flatten(OnlinePayment.model_validate_json(p, context=ctx)) for p in payloads]
+    devices = sorted({f[at_device] for f in slow})
+    out[path] = {"agree": quick == slow, "devices": devices}
 print(json.dumps(out))
 """
 
@@ -155,7 +172,7 @@ def _child(script: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_new_optional_field_needs_no_edit_beyond_the_model():
+def test_a_new_optional_field_needs_no_edit_beyond_the_model_and_its_distribution():
     done = _child(WITH_A_NEW_FIELD)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -172,6 +189,9 @@ def test_a_new_optional_field_needs_no_edit_beyond_the_model():
         assert case["columns"]["device"] == stored
         assert case["columns"]["merchant_category"] == "food_beverage"
     assert cases["bad"] == {"quick": None, "slow": None, "columns": None}
+    # The generator draws it from its distribution in calibration.py, on both paths.
+    for path in ("event", "batch"):
+        assert out[path] == {"agree": True, "devices": ["android", "ios"]}, path
 
 
 def test_a_field_the_pre_check_cannot_check_stops_the_import():
