@@ -342,29 +342,32 @@ class _TypeSpec:
         """The type's own flat fields, if its other values are valid and fill ``room``
         characters of the canonical text exactly (None: the length is not known)."""
         used = 0
-        for name, accept in self.patterns:
-            value = obj[name]
-            if not accept(value):  # a value that is not a string raises TypeError
-                return None
-            own += (value,)
-            used += len(value)
-        for field in self.optional_fields:
-            value = obj.get(field.name, _ABSENT)
-            if value is _ABSENT:
-                own += (field.default,)
-            elif value is None and field.nullable:
-                own += ("",)
-                used += field.member + 4
-            elif field.accept(value):
+        if self.patterns:
+            for name, accept in self.patterns:
+                value = obj[name]
+                if not accept(value):  # a value that is not a string raises TypeError
+                    return None
                 own += (value,)
-                used += field.member + 2 + len(value)
-            else:
-                return None
+                used += len(value)
+        if self.optional_fields:
+            for field in self.optional_fields:
+                value = obj.get(field.name, _ABSENT)
+                if value is _ABSENT:
+                    own += (field.default,)
+                elif value is None and field.nullable:
+                    own += ("",)
+                    used += field.member + 4
+                elif field.accept(value):
+                    own += (value,)
+                    used += field.member + 2 + len(value)
+                else:
+                    return None
         if room is not None and room != used:
             return None
-        for rule in self.rules:
-            if not rule(obj):
-                return None
+        if self.rules:
+            for rule in self.rules:
+                if not rule(obj):
+                    return None
         return self.place((*own, ""))
 
 
