@@ -8,6 +8,11 @@ only when every rule of :mod:`schemas.wire` and :mod:`schemas.events` holds, and
 ``None`` for anything else, which then goes through the slow path for the verdict and the
 reason. Tests prove that whatever it accepts, the models accept with identical values
 (tests/unit_tests/test_flat.py).
+
+The flat fields and each type's tables (allowed values, patterns, optional fields) are
+derived from the models once, at import: a field added to a model needs no edit here
+(docs/architecture.md, "Adding a field"), and one the pre-check could not check stops the
+import instead of being skipped.
 """
 
 from __future__ import annotations
