@@ -279,7 +279,7 @@ class _TypeSpec:
     def __init__(self, event_type: str, model: type[Envelope]) -> None:
         self.event_type = event_type
         own = [_field(event_type, n, model.model_fields[n]) for n in _own_fields(model)]
-        self.rules = _rules(event_type, model, {f.name for f in own})
+        rules = _rules(event_type, model, {f.name for f in own})
         enums = tuple(f for f in own if f.required and f.allowed is not None)
         self.patterns = tuple((f.name, f.accept) for f in own if f.required and not f.allowed)
         self.optional_fields = tuple(f for f in own if not f.required)
@@ -287,6 +287,7 @@ class _TypeSpec:
         order += [f.name for f in self.optional_fields]
         self.place = _items([order.index(c) if c in order else len(order) for c in TYPE_FIELDS])
         self.get_own = _attrs(order)
+        self.rest = _rest(self.patterns, self.optional_fields, rules, self.place)
         envelope = [n for n in ENVELOPE_FIELDS if n != "event_type"]
         required = {k for k, f in model.model_fields.items() if f.is_required()}
         self.required = len(required)
@@ -335,45 +336,59 @@ class _TypeSpec:
         canonical = self.combos[enums]
         if size is not None:  # what the type's own variable values must take up
             size -= canonical + envelope_chars + len(customer) + len(str(amount))
-        rest = self._rest(obj, enums, size)
+        rest = self.rest(obj, enums, size)
         if rest is None:
             return None
         envelope = (event_id, self.event_type, version, event_ms, province, area, channel)
         return (*envelope, amount, status, customer, *rest)
 
-    def _rest(
-        self, obj: dict[str, Any], own: tuple[str, ...], room: int | None
-    ) -> tuple[str, ...] | None:
-        """The type's own flat fields, if its other values are valid and fill ``room``
-        characters of the canonical text exactly (None: the length is not known)."""
+
+Rest = Callable[[dict[str, Any], tuple[str, ...], int | None], tuple[str, ...] | None]
+
+
+def _rest(
+    patterns: tuple[tuple[str, Callable[[Any], object]], ...],
+    optional: tuple[_Field, ...],
+    rules: tuple[Callable[[dict[str, Any]], bool], ...],
+    place: Callable[[Any], tuple[str, ...]],
+) -> Rest:
+    """The check of a type's other own fields, made once per type with its tables bound.
+
+    It gives the type's flat fields if the values are valid and fill ``room`` characters of
+    the canonical text exactly (None: the length is not known). A closure, because it runs
+    per event: its tables are local names, not attribute lookups.
+    """
+    if not patterns and not optional and not rules:
+        return lambda obj, own, room: None if room else place((*own, ""))
+
+    def rest(obj: dict[str, Any], own: tuple[str, ...], room: int | None) -> tuple[str, ...] | None:
         used = 0
-        if self.patterns:
-            for name, accept in self.patterns:
-                value = obj[name]
-                if not accept(value):  # a value that is not a string raises TypeError
-                    return None
+        for name, accept in patterns:
+            value = obj[name]
+            if not accept(value):  # a value that is not a string raises TypeError
+                return None
+            own += (value,)
+            used += len(value)
+        for field in optional:
+            value = obj.get(field.name, _ABSENT)
+            if value is _ABSENT:
+                own += (field.default,)
+            elif value is None and field.nullable:
+                own += ("",)
+                used += field.member + 4
+            elif field.accept(value):
                 own += (value,)
-                used += len(value)
-        if self.optional_fields:
-            for field in self.optional_fields:
-                value = obj.get(field.name, _ABSENT)
-                if value is _ABSENT:
-                    own += (field.default,)
-                elif value is None and field.nullable:
-                    own += ("",)
-                    used += field.member + 4
-                elif field.accept(value):
-                    own += (value,)
-                    used += field.member + 2 + len(value)
-                else:
-                    return None
+                used += field.member + 2 + len(value)
+            else:
+                return None
         if room is not None and room != used:
             return None
-        if self.rules:
-            for rule in self.rules:
-                if not rule(obj):
-                    return None
-        return self.place((*own, ""))
+        for rule in rules:
+            if not rule(obj):
+                return None
+        return place((*own, ""))
+
+    return rest
 
 
 _ENVELOPE_COMBOS = _lengths(product(_AREAS, _CHANNELS, _STATUSES))
