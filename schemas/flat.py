@@ -86,7 +86,10 @@ def _pattern(info: FieldInfo) -> re.Pattern[str] | None:
     found = [getattr(m, "pattern", None) for m in info.metadata]
     if len(found) != 1 or not isinstance(found[0], str) or len(vars(info.metadata[0])) != 1:
         return None
-    return re.compile(found[0])
+    # fullmatch anchors it already: the models' ^ and $ would cost time per event.
+    pattern = found[0].removeprefix("^")
+    anchored = pattern.endswith("$") and not pattern.endswith("\\$")
+    return re.compile(pattern[:-1] if anchored else pattern)
 
 
 _EARLIEST_MS = int(EARLIEST_EVENT_TIME.timestamp()) * 1000
