@@ -15,6 +15,7 @@ from dxpulse.dashboards.panels import (
     time_series,
     with_variables,
 )
+from dxpulse.schemas.events import EVENT_TYPES
 
 UID = "dxpulse-overview"
 ALL_FILTERS = filters("region", "province", "area", "event_type")
@@ -34,10 +35,7 @@ RATIO = "sumIf({num}, event_type = '{{t}}') / nullIf(sumIf(events, event_type = 
 
 def _per_type(expression: str) -> str:
     """One column per event type: a stat panel shows each as its own big number."""
-    return ",\n".join(
-        expression.format(t=t) + f" AS {t}"
-        for t in ("online_payment", "ecommerce_order", "mobile_money")
-    )
+    return ",\n".join(expression.format(t=t) + f" AS {t}" for t in EVENT_TYPES)
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:

@@ -17,6 +17,12 @@ from typing import Final
 # (8.8 million customers). 26 : 2.0 : 1.5 gives the shares below.
 EVENT_TYPE_WEIGHTS: Final = {"online_payment": 26.0, "ecommerce_order": 2.0, "mobile_money": 1.5}
 
+# --- Further fields ------------------------------------------------------------------
+# Independent string fields beyond the ones above, by event type: field -> value weights.
+# Both generator paths draw every field listed here, so a new optional field of the models
+# (schemas/events.py) is generated once its distribution is written here, with no code.
+FIELD_WEIGHTS: Final[dict[str, dict[str, dict[str, float]]]] = {}
+
 # --- Mobile Money --------------------------------------------------------------------
 # Seed 001: 8.8 million customers, 6.3 million in rural, mountainous and remote areas.
 MOBILE_MONEY_RURAL_SHARE: Final = 6.3 / 8.8  # 0.716

@@ -119,6 +119,10 @@ class EventGenerator:
         self._order_channels = _Choice(cal.ORDER_CHANNELS)
         self._mm_providers = _Choice(cal.MOBILE_MONEY_PROVIDERS)
         self._mm_kinds = _Choice(cal.MOBILE_MONEY_KINDS)
+        self._further = {
+            t: {name: _Choice(w) for name, w in cal.FIELD_WEIGHTS.get(t, {}).items()}
+            for t in EVENT_TYPES
+        }
         # The batch path's own stream, so event() and batch() calls do not shift each other.
         self._np_rng = _derived_rng(f"{seed}:batch")
         # batch_times' own stream, so a backfill does not shift the live batches' draws.
@@ -151,6 +155,8 @@ class EventGenerator:
             self._fill_order(event)
         else:
             self._fill_mobile_money(event, customer)
+        for name, choice in self._further[etype].items():
+            event[name] = choice(rng)
         return event
 
     def batch(self, at: datetime, n: int, event_type: str | None = None) -> list[EncodedEvents]:
@@ -295,6 +301,9 @@ class EventGenerator:
             rest = _order_columns(rng, n)
         else:
             rest = _mobile_money_columns(rng, table, index)
+        further = _further_fields(etype)
+        if further is not None:
+            rest.append(further.take(further.draw(rng, n)))
         if isinstance(event_time, str):
             template = _TEMPLATES[etype].replace(b"@TIME@", event_time.encode())
         else:  # the time becomes a field of its own, right after the event_id
@@ -313,7 +322,9 @@ _HEAD = (
     + b',"event_time":"@TIME@",%b'
 )
 _TEMPLATES = {
-    etype: _HEAD.replace(b"@TYPE@", etype.encode()) + tail
+    # cal.FIELD_WEIGHTS' fields, if the type has any, are one more fragment at the end.
+    etype: _HEAD.replace(b"@TYPE@", etype.encode())
+    + (tail[:-1] + b",%b}" if cal.FIELD_WEIGHTS.get(etype) else tail)
     for etype, tail in {
         # fragments: channel+method+provider, amount, status+merchant_category
         "online_payment": b',%b,"amount_vnd":%d,%b}',
@@ -605,6 +616,13 @@ def _mobile_money_tables() -> _MobileMoneyTables:
         ussd_rural=cal.MOBILE_MONEY_USSD_SHARE["rural"],
         ussd_urban=cal.MOBILE_MONEY_USSD_SHARE["urban"],
     )
+
+
+@cache
+def _further_fields(etype: str) -> _Fragments | None:
+    """cal.FIELD_WEIGHTS' fields of one type as one fragment draw (None: it has none)."""
+    weights = cal.FIELD_WEIGHTS.get(etype)
+    return _joint(**weights) if weights else None
 
 
 def _joint(**fields: Mapping[str, float]) -> _Fragments:

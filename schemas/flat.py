@@ -8,19 +8,27 @@ only when every rule of :mod:`schemas.wire` and :mod:`schemas.events` holds, and
 ``None`` for anything else, which then goes through the slow path for the verdict and the
 reason. Tests prove that whatever it accepts, the models accept with identical values
 (tests/unit_tests/test_flat.py).
+
+The flat fields and each type's tables (allowed values, patterns, optional fields) are
+derived from the models once, at import: a field added to a model needs no edit here
+(docs/architecture.md, "Adding a field"), and one the pre-check could not check stops the
+import instead of being skipped.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
-from operator import itemgetter
-from typing import Any, Final
+from operator import attrgetter, itemgetter
+from types import NoneType, UnionType
+from typing import Annotated, Any, Final, Literal, Union, get_args, get_origin
 from uuid import UUID
 
 import orjson
+from pydantic.fields import FieldInfo
 
 from dxpulse.schemas.events import (
     AGENT_KINDS,
@@ -30,34 +38,39 @@ from dxpulse.schemas.events import (
     SCHEMA_VERSION,
     Area,
     Channel,
-    EcommerceOrder,
     Envelope,
-    MerchantCategory,
-    MobileMoney,
-    MobileMoneyKind,
-    MobileMoneyProvider,
-    OnlinePayment,
-    OrderPayment,
-    OrderStatus,
-    PaymentMethod,
-    Platform,
-    ProductCategory,
     Status,
     values,
 )
 from dxpulse.schemas.provinces import province_codes
 
-FLAT_FIELDS = (
-    "event_id", "event_type", "schema_version", "event_ms", "province_code", "area",
-    "channel", "amount_vnd", "status", "customer_id", "method", "provider",
-    "merchant_category", "platform", "product_category", "payment_method", "order_status",
-    "kind", "agent_id",
+# The envelope, as the models declare it; check() below reads it field by field.
+ENVELOPE_FIELDS: Final = tuple(Envelope.model_fields)
+_CHECKED_ENVELOPE = (
+    "event_id", "event_type", "schema_version", "event_time", "province_code", "area",
+    "channel", "amount_vnd", "status", "customer_id",
 )  # fmt: skip
-# event_id (canonical lowercase UUID text), event_ms (epoch milliseconds, UTC); a field the
-# event type does not have is an empty string.
-FlatEvent = tuple[
-    str, str, int, int, str, str, str, int, str, str, str, str, str, str, str, str, str, str, str
-]
+if ENVELOPE_FIELDS != _CHECKED_ENVELOPE:
+    raise TypeError(f"the envelope is {ENVELOPE_FIELDS}: extend the pre-check's envelope code")
+
+
+def _own_fields(model: type[Envelope]) -> tuple[str, ...]:
+    """The fields a model adds to the envelope, in declaration order."""
+    return tuple(name for name in model.model_fields if name not in Envelope.model_fields)
+
+
+# Every type's own fields, once each (provider is both online_payment's and mobile_money's),
+# in the models' order: derived, so a field added to a model gets its place here.
+TYPE_FIELDS: Final = tuple(
+    dict.fromkeys(name for model in MODELS.values() for name in _own_fields(model))
+)
+FLAT_FIELDS: Final = (
+    *("event_ms" if name == "event_time" else name for name in ENVELOPE_FIELDS),
+    *TYPE_FIELDS,
+)
+# event_id (canonical lowercase UUID text), event_ms (epoch milliseconds, UTC), then the
+# type fields: a field the event type does not have (or a null) is an empty string.
+FlatEvent = tuple[str, str, int, int, str, str, str, int, str, str, *tuple[str, ...]]
 # Final, so a type checker knows what type each position holds.
 EVENT_ID: Final = 0
 EVENT_TYPE: Final = 1
@@ -68,12 +81,20 @@ CHANNEL: Final = 6
 AMOUNT: Final = 7
 STATUS: Final = 8
 CUSTOMER: Final = 9
+def _pattern(info: FieldInfo) -> re.Pattern[str] | None:
+    """The field's one constraint, a regular expression (matched whole), if that is all."""
+    found = [getattr(m, "pattern", None) for m in info.metadata]
+    if len(found) != 1 or not isinstance(found[0], str) or len(vars(info.metadata[0])) != 1:
+        return None
+    # fullmatch anchors it already: the models' ^ and $ would cost time per event.
+    pattern = found[0].removeprefix("^")
+    anchored = pattern.endswith("$") and not pattern.endswith("\\$")
+    return re.compile(pattern[:-1] if anchored else pattern)
+
 
 _EARLIEST_MS = int(EARLIEST_EVENT_TIME.timestamp()) * 1000
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_CUSTOMER = re.compile(r"[A-Za-z0-9_-]{4,64}")
-_IDENTIFIER = re.compile(r"[a-z0-9_]{2,40}")
-_AGENT = re.compile(r"AG[0-9A-Z]{4,30}")
+_CUSTOMER = _pattern(Envelope.model_fields["customer_id"]) or re.compile("(?!)")  # (?!): none
 # The exact form producers write (schemas.events.format_event_time): ASCII digits, a T,
 # three fractional digits and a Z. Other ISO 8601 spellings are left to the models.
 _TIME_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
@@ -82,14 +103,6 @@ _PROVINCES = province_codes()
 _AREAS = frozenset(values(Area))
 _CHANNELS = frozenset(values(Channel))
 _STATUSES = frozenset(values(Status))
-_METHODS = frozenset(values(PaymentMethod))
-_MERCHANTS = frozenset(values(MerchantCategory))
-_PLATFORMS = frozenset(values(Platform))
-_PRODUCTS = frozenset(values(ProductCategory))
-_ORDER_PAYMENTS = frozenset(values(OrderPayment))
-_ORDER_STATUSES = frozenset(values(OrderStatus))
-_MM_PROVIDERS = frozenset(values(MobileMoneyProvider))
-_MM_KINDS = frozenset(values(MobileMoneyKind))
 
 
 _second_cache: dict[str, int] = {}
@@ -173,44 +186,130 @@ def _lengths(combos: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
 
 
 _ABSENT: Final = object()
-_AGENT_MEMBER: Final = len(',"agent_id":')
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One of a type's own fields, as the pre-check checks it: a string that is one of a
+    ``Literal``'s values or matches a pattern; optional ones with their flat default."""
+
+    name: str
+    accept: Callable[[Any], object]  # truthy for an allowed value; may raise TypeError
+    allowed: frozenset[str] | None  # a Literal's values (None: a pattern)
+    required: bool
+    nullable: bool
+    default: str  # the flat value when the member is absent
+    member: int  # len(',"name":') in the canonical text
+
+
+def _field(event_type: str, name: str, info: FieldInfo) -> _Field:
+    """How to check ``info`` without the model, or a TypeError at import saying why not."""
+    annotation, nullable, constraints = info.annotation, False, info
+    if get_origin(annotation) in (Union, UnionType) and NoneType in get_args(annotation):
+        inner = [a for a in get_args(annotation) if a is not NoneType]
+        annotation, nullable = inner[0] if len(inner) == 1 else object, True
+    if get_origin(annotation) is Annotated:
+        annotation, extra = get_args(annotation)
+        constraints = extra if isinstance(extra, FieldInfo) else FieldInfo()
+    allowed: frozenset[str] | None = None
+    accept: Callable[[Any], object] | None = None
+    if get_origin(annotation) is Literal and all(type(v) is str for v in get_args(annotation)):
+        allowed = frozenset(values(annotation))
+        accept = allowed.__contains__ if not constraints.metadata else None
+    elif annotation is str and (pattern := _pattern(constraints)) is not None:
+        accept = pattern.fullmatch
+    required = info.is_required()
+    default = "" if required or info.default is None else info.default
+    if (
+        accept is None
+        or info.default_factory is not None
+        or (nullable and required)
+        or (info.default is None and not nullable and not required)
+        or (default and not (type(default) is str and accept(default)))
+    ):
+        raise TypeError(
+            f"{event_type}.{name}: the flat pre-check (schemas/flat.py) checks string fields "
+            "that are a Literal or have one pattern; an optional one has a default"
+        )
+    return _Field(name, accept, allowed, required, nullable, default, len(name) + 4)
+
+
+def _agent_for_cash(obj: dict[str, Any]) -> bool:
+    """MobileMoney._agent_for_cash: cash-in and cash-out name their agent."""
+    return obj["kind"] not in AGENT_KINDS or obj.get("agent_id") is not None
+
+
+# The models' cross-field rules (model validators), by name, as checks of a decoded event
+# whose fields are valid: a rule the pre-check does not know stops the import.
+_RULES: dict[str, Callable[[dict[str, Any]], bool]] = {"_agent_for_cash": _agent_for_cash}
+
+
+def _items(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """itemgetter that always returns a tuple, of one item or none too."""
+    if len(keys) > 1:
+        return itemgetter(*keys)
+    return lambda obj: tuple(obj[key] for key in keys)
+
+
+def _attrs(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """attrgetter that always returns a tuple, of one item or none too."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    return lambda obj: tuple(getattr(obj, name) for name in names)
+
+
+def _rules(
+    event_type: str, model: type[Envelope], own: set[str]
+) -> tuple[Callable[[dict[str, Any]], bool], ...]:
+    """The model's cross-field rules as the pre-check runs them; a validator of the model
+    that the pre-check would not run stops the import, so it is never skipped unseen."""
+    decorators = model.__pydantic_decorators__
+    validated = {name for v in decorators.field_validators.values() for name in v.info.fields}
+    if unknown := validated & own:
+        raise TypeError(f"{event_type}: the pre-check does not run validators of {unknown}")
+    if unknown := set(decorators.model_validators) - set(_RULES):
+        raise TypeError(f"{event_type}: add rules {unknown} to schemas/flat.py")
+    return tuple(_RULES[name] for name in decorators.model_validators)
 
 
 class _TypeSpec:
-    """What one event type's canonical form looks like, as tables of allowed values."""
+    """What one event type's canonical form looks like, derived from its model.
 
-    def __init__(
-        self,
-        event_type: str,
-        enums: tuple[str, ...],
-        allowed: list[frozenset[str]],
-        other_required: tuple[str, ...] = (),
-    ) -> None:
-        model = MODELS[event_type]
+    Its own fields are read in one order (the Literal ones, which one lookup checks together,
+    then the patterned, then the optional) and placed in TYPE_FIELDS' order by one picker.
+    """
+
+    def __init__(self, event_type: str, model: type[Envelope]) -> None:
         self.event_type = event_type
-        envelope = (
-            "event_id", "schema_version", "event_time", "province_code", "area", "channel",
-            "amount_vnd", "status", "customer_id",
-        )  # fmt: skip
+        own = [_field(event_type, n, model.model_fields[n]) for n in _own_fields(model)]
+        rules = _rules(event_type, model, {f.name for f in own})
+        enums = tuple(f for f in own if f.required and f.allowed is not None)
+        self.patterns = tuple((f.name, f.accept) for f in own if f.required and not f.allowed)
+        self.optional_fields = tuple(f for f in own if not f.required)
+        order = [*(f.name for f in enums), *(n for n, _ in self.patterns)]
+        order += [f.name for f in self.optional_fields]
+        self.place = _items([order.index(c) if c in order else len(order) for c in TYPE_FIELDS])
+        self.get_own = _attrs(order)
+        self.rest = _rest(self.patterns, self.optional_fields, rules, self.place)
+        envelope = [n for n in ENVELOPE_FIELDS if n != "event_type"]
         required = {k for k, f in model.model_fields.items() if f.is_required()}
-        # The getters raise KeyError unless every required key is there; then the length
-        # tells whether there are other keys, and those may only be the optional ones.
-        fetched = {"event_type", *envelope, *enums, *other_required}
-        assert fetched == required, f"{event_type}: the pre-check misses {required ^ fetched}"
         self.required = len(required)
         self.optional = tuple(sorted(set(model.model_fields) - required))
         self.get_envelope = itemgetter(*envelope)
-        self.get_enums = itemgetter(*enums)
+        self.enums = tuple(f.name for f in enums)
+        self.get_enums = _items(self.enums)
         # The canonical text's length less the variable values: braces, commas, quoted
         # names and colons, the quotes of the strings outside the combos, and the values
         # of fixed length (event_type, event_id, schema_version 1, event_time, province).
-        quoted = required - {"schema_version", "amount_vnd", "area", "channel", "status", *enums}
+        quoted = required - {"schema_version", "amount_vnd", "area", "channel", "status"}
+        quoted -= set(self.enums)
         skeleton = (
             1 + sum(len(name) + 4 for name in required) + 2 * len(quoted)
             + len(event_type) + 36 + 1 + 24 + 2
         )  # fmt: skip
-        # Every allowed combination of the type's enum fields: one hash lookup checks them
+        # Every allowed combination of the type's Literal fields: one hash lookup checks them
         # all, and gives the canonical length of all but the envelope's and the variable values.
+        allowed = [f.allowed or frozenset() for f in enums]
         self.combos = {
             combo: skeleton + length for combo, length in _lengths(product(*allowed)).items()
         }
@@ -240,98 +339,70 @@ class _TypeSpec:
         canonical = self.combos[enums]
         if size is not None:  # what the type's own variable values must take up
             size -= canonical + envelope_chars + len(customer) + len(str(amount))
-        rest = self._rest(obj, enums, size)
+        rest = self.rest(obj, enums, size)
         if rest is None:
             return None
         envelope = (event_id, self.event_type, version, event_ms, province, area, channel)
         return (*envelope, amount, status, customer, *rest)
 
-    def _rest(
-        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
-    ) -> tuple[str, ...] | None:
-        """The type's own flat fields, if its other values are valid and fill ``room``
-        characters of the canonical text exactly (None: the length is not known)."""
-        raise NotImplementedError
+
+Rest = Callable[[dict[str, Any], tuple[str, ...], int | None], tuple[str, ...] | None]
 
 
-class _OnlinePaymentSpec(_TypeSpec):
-    def __init__(self) -> None:
-        super().__init__(
-            "online_payment",
-            ("method", "merchant_category"),
-            [_METHODS, _MERCHANTS],
-            other_required=("provider",),
-        )
+def _rest(
+    patterns: tuple[tuple[str, Callable[[Any], object]], ...],
+    optional: tuple[_Field, ...],
+    rules: tuple[Callable[[dict[str, Any]], bool], ...],
+    place: Callable[[Any], tuple[str, ...]],
+) -> Rest:
+    """The check of a type's other own fields, made once per type with its tables bound.
 
-    def _rest(
-        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
-    ) -> tuple[str, ...] | None:
-        provider = obj["provider"]
-        if type(provider) is not str or not _IDENTIFIER.fullmatch(provider):
+    It gives the type's flat fields if the values are valid and fill ``room`` characters of
+    the canonical text exactly (None: the length is not known). A closure, because it runs
+    per event: its tables are local names, not attribute lookups.
+    """
+    if not patterns and not optional and not rules:
+        return lambda obj, own, room: None if room else place((*own, ""))
+
+    def rest(obj: dict[str, Any], own: tuple[str, ...], room: int | None) -> tuple[str, ...] | None:
+        used = 0
+        for name, accept in patterns:
+            value = obj[name]
+            if not accept(value):  # a value that is not a string raises TypeError
+                return None
+            own += (value,)
+            used += len(value)
+        for field in optional:
+            value = obj.get(field.name, _ABSENT)
+            if value is _ABSENT:
+                own += (field.default,)
+            elif value is None and field.nullable:
+                own += ("",)
+                used += field.member + 4
+            elif field.accept(value):
+                own += (value,)
+                used += field.member + 2 + len(value)
+            else:
+                return None
+        if room is not None and room != used:
             return None
-        if room is not None and room != len(provider):
-            return None
-        return (enums[0], provider, enums[1], "", "", "", "", "", "")
-
-
-class _EcommerceOrderSpec(_TypeSpec):
-    def __init__(self) -> None:
-        super().__init__(
-            "ecommerce_order",
-            ("platform", "product_category", "payment_method", "order_status"),
-            [_PLATFORMS, _PRODUCTS, _ORDER_PAYMENTS, _ORDER_STATUSES],
-        )
-
-    def _rest(
-        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
-    ) -> tuple[str, ...] | None:
-        if room:
-            return None
-        return ("", "", "", *enums, "", "")
-
-
-class _MobileMoneySpec(_TypeSpec):
-    def __init__(self) -> None:
-        super().__init__("mobile_money", ("provider", "kind"), [_MM_PROVIDERS, _MM_KINDS])
-
-    def _rest(
-        self, obj: dict[str, Any], enums: tuple[str, ...], room: int | None
-    ) -> tuple[str, ...] | None:
-        provider, kind = enums
-        agent = obj.get("agent_id", _ABSENT)
-        if agent is _ABSENT or agent is None:
-            if kind in AGENT_KINDS:
+        for rule in rules:
+            if not rule(obj):
                 return None
-            # ,"agent_id":null  or nothing at all
-            if room is not None and room != (0 if agent is _ABSENT else _AGENT_MEMBER + 4):
-                return None
-            agent = ""
-        else:
-            if type(agent) is not str or not _AGENT.fullmatch(agent):
-                return None
-            if room is not None and room != _AGENT_MEMBER + 2 + len(agent):
-                return None
-        return ("", provider, "", "", "", "", "", kind, agent)
+        return place((*own, ""))
+
+    return rest
 
 
 _ENVELOPE_COMBOS = _lengths(product(_AREAS, _CHANNELS, _STATUSES))
-_SPECS: dict[str, _TypeSpec] = {
-    spec.event_type: spec
-    for spec in (_OnlinePaymentSpec(), _EcommerceOrderSpec(), _MobileMoneySpec())
-}
-assert set(_SPECS) == set(MODELS)
+_SPECS: dict[str, _TypeSpec] = {t: _TypeSpec(t, model) for t, model in MODELS.items()}
 
 
 def flatten(event: Envelope) -> FlatEvent:
     """The flat form of a model-validated event (the slow path's result)."""
-    method = provider = merchant = platform = product = payment = order_status = kind = agent = ""
-    if isinstance(event, OnlinePayment):
-        method, provider, merchant = event.method, event.provider, event.merchant_category
-    elif isinstance(event, EcommerceOrder):
-        platform, product = event.platform, event.product_category
-        payment, order_status = event.payment_method, event.order_status
-    elif isinstance(event, MobileMoney):
-        provider, kind, agent = event.provider, event.kind, event.agent_id or ""
+    spec = _SPECS[event.event_type]
+    own = ("" if value is None else value for value in spec.get_own(event))
+    rest = spec.place((*own, ""))
     return (
         str(event.event_id),
         event.event_type,
@@ -343,15 +414,7 @@ def flatten(event: Envelope) -> FlatEvent:
         event.amount_vnd,
         event.status,
         event.customer_id,
-        method,
-        provider,
-        merchant,
-        platform,
-        product,
-        payment,
-        order_status,
-        kind,
-        agent,
+        *rest,
     )
 
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from operator import itemgetter
 
-from dxpulse.schemas.flat import FLAT_FIELDS, PROVINCE, FlatEvent
+from dxpulse.schemas.flat import ENVELOPE_FIELDS, FLAT_FIELDS, PROVINCE, TYPE_FIELDS, FlatEvent
 from dxpulse.schemas.provinces import provinces
 
-ENVELOPE_COLUMNS = (
-    "event_id", "event_type", "schema_version", "event_time", "province_code", "region",
-    "area", "channel", "amount_vnd", "status", "customer_id",
-)  # fmt: skip
+# The models' fields, with the province's region beside its code; derived from the contract
+# (through schemas/flat.py), so a new field is a new column without an edit here.
+_REGION_AT = ENVELOPE_FIELDS.index("province_code") + 1
+ENVELOPE_COLUMNS = (*ENVELOPE_FIELDS[:_REGION_AT], "region", *ENVELOPE_FIELDS[_REGION_AT:])
 # Type-specific columns: an empty string where the event type has no such field.
-TYPE_COLUMNS = (
-    "method", "provider", "merchant_category", "platform", "product_category",
-    "payment_method", "order_status", "kind", "agent_id",
-)  # fmt: skip
+TYPE_COLUMNS = TYPE_FIELDS
 EVENT_COLUMNS = (
     *ENVELOPE_COLUMNS,
     *TYPE_COLUMNS,
@@ -30,7 +27,6 @@ EVENT_COLUMNS = (
     "ingested_at",
     "kafka_topic_id",
 )
-_REGION_AT = ENVELOPE_COLUMNS.index("region")
 _REGIONS = {code: p.region for code, p in provinces().items()}
 # The flat fields are the event columns minus region, with event_ms in event_time's place.
 assert FLAT_FIELDS[PROVINCE] == "province_code" and len(FLAT_FIELDS) == len(EVENT_COLUMNS) - 6

@@ -18,7 +18,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-EVENT_TYPES: tuple[str, ...] = ("online_payment", "ecommerce_order", "mobile_money")
+# The contract's list (schemas import nothing of the settings, so this stays one-way).
+from dxpulse.schemas.events import EVENT_TYPES as EVENT_TYPES
+
 DSN_SCHEMES = ("http", "https", "chdb")
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from dxpulse.producers import calibration as cal
 from dxpulse.schemas.events import (
     EARLIEST_EVENT_TIME,
+    EVENT_TYPES,
     MAX_AMOUNT_VND,
     MODELS,
     EcommerceOrder,
@@ -29,8 +30,6 @@ from dxpulse.schemas.events import (
 from dxpulse.schemas.formats import parse_date_time, parse_uuid
 from dxpulse.schemas.validation import Rejection
 from tests.format_suite import SUITE_DATE_TIMES, SUITE_UUIDS
-
-EVENT_TYPES = ("online_payment", "ecommerce_order", "mobile_money")
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)

@@ -25,11 +25,10 @@ import pytest
 from dxpulse.producers import calibration as cal
 from dxpulse.producers.generator import EncodedEvents, EventGenerator, _EventIds
 from dxpulse.producers.intensity import VN_TZ, type_weights
-from dxpulse.schemas.events import Envelope
+from dxpulse.schemas.events import EVENT_TYPES, Envelope
 from dxpulse.schemas.provinces import provinces
 from dxpulse.schemas.validation import EventValidator, Rejection
 
-EVENT_TYPES = ("online_payment", "ecommerce_order", "mobile_money")
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
 
 
