@@ -66,6 +66,18 @@ def test_an_unknown_marker_is_an_error(tmp_path: Path) -> None:
     assert "'integraton' not found in `markers` configuration option" in out
 
 
+def test_a_module_with_a_module_scoped_fixture_runs_on_one_xdist_worker() -> None:
+    """Else each worker that gets one of its tests sets the fixture up again (a pipeline run,
+    a chDB store, the wheel's venv): with --dist loadgroup, an xdist_group keeps them on one."""
+    ungrouped = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / INTEGRATION).glob("test_*.py"))
+        if 'scope="module"' in (text := path.read_text("utf-8"))
+        and f'pytestmark = pytest.mark.xdist_group("{path.stem}")' not in text
+    ]
+    assert ungrouped == []
+
+
 def _venv_is_current(venv: Path) -> bool:
     """bin/_bootstrap.sh's stamp for this checkout's inputs is there: bin/test will not
     install anything (nothing may download during the tests)."""
