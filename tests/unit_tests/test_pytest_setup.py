@@ -103,10 +103,16 @@ def _bin_test(tmp: Path, *args: str) -> str:
     return out
 
 
+# One after another: each runs ruff and mypy on the checkout (one .mypy_cache) and 3 workers.
+BIN_TEST = pytest.mark.xdist_group("bin_test")
+
+
+@BIN_TEST
 def test_bin_test_runs_the_tests_in_parallel_by_default(tmp_path: Path) -> None:
     assert "created: 3/3 workers" in _bin_test(tmp_path / "default")
 
 
+@BIN_TEST
 @pytest.mark.parametrize("serial", [["-n", "0"], ["-p", "no:xdist"]], ids=["n0", "no-xdist"])
 def test_bin_test_runs_serially_on_request(tmp_path: Path, serial: list[str]) -> None:
     assert "workers" not in _bin_test(tmp_path / "serial", *serial)
