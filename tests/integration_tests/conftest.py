@@ -27,7 +27,17 @@ from dxpulse.streams.status import WorkerStatus
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.truth import Logged
 
-pytestmark = pytest.mark.integration
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under this directory is ``integration``, so ``-m integration`` and
+    ``-m "not integration"`` split the suite: a ``pytestmark`` in a conftest marks nothing.
+    First, so the ``-m`` deselection that follows sees the marker."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

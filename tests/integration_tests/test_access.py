@@ -236,6 +236,11 @@ def users_xml(user: UserAccess) -> str:
     )
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_access")
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A chDB store with the migrated schema and a database dxpulse has no rights on."""

@@ -47,6 +47,11 @@ ALL_REGIONS = {
 }
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_calibrate")
+
+
 @pytest.fixture(scope="module")
 def generated() -> list[FlatEvent]:
     gen = EventGenerator(seed=2024)

@@ -62,6 +62,11 @@ class PipelineData:
         return self.flushes_to if PIPELINE_TABLES.search(sql) else self.events_to
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_dashboard_queries")
+
+
 @pytest.fixture(scope="module")
 def data(
     bootstrap_servers: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory

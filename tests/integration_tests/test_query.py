@@ -56,6 +56,11 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_query")
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("query") / "data"

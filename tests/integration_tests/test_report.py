@@ -50,6 +50,11 @@ class PipelineData:
     client: Client  # default database = the test database, as the report's client has
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_report")
+
+
 @pytest.fixture(scope="module")
 def data(
     bootstrap_servers: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory

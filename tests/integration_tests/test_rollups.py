@@ -43,6 +43,11 @@ class History:
     whole_days: list[date]  # the Vietnam days the history covers from midnight to midnight
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_rollups")
+
+
 @pytest.fixture(scope="module")
 def history(
     bootstrap_servers: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory

@@ -28,6 +28,11 @@ class Installed(NamedTuple):
     cwd: Path  # empty, outside the checkout: what a relative path or sys.path[0] would see
 
 
+# The module-scoped fixture below is set up once per xdist worker that runs a test of this
+# module: the module runs on one worker (bin/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_wheel_install")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     work = tmp_path_factory.mktemp("wheel-install")
