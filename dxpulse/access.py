@@ -19,7 +19,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 
@@ -214,39 +214,70 @@ class UserAccess:
 def parse_access(statements: Iterable[str]) -> dict[str, UserAccess]:
     """Users and their effective rights from the rendered access statements; raises on any
     statement outside the known forms."""
-    profiles: dict[str, list[ProfileSetting]] = {}
-    role_privileges: dict[str, list[tuple[str, str]]] = {}
-    users: dict[str, UserAccess] = {}
-    user_roles: dict[str, list[str]] = {}
+    parsed = _Parsed()
     for statement in statements:
         form, match = _match(statement)
-        if form == "create_profile":
-            profiles.setdefault(match.group(1), [])
-        elif form == "alter_profile":
-            profiles[match.group(1)] = [_setting(s) for s in match.group(2).split(",")]
-        elif form == "create_role":
-            role_privileges.setdefault(match.group(1), [])
-        elif form == "grant_privileges":
-            privileges = [p.strip() for p in match.group(1).split(",")]
-            role_privileges[match.group(3)] = [(p, match.group(2)) for p in privileges]
-        elif form == "grant_role":
-            user_roles[match.group(2)] = [match.group(1)]
-        elif form == "create_user":
-            users.setdefault(match.group(1), UserAccess(match.group(1)))
-        elif form == "alter_user":
-            user = users.setdefault(match.group(1), UserAccess(match.group(1)))
-            user.database, user.profile = match.group(2), match.group(3)
-    for user in users.values():
-        user.roles = user_roles.get(user.name, [])
+        _APPLY[form](parsed, match)
+    for user in parsed.users.values():
+        parsed.resolve(user)
+    return parsed.users
+
+
+@dataclass
+class _Parsed:
+    """What the statements declare, one method per statement form (named as in _FORMS)."""
+
+    profiles: dict[str, list[ProfileSetting]] = field(default_factory=dict)
+    role_privileges: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    users: dict[str, UserAccess] = field(default_factory=dict)
+    user_roles: dict[str, list[str]] = field(default_factory=dict)
+
+    def create_profile(self, match: re.Match[str]) -> None:
+        self.profiles.setdefault(match.group(1), [])
+
+    def alter_profile(self, match: re.Match[str]) -> None:
+        self.profiles[match.group(1)] = [_setting(s) for s in match.group(2).split(",")]
+
+    def create_role(self, match: re.Match[str]) -> None:
+        self.role_privileges.setdefault(match.group(1), [])
+
+    def grant_privileges(self, match: re.Match[str]) -> None:
+        privileges = [p.strip() for p in match.group(1).split(",")]
+        self.role_privileges[match.group(3)] = [(p, match.group(2)) for p in privileges]
+
+    def grant_role(self, match: re.Match[str]) -> None:
+        self.user_roles[match.group(2)] = [match.group(1)]
+
+    def create_user(self, match: re.Match[str]) -> None:
+        self.users.setdefault(match.group(1), UserAccess(match.group(1)))
+
+    def alter_user(self, match: re.Match[str]) -> None:
+        user = self.users.setdefault(match.group(1), UserAccess(match.group(1)))
+        user.database, user.profile = match.group(2), match.group(3)
+
+    def resolve(self, user: UserAccess) -> None:
+        """A user's roles' grants and its profile's settings, each checked to exist."""
+        user.roles = self.user_roles.get(user.name, [])
         for role in user.roles:
-            if role in users or role not in role_privileges:
+            if role in self.users or role not in self.role_privileges:
                 raise DxpulseError(f"{user.name} is granted {role}, which is not a role here")
-            user.privileges += role_privileges[role]
+            user.privileges += self.role_privileges[role]
         if user.profile is not None:
-            if user.profile not in profiles:
+            if user.profile not in self.profiles:
                 raise DxpulseError(f"{user.name} uses undefined settings profile {user.profile}")
-            user.settings = profiles[user.profile]
-    return users
+            user.settings = self.profiles[user.profile]
+
+
+# Each statement form of _FORMS, and what it declares.
+_APPLY: dict[str, Callable[[_Parsed, re.Match[str]], None]] = {
+    "create_profile": _Parsed.create_profile,
+    "alter_profile": _Parsed.alter_profile,
+    "create_role": _Parsed.create_role,
+    "grant_privileges": _Parsed.grant_privileges,
+    "grant_role": _Parsed.grant_role,
+    "create_user": _Parsed.create_user,
+    "alter_user": _Parsed.alter_user,
+}
 
 
 def _match(statement: str) -> tuple[str, re.Match[str]]:

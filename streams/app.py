@@ -42,8 +42,20 @@ def health_body(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> faust.App:
+    """The worker's Faust app: the dead-letter monitor, the status, health and metrics
+    pages, /clickhouse, and the ingest loop as a supervised service."""
+    app = _faust_app(settings)
+    _install_dead_letter_monitor(app, settings.kafka.dead_letter_topic, status)
+    _install_status_pages(app, status)
+    install_live_queries(app, settings)  # /clickhouse: read-only SQL on an embedded engine
+    _install_ingest_service(app, settings, ingest)
+    _install_metrics_page(app, status)
+    return app
+
+
+def _faust_app(settings: Settings) -> faust.App:
     kafka = settings.kafka
-    app = faust.App(
+    return faust.App(
         f"{kafka.group_id}-monitor",
         **kafka.faust_config(),  # the same servers, protocol and credentials as librdkafka's
         store="memory://",
@@ -57,8 +69,11 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
         consumer_auto_offset_reset="earliest",
         datadir=str(settings.data_dir / "faust"),
     )
+
+
+def _install_dead_letter_monitor(app: faust.App, topic: str, status: WorkerStatus) -> None:
     dead_letter_topic = app.topic(
-        kafka.dead_letter_topic, value_type=bytes, value_serializer="raw", key_serializer="raw"
+        topic, value_type=bytes, value_serializer="raw", key_serializer="raw"
     )
 
     @app.agent(dead_letter_topic)
@@ -69,6 +84,8 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
             with status.lock:
                 status.dead_letter_topic_seen[code] += 1
 
+
+def _install_status_pages(app: faust.App, status: WorkerStatus) -> None:
     @app.page("/status")
     class StatusView(View):
         async def get(self, request: Request) -> Response:
@@ -80,8 +97,8 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
             body = health_body(status.snapshot())
             return self.json(body, status=200 if body["healthy"] else 503)
 
-    install_live_queries(app, settings)  # /clickhouse: read-only SQL on an embedded engine
 
+def _install_ingest_service(app: faust.App, settings: Settings, ingest: IngestLoop) -> None:
     @app.service
     class IngestService(Service):
         _future: asyncio.Future[None] | None = None
@@ -105,11 +122,11 @@ def create_app(settings: Settings, ingest: IngestLoop, status: WorkerStatus) -> 
             if self._future is not None:
                 await asyncio.shield(self._future)
 
+
+def _install_metrics_page(app: faust.App, status: WorkerStatus) -> None:
     metrics = worker_registry(status)  # the worker's own registry (streams/metrics.py)
 
     @app.page("/metrics")
     class MetricsView(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(generate_latest(metrics), headers={"Content-Type": CONTENT_TYPE})
-
-    return app
