@@ -18,16 +18,16 @@ import os
 import signal
 from collections.abc import Callable, Mapping
 
-# In flush order (streams/ingest.py, streams/sink.py). The three "before_…" table points
-# are in the flush's first batch, between its inserts.
+# In flush order (streams/writer.py, streams/sink.py, streams/ingest.py). All but
+# after_commit are on the sink thread; the three "before_…" table points are between the
+# flush's inserts, one per table for all its batches.
 CRASH_POINTS = (
     "after_intent",  # intents recorded, nothing else
     "after_dead_letters",  # dead letters acknowledged on their topic, no rows written
-    "before_aggregates",  # first batch: raw events written
-    "before_late_events",  # first batch: raw events and window aggregates written
-    "before_dead_letter_rows",  # first batch: all but its dead_letters rows
-    "after_first_batch",  # first batch complete, the others not
-    "before_health",  # every batch written, pipeline_flushes not
+    "before_aggregates",  # raw events written
+    "before_late_events",  # raw events and window aggregates written
+    "before_dead_letter_rows",  # all but the dead_letters rows
+    "before_health",  # every row written, pipeline_flushes not
     "before_commit",  # everything written, offsets not committed
     "after_commit",  # the flush complete
 )

@@ -4,12 +4,13 @@ Runs in its own thread inside the Faust worker (see streams/app.py). It reads wi
 confluent-kafka's batch ``consume()`` rather than Faust's per-event stream machinery,
 which costs ~100 µs of CPU per event (docs/architecture.md).
 
-Each flush, for every topic-partition batch (at most one per partition): record the
-batch's intent in ClickHouse -> deliver dead letters -> insert rows with deterministic
-tokens -> one insert of the flush's pipeline-health rows (streams/health.py) -> commit
-offsets. A worker that dies anywhere in between is replaced by one that replays exactly the
-recorded range from the recorded watermark and dedup state (docs/reliability.md), so
-nothing is lost and nothing counts twice.
+A flush seals every open partition batch and hands them, as one :class:`Flush`, to a sink
+thread (streams/writer.py: intents -> dead letters -> one insert per table -> health),
+while this thread goes on consuming into the next batches. When the sink thread is done,
+this thread commits the flush's offsets; only then does the next flush start, so flushes
+are written and committed in order, one at a time (docs/reliability.md). A worker that dies
+anywhere in between is replaced by one that re-forms the whole recorded flush
+(streams/replay.py), so nothing is lost and nothing counts twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, cast
 
@@ -40,22 +42,20 @@ from dxpulse.schemas.validation import EventValidator, Rejection
 from dxpulse.streams.batch import NO_WATERMARK, PartitionBatch
 from dxpulse.streams.dedup import DedupIndex
 from dxpulse.streams.faults import FaultHook, no_faults
-from dxpulse.streams.health import consumer_lag, health_rows, health_token, next_offsets
+from dxpulse.streams.flush import Flush
+from dxpulse.streams.health import consumer_lag
 from dxpulse.streams.liveness import CLICKHOUSE, KAFKA, HealthMonitor
+from dxpulse.streams.replay import DedupRestorer, FlushReplayer
 from dxpulse.streams.sink import ClickHouseSink
 from dxpulse.streams.state import BatchIntent, SinkStateStore
 from dxpulse.streams.status import TopicCounts, WorkerStatus
 from dxpulse.streams.windows import epoch_ms
+from dxpulse.streams.writer import FlushWriter, KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-# The sink's table checkpoints in a flush's first batch, as fault points (streams/faults.py).
-_TABLE_POINTS = {
-    "aggregates": "before_aggregates",
-    "late_events": "before_late_events",
-    "dead_letters": "before_dead_letter_rows",
-}
+__all__ = ["IngestLoop", "KafkaUnavailable", "consumer_config"]
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:
@@ -87,10 +87,6 @@ def dead_letter_producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _no_table_fault(table: str) -> None:
-    pass
-
-
 # A batch's running counts: messages, events, duplicates, late events, dead letters.
 _Counts = tuple[int, int, int, int, int]
 
@@ -113,20 +109,16 @@ def _tally(touched: Iterable[tuple[PartitionBatch, _Counts]]) -> dict[str, Topic
     return tallies
 
 
-class KafkaUnavailable(DxpulseError):
-    """A flush step that needs the brokers failed: the outage is Kafka's, not ClickHouse's."""
-
-
 class _PartitionState:
     """What the loop knows of one assigned partition between batches."""
 
-    __slots__ = ("dedup", "resume", "seeded", "topic_id", "watermark")
+    __slots__ = ("dedup", "seeded", "skip_to", "topic_id", "watermark")
 
     def __init__(self, topic_id: str, horizon_ms: int, max_ids: int) -> None:
         self.topic_id = topic_id
         self.watermark = NO_WATERMARK
         self.dedup = DedupIndex(horizon_ms, max_ids)
-        self.resume: BatchIntent | None = None
+        self.skip_to = -1  # offsets up to this one are written (a recorded flush): skipped
         self.seeded = False
 
 
@@ -162,13 +154,17 @@ class IngestLoop:
         self._topic_ids: dict[str, str] = {}
         self._parts: dict[TP, _PartitionState] = {}
         self._open: dict[TP, PartitionBatch] = {}
-        self._ready: list[PartitionBatch] = []  # sealed replays and batches awaiting retry
-        self._pending = 0
-        self._oldest: float | None = None
+        self._open_messages = 0  # messages in the open batches
+        self._oldest: float | None = None  # when the oldest open message was consumed
+        # The flush being written by the sink thread, and one whose writing failed (kept,
+        # exactly as formed, to be written again: the same blocks under the same tokens).
+        self._inflight: tuple[Flush, Future[Flush]] | None = None
+        self._failed_flush: Flush | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        # Recorded flushes this worker re-formed since it started (streams/replay.py).
+        self._replayed: set[str] = set()
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
-        self._delivery_errors: list[str] = []
         self._outage_since: float | None = None
         self._outage_of = CLICKHOUSE  # the dependency whose failure started the outage
         # Offsets written to ClickHouse whose commit failed: retried with the next commit;
@@ -181,15 +177,31 @@ class IngestLoop:
         self._flush_number = 0
         self._worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._faults = faults
+        self.writer = FlushWriter(
+            sink,
+            self.state,
+            faults,
+            dead_letter_topic=settings.kafka.dead_letter_topic,
+            worker=self._worker_id,
+            group_id=settings.kafka.group_id,
+            topic_types=self._topic_type,
+            remaining=self._remaining,
+        )
+        self._restorer = DedupRestorer(self.state, self._topic_type, stream.dedup_max_ids)
+        self._replayer = FlushReplayer(
+            {**consumer_config(settings), "group.id": f"{settings.kafka.group_id}.replay"},
+            self.state,
+            self._restorer,
+            self.validator,
+            self._recorded_batch,
+            lambda: DedupIndex(self._horizon_ms, stream.dedup_max_ids),
+        )
         # Set when run() fails: from then on nothing more is written, not even by the
         # revoke that closing the consumer triggers; the next owner replays from the record.
         self._failed = False
 
-    def _fault(self, point: str) -> None:
-        self._faults(point, self._flush_number)
-
-    def _table_fault(self, table: str) -> None:
-        self._fault(_TABLE_POINTS[table])
+    def _fault(self, point: str, number: int | None = None) -> None:
+        self._faults(point, self._flush_number if number is None else number)
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self, budget_s: float | None = None) -> None:
@@ -210,12 +222,13 @@ class IngestLoop:
         Raises :class:`DxpulseError` if what was consumed could not all be written and
         committed by then (nothing is lost: it is read again).
         """
-        self._producer = Producer(
+        producer = self.writer.producer = Producer(
             {**dead_letter_producer_config(self.settings), "error_cb": self._on_kafka_error}
         )
         consumer = self._consumer = Consumer(
             {**consumer_config(self.settings), "error_cb": self._on_kafka_error}
         )
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="dxpulse-sink")
         self._load_topic_ids()
         self.status.watch(self._topic_type)
         consumer.subscribe(
@@ -226,15 +239,7 @@ class IngestLoop:
         )
         self._set_state("running")
         try:
-            while not self._stop.is_set():
-                messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.1)
-                if self._fatal is not None:
-                    raise DxpulseError(f"fatal Kafka error: {self._fatal.str()}")
-                if messages:
-                    self._absorb(messages)
-                if self._flush_due():
-                    self._try_flush()
-                self._watch_health()
+            self._consume_until_stopped(consumer)
             self._final_flush()
             self._set_state("stopped")
         except BaseException as exc:
@@ -242,8 +247,21 @@ class IngestLoop:
             self._set_state("failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            self._executor.shutdown(wait=True)
             consumer.close()
-            self._producer.flush(self._remaining(10))
+            producer.flush(self._remaining(10))
+
+    def _consume_until_stopped(self, consumer: Consumer) -> None:
+        while not self._stop.is_set():
+            messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.1)
+            if self._fatal is not None:
+                raise DxpulseError(f"fatal Kafka error: {self._fatal.str()}")
+            if messages:
+                self._absorb(messages)
+            self._collect(block=self._open_messages >= 2 * self.settings.stream.flush_max_events)
+            if self._flush_due():
+                self._start_flush()
+            self._watch_health()
 
     def _watch_health(self) -> None:
         """Once per iteration: tell the monitor the loop turns, probe what has been silent
@@ -289,7 +307,9 @@ class IngestLoop:
         dropped as duplicates by the insert tokens."""
         self._retry_at = 0.0
         if not self._flush_everything():
-            unwritten = sum(b.messages for b in self._all_batches())
+            unwritten = self._open_messages + (
+                self._failed_flush.messages if self._failed_flush else 0
+            )
             what = "ClickHouse is unavailable"
             if self._outage_of == KAFKA:
                 what = "Kafka is unreachable"
@@ -298,7 +318,7 @@ class IngestLoop:
                 "and not committed; they will be consumed again"
             )
         if self._uncommitted:
-            self._commit([])  # a last try of the commits that failed
+            self._commit({})  # a last try of the commits that failed
         if self._uncommitted:
             left = sum(n for _, n in self._uncommitted.values())
             raise DxpulseError(
@@ -317,8 +337,7 @@ class IngestLoop:
         # The batches this poll touched, with their counts before it: what it added to each
         # is tallied per topic afterwards (_tally), so the loop below counts nothing itself.
         touched: dict[int, tuple[PartitionBatch, _Counts]] = {}
-        # Messages come in runs of one partition: look the batch up once per run. A
-        # partition being replayed takes the careful path, message by message.
+        # Messages come in runs of one partition: look the batch up once per run.
         run: TP | None = None
         batch: PartitionBatch | None = None
         expected: str | None = None
@@ -332,26 +351,23 @@ class IngestLoop:
                 batch = self._batch_for(tp, offset)
                 if batch is None:
                     skipped += 1
+                    run = None
                     continue
                 if id(batch) not in touched:
                     touched[id(batch)] = (batch, _counts(batch))
                 expected = self._topic_type.get(tp[0])
-                run = tp if self._parts[tp].resume is None else None
+                run = tp
             value = msg.value()
             flat = validate(value, expected, ctx)
             if isinstance(flat, Rejection):
                 batch.add_rejection(offset, msg.key(), value, flat, now)
-                if run is None:
-                    self._seal_if_replayed(tp, batch)
                 continue
             batch.add_event(offset, flat, now, value, now_ms, msg.timestamp()[1])
-            if run is None:
-                self._seal_if_replayed(tp, batch)
         tallies = _tally(touched.values())
         handled = sum(t.consumed for t in tallies.values())
         if handled and self._oldest is None:
             self._oldest = time.monotonic()
-        self._pending += handled
+        self._open_messages += handled
         self.status.absorbed(tallies, skipped)
 
     def _batch_for(self, tp: TP, offset: int) -> PartitionBatch | None:
@@ -363,8 +379,8 @@ class IngestLoop:
             )
         if not part.seeded:
             self._seed(tp, part, offset)
-        if part.resume is not None and offset < part.resume.first_offset:
-            return None  # written in an earlier, committed-or-recorded batch
+        if offset <= part.skip_to:
+            return None  # written by a recorded flush, committed or not
         batch = self._open.get(tp)
         if batch is None:
             batch = self._open[tp] = PartitionBatch(
@@ -378,195 +394,187 @@ class IngestLoop:
             )
         return batch
 
-    def _seed(self, tp: TP, part: _PartitionState, first_offset: int) -> None:
-        """First message after assignment: resume from the latest recorded batch, if any.
+    def _recorded_batch(self, intent: BatchIntent, dedup: DedupIndex) -> PartitionBatch:
+        """An empty batch in the state a recorded one started from (streams/replay.py)."""
+        return PartitionBatch(
+            intent.topic,
+            intent.partition,
+            self._window,
+            intent.watermark_start,
+            self._lateness_ms,
+            dedup,
+            intent.topic_id,
+        )
 
-        The watermark and the dedup index are set to what they were at the point where
-        consumption resumes (before the recorded batch, to replay it, or after it), so every
-        later message is decided exactly as the worker that recorded it would have.
+    def _seed(self, tp: TP, part: _PartitionState, first_offset: int) -> None:
+        """First message after assignment: carry on after the latest recorded batch, if any.
+
+        If consumption resumes inside it (or before it), its flush may be incomplete: the
+        whole flush is re-formed and written first (streams/replay.py), and the messages up
+        to its end are skipped. Either way the watermark and the dedup index are set to what
+        they were after the recorded batch, so every later message is decided exactly as
+        the worker that recorded it would have.
         """
         part.seeded = True
         intent = self.state.latest(tp[0], part.topic_id, tp[1])
         if intent is None:
             return
-        if first_offset > intent.last_offset:
-            # The recorded batch was completed and committed: continue after it.
-            part.watermark = intent.watermark_end
-            front, written_up_to = intent.dedup_end, intent.last_offset
-        else:
-            if first_offset > intent.first_offset:
-                log.error(
-                    "%s[%d]: offsets %d..%d are gone from the log (retention?); the recorded "
-                    "batch cannot be replayed exactly",
-                    *tp,
-                    intent.first_offset,
-                    first_offset - 1,
-                )
-            part.resume = intent
-            part.watermark = intent.watermark_start
-            front, written_up_to = intent.dedup_start, intent.first_offset - 1
-        event_type = self._topic_type.get(tp[0], "")
-        if intent.dedup_known:
-            rows = self.state.written_rows(
-                event_type, part.topic_id, tp[1], front.offset, written_up_to
+        if first_offset <= intent.last_offset:
+            if intent.flush not in self._replayed:
+                self._replay(intent)
+            part.skip_to = intent.last_offset
+            nxt, messages = self._uncommitted.get(tp, (0, 0))
+            self._uncommitted[tp] = (max(nxt, intent.last_offset + 1), messages)
+        part.watermark = intent.watermark_end
+        self._restorer.restore(part.dedup, intent, after=True)
+
+    def _replay(self, intent: BatchIntent) -> None:
+        """Write ``intent``'s whole recorded flush again, retrying through an outage."""
+        members = self._replayer.members(intent)
+        if members is not None:
+            self._flush_number += 1
+            flush = self._replayer.rebuild(self._flush_number, members, self._topic_type)
+            self._write_replay(flush)
+            log.info(
+                "re-formed a recorded flush of %d batches (%d messages)",
+                len(flush.batches),
+                flush.messages,
             )
-            part.dedup.restore(front, rows)
-        else:
-            part.dedup.load_approximate(
-                self.state.legacy_event_ids(
-                    event_type,
-                    tp[1],
-                    written_up_to,
-                    part.watermark - self._horizon_ms,
-                    self.settings.stream.dedup_max_ids,
-                )
-            )
+        self._replayed.add(intent.flush)
 
-    def _seal_if_replayed(self, tp: TP, batch: PartitionBatch) -> None:
-        part = self._parts[tp]
-        if part.resume is not None and batch.last_offset >= part.resume.last_offset:
-            # The replayed range is complete: flush it exactly as it was first formed.
-            part.resume = None
-            self._close(tp)
+    def _write_replay(self, flush: Flush) -> None:
+        while True:
+            try:
+                self.writer.write(flush)
+            except Exception as exc:
+                self._enter_outage(exc)
+                self._wait_for_retry()
+                continue
+            self.health.wrote(CLICKHOUSE)
+            self._leave_outage()
+            self._commit({})  # the partition being seeded, recorded in _uncommitted
+            self._fault("after_commit", flush.number)
+            return
 
-    def _close(self, tp: TP) -> None:
-        """Seal the open batch of ``tp`` for the next flush.
-
-        Only when no sealed batch of ``tp`` is waiting: a flush holds at most one batch per
-        partition, because its intents are one row per partition (streams/state.py).
-        """
-        batch = self._open.pop(tp, None)
-        if batch is not None and batch.messages:
-            assert not any((b.topic, b.partition) == tp for b in self._ready)
-            batch.seal()
-            self._parts[tp].watermark = batch.watermark
-            self._ready.append(batch)
+    def _wait_for_retry(self) -> None:
+        """Sleep until the backoff ends, keeping health reports current; a stop gives up
+        (nothing of the partition is committed: the next owner re-forms the flush)."""
+        while time.monotonic() < self._retry_at:
+            if self._stop.is_set():
+                raise DxpulseError("stopped while re-forming a recorded flush")
+            self._watch_health()
+            time.sleep(0.05)
 
     def _consumer_error(self, err: KafkaError) -> None:
         if err.fatal():
             raise DxpulseError(f"fatal Kafka consumer error: {err}")
         log.warning("Kafka consumer error: %s", err)
 
+    # -- flushing -----------------------------------------------------------------------
     def _flush_due(self) -> bool:
-        if self._oldest is None and not self._ready:
+        if self._inflight is not None:
             return False
-        if self._outage_since is not None:
+        if self._failed_flush is not None:
             return time.monotonic() >= self._retry_at
-        if self._ready or self._pending >= self.settings.stream.flush_max_events:
+        if self._oldest is None or not self._open_messages:
+            return False
+        if self._open_messages >= self.settings.stream.flush_max_events:
             return True
-        assert self._oldest is not None
         return time.monotonic() - self._oldest >= self.settings.stream.flush_interval_s
 
-    # -- flushing -----------------------------------------------------------------------
-    def _all_batches(self) -> list[PartitionBatch]:
-        return [*self._ready, *(b for b in self._open.values() if b.messages)]
+    def _seal(self, only: set[TP] | None = None) -> Flush | None:
+        """The open batches (of ``only``, if given) as the next flush, or None if empty."""
+        tps = [tp for tp, b in self._open.items() if b.messages and (only is None or tp in only)]
+        if not tps:
+            return None
+        batches = []
+        for tp in tps:
+            batch = self._open.pop(tp)
+            batch.seal()
+            self._parts[tp].watermark = batch.watermark
+            batches.append(batch)
+            self._open_messages -= batch.messages
+        if not self._open:
+            self._open_messages, self._oldest = 0, None
+        self._flush_number += 1
+        flush = Flush(self._flush_number, batches)
+        # One look at the end offsets: pipeline_flushes and /metrics report the same lag.
+        flush.high_watermarks = {tp: self._high_watermark(tp) for tp in flush.partitions}
+        return flush
 
-    def _try_flush(self, only: set[TP] | None = None) -> bool:
-        """Flush; on failure keep everything, pause consumption and retry with backoff.
+    def _start_flush(self) -> None:
+        """Hand the next flush to the sink thread: the failed one again, else a new one."""
+        assert self._executor is not None
+        flush, self._failed_flush = self._failed_flush, None
+        flush = flush or self._seal()
+        if flush is not None:
+            self._inflight = (flush, self._executor.submit(self.writer.write, flush))
 
-        A partition whose sealed batch is waiting keeps its open batch open, and a replay is
-        only flushed when complete; so a flush holds at most one batch per partition.
-        """
-        waiting = {(b.topic, b.partition) for b in self._ready}
-        for tp in [tp for tp in self._open if only is None or tp in only]:
-            part = self._parts.get(tp)
-            if tp not in waiting and (part is None or part.resume is None):
-                self._close(tp)
-        batches = [b for b in self._ready if only is None or (b.topic, b.partition) in only]
-        if not batches:
-            return True
+    def _collect(self, block: bool = False) -> None:
+        """If the sink thread finished the flush in flight (or, with ``block``, once it
+        has): commit it, or keep it for a retry if writing it failed."""
+        if self._inflight is None:
+            return
+        flush, future = self._inflight
+        if not block and not future.done():
+            return
+        self._inflight = None
         try:
-            self._flush(batches)
+            future.result()
         except Exception as exc:
+            self._failed_flush = flush
+            self._enter_outage(exc)
+            return
+        self._completed(flush)
+
+    def _completed(self, flush: Flush) -> None:
+        """The flush is in ClickHouse: commit its offsets, report it."""
+        self.health.wrote(CLICKHOUSE)
+        self._leave_outage()
+        self._commit(flush.next_offsets())
+        self._fault("after_commit", flush.number)
+        self._report_flush(flush, time.monotonic() - flush.started)
+
+    def _write_now(self, flush: Flush) -> bool:
+        """Write a flush on this thread (final flush, revoke); False if it failed."""
+        try:
+            self.writer.write(flush)
+        except Exception as exc:
+            self._failed_flush = flush
             self._enter_outage(exc)
             return False
-        self.health.wrote(CLICKHOUSE)
-        done = set(map(id, batches))
-        self._ready = [b for b in self._ready if id(b) not in done]
-        flushed = sum(b.messages for b in batches)
-        self._pending = max(0, self._pending - flushed)
-        if not self._open and not self._ready:
-            self._pending, self._oldest = 0, None
-        elif not self._open:
-            self._oldest = None
-        self._leave_outage()
+        self._completed(flush)
         return True
 
     def _flush_everything(self, only: set[TP] | None = None) -> bool:
-        """Flush all that can be (a replay still incomplete cannot); False if ClickHouse
-        fails. Two rounds: a partition's waiting batch, then the open one behind it."""
-        return self._try_flush(only) and self._try_flush(only)
+        """Write all that is held (of ``only``, if given), in order: the flush in flight,
+        a failed one, then the open batches. False if ClickHouse fails."""
+        self._collect(block=True)
+        failed, self._failed_flush = self._failed_flush, None
+        if failed is not None and not self._write_now(failed):
+            return False
+        flush = self._seal(only)
+        return flush is None or self._write_now(flush)
 
-    def _flush(self, batches: list[PartitionBatch]) -> None:
-        started = time.monotonic()
-        self._flush_number += 1
-        self.state.record(self._intent(b) for b in batches)
-        self._fault("after_intent")
-        self._deliver_dead_letters(batches)
-        self._fault("after_dead_letters")
-        visible_ms: list[int] = []
-        for n, batch in enumerate(batches):
-            self.sink.write(batch, self._table_fault if n == 0 else _no_table_fault)
-            visible_ms.append(int(time.time() * 1000))  # the insert returned: queryable now
-            if n == 0:
-                self._fault("after_first_batch")
-        self._fault("before_health")
-        # One look at the end offsets: pipeline_flushes and /metrics report the same lag.
-        highs = {tp: self._high_watermark(tp) for tp in {(b.topic, b.partition) for b in batches}}
-        self._write_health(batches, highs, visible_ms[-1], started)
-        self._fault("before_commit")
-        self._commit(batches)
-        self._fault("after_commit")
-        self._report_flush(batches, highs, visible_ms, time.monotonic() - started)
-
-    def _report_flush(
-        self,
-        batches: list[PartitionBatch],
-        highs: dict[TP, int | None],
-        visible_ms: list[int],
-        seconds: float,
-    ) -> None:
+    def _report_flush(self, flush: Flush, seconds: float) -> None:
         """A completed flush into WorkerStatus: once per flush, whatever its size."""
         committed: dict[str, int] = {}
-        for b in batches:
+        for b in flush.batches:
             committed[b.topic] = committed.get(b.topic, 0) + b.messages
-        lag = {tp: consumer_lag(highs[tp], nxt) for tp, nxt in next_offsets(batches).items()}
+        lag = {
+            tp: consumer_lag(flush.high_watermarks.get(tp), nxt)
+            for tp, (nxt, _) in flush.next_offsets().items()
+        }
         with self.status.lock:
-            for batch, visible in zip(batches, visible_ms, strict=True):
-                self.status.freshness.record(batch.produced_ms, visible)
+            for batch in flush.batches:
+                self.status.freshness.record(batch.produced_ms, flush.visible_ms)
             self.status.committed_to(committed, lag)
             self.status.flushes += 1
             self.status.last_flush_at = time.time()
             self.status.last_flush_seconds = seconds
-            self.status.last_flush_batches = len(batches)
+            self.status.last_flush_batches = len(flush.batches)
             self.status.flush_duration.observe(seconds)
-            self.status.flush_rows.observe(sum(len(b.events) for b in batches))
-
-    def _write_health(
-        self,
-        batches: list[PartitionBatch],
-        highs: dict[TP, int | None],
-        flushed_ms: int,
-        started: float,
-    ) -> None:
-        """Report the flush in ``pipeline_flushes``: one insert, a row per batch.
-
-        The rows are written inside the flush they describe, so ``flush_ms`` is the flush's
-        duration up to here: intents, dead letters and row inserts, not this insert and the
-        offset commit. Like any insert, a failure fails the flush, which is retried; the
-        token is the same for the same batches, so a retry does not report them twice.
-        """
-        flush_ms = (time.monotonic() - started) * 1000
-        rows = health_rows(
-            batches,
-            highs,
-            worker=self._worker_id,
-            group_id=self.settings.kafka.group_id,
-            topic_types=self._topic_type,
-            flush_ms=flush_ms,
-            flushed_ms=flushed_ms,
-        )
-        self.sink.write_health(rows, health_token(batches))
+            self.status.flush_rows.observe(sum(len(b.events) for b in flush.batches))
 
     def _high_watermark(self, tp: TP) -> int | None:
         """The partition's end offset as of the last fetch (no broker round trip), if known."""
@@ -578,27 +586,12 @@ class IngestLoop:
             return None
         return cast(int | None, high)
 
-    def _intent(self, batch: PartitionBatch) -> BatchIntent:
-        return BatchIntent(
-            batch.topic,
-            self._parts[(batch.topic, batch.partition)].topic_id,
-            batch.partition,
-            batch.first_offset,
-            batch.last_offset,
-            batch.watermark_start,
-            batch.watermark,
-            batch.token,
-            batch.dedup_start,
-            batch.dedup_end,
-        )
-
-    def _commit(self, batches: list[PartitionBatch]) -> None:
-        """Commit the batches' offsets, and again those whose commit failed before."""
+    def _commit(self, offsets: dict[TP, tuple[int, int]]) -> None:
+        """Commit these offsets (next offset, messages), and again those that failed before."""
         pending = dict(self._uncommitted)
-        for b in batches:
-            tp = (b.topic, b.partition)
-            nxt, messages = pending.get(tp, (0, 0))
-            pending[tp] = (max(nxt, b.last_offset + 1), messages + b.messages)
+        for tp, (nxt, messages) in offsets.items():
+            have, before = pending.get(tp, (0, 0))
+            pending[tp] = (max(have, nxt), before + messages)
         if not pending:
             return
         assert self._consumer is not None
@@ -608,7 +601,7 @@ class IngestLoop:
                 asynchronous=False,
             )
         except KafkaException as exc:
-            # The rows are written and recorded: a restart replays the recorded range into
+            # The rows are written and recorded: a restart replays the recorded flush into
             # deduplicated inserts, and the next successful commit covers these offsets.
             self._uncommitted = pending
             self.health.error(KAFKA, f"offset commit failed: {exc.args[0].str()}")
@@ -616,36 +609,6 @@ class IngestLoop:
             return
         self._uncommitted = {}
         self.health.wrote(KAFKA)
-
-    def _deliver_dead_letters(self, batches: list[PartitionBatch]) -> None:
-        producer = self._producer
-        assert producer is not None
-        topic = self.settings.kafka.dead_letter_topic
-        letters = [dl for b in batches for dl in b.dead_letters]
-        for dl in letters:
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        key=dl.key,
-                        value=dl.value,
-                        headers=dl.headers(),
-                        on_delivery=self._on_delivery,
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-        wait_s = self._remaining(30)
-        if letters and producer.flush(wait_s) > 0:
-            raise KafkaUnavailable(f"dead letters not delivered within {wait_s:.0f} s")
-        if self._delivery_errors:
-            first = self._delivery_errors[0]
-            self._delivery_errors.clear()
-            raise KafkaUnavailable(f"dead-letter delivery failed: {first}")
-
-    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self._delivery_errors.append(str(err))
 
     # -- outages ------------------------------------------------------------------------
     def _enter_outage(self, exc: Exception) -> None:
@@ -661,7 +624,7 @@ class IngestLoop:
         self.health.failing(self._outage_of, f"{reason}; consumption paused, retrying")
         with self.status.lock:
             self.status.state = "degraded"
-            self.status.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.status.error = reason
             self.status.write_failures += 1
             self.status.outage_since = self._outage_since
 
@@ -725,33 +688,57 @@ class IngestLoop:
         revoked = {(p.topic, p.partition) for p in partitions}
         if not self._failed:
             self._flush_everything(only=revoked)
-        self._drop(revoked)  # what could not be written, or a replay still incomplete
-        self._forget(revoked)
+        self._release(revoked)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may already own them: drop, the new owner replays from the record.
+        # Another member may already own them: nothing more of theirs is written or
+        # committed here; the new owner replays from the record.
         lost = {(p.topic, p.partition) for p in partitions}
-        self._drop(lost)
-        self._forget(lost)
+        if self._inflight is not None:
+            self._collect(block=True)
+        self._release(lost)
 
-    def _drop(self, tps: set[TP]) -> None:
+    def _release(self, tps: set[TP]) -> None:
+        """Let go of partitions: drop what is held of them, forget their state."""
+        self._drop_failed_flush(tps)
         for tp in tps:
             dropped = self._open.pop(tp, None)
             if dropped:
-                self._pending -= dropped.messages
-        kept = [b for b in self._ready if (b.topic, b.partition) not in tps]
-        self._pending -= sum(b.messages for b in self._ready) - sum(b.messages for b in kept)
-        self._ready = kept
-        self._pending = max(0, self._pending)
-
-    def _forget(self, tps: set[TP]) -> None:
-        for tp in tps:
+                self._open_messages -= dropped.messages
             self._parts.pop(tp, None)
             self._uncommitted.pop(tp, None)  # another owner's now: it replays from the record
+        if not self._open:
+            self._open_messages, self._oldest = 0, None
         gone = {f"{t}[{p}]" for t, p in tps}
         with self.status.lock:
             self.status.assigned = [a for a in self.status.assigned if a not in gone]
         self.status.released(tps)
+
+    def _drop_failed_flush(self, tps: set[TP]) -> None:
+        """A failed flush holding any of these partitions can never be written by this
+        worker again: only the owner of every batch in it may write the same blocks, or a
+        new owner, not seeing its record, would count the released batch a second time.
+        Its other partitions start over from their record and their committed offset."""
+        flush = self._failed_flush
+        if flush is None or not flush.partitions & tps:
+            return
+        self._failed_flush = None
+        for batch in flush.batches:
+            tp = (batch.topic, batch.partition)
+            if tp in tps:
+                continue
+            dropped = self._open.pop(tp, None)
+            if dropped:
+                self._open_messages -= dropped.messages
+            self._parts.pop(tp, None)  # seeded again from the record on its next message
+            self._seek(tp, batch.first_offset)
+
+    def _seek(self, tp: TP, offset: int) -> None:
+        assert self._consumer is not None
+        try:
+            self._consumer.seek(TopicPartition(tp[0], tp[1], offset))
+        except KafkaException as exc:  # not assigned after all: its next owner reads it
+            log.warning("could not rewind %s[%d] to %d: %s", *tp, offset, exc)
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         with self.status.lock:

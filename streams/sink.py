@@ -1,10 +1,12 @@
-"""Write partition batches to ClickHouse, each table insert deduplicated by its offset range."""
+"""Write a flush's partition batches to ClickHouse: one insert per table, deduplicated by the
+flush's token."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
@@ -43,47 +45,54 @@ class ClickHouseSink:
         self._types: dict[str, Sequence[ClickHouseType]] = {}
 
     def write(self, batch: PartitionBatch, checkpoint: Checkpoint = _no_checkpoint) -> None:
-        """Insert the batch into every table it touches, in a fixed order.
+        """One batch as a flush of its own, under the batch's token (what a single-batch
+        flush has always used, so a replay of an older worker's record matches it)."""
+        self.write_flush([batch], batch.token, checkpoint)
 
-        Re-sending the same offset range is harmless: ClickHouse drops a block whose
-        insert_deduplication_token it has already seen (non_replicated_deduplication_window).
+    def write_flush(
+        self,
+        batches: Sequence[PartitionBatch],
+        token: str,
+        checkpoint: Checkpoint = _no_checkpoint,
+    ) -> None:
+        """Insert a flush's batches: one insert per table for all of them, in a fixed order.
+
+        A chDB or server insert costs ~15-30 ms whatever its size (planning it and its
+        materialized views), so one insert per table instead of one per batch and table is
+        what lets a flush keep up with its interval. Re-sending the same flush is harmless:
+        ClickHouse drops a block whose insert_deduplication_token (``token:table``) it has
+        already seen (non_replicated_deduplication_window); ``token`` is a function of the
+        batches (streams/flush.py), and a replay re-forms exactly the same batches.
         ``checkpoint`` is called with each table's name before its turn, rows or not (fault
         tests crash there, streams/faults.py).
         """
-        if batch.events:
-            columns = event_columns(
-                batch.events,
-                batch.partition,
-                batch.offsets,
-                batch.ingested_ms,
-                batch.late_rows,
-                batch.topic_id,
-            )
-            self._insert("events", EVENT_COLUMNS, columns, batch.token, column_oriented=True)
+        self._insert_events(batches, token)
         checkpoint("aggregates")
-        aggregates = list(batch.aggregator.rows())
+        aggregates = [row for b in batches for row in b.aggregator.rows()]
         if aggregates:
-            self._insert(AGGREGATE_TABLE, AGGREGATE_COLUMNS, aggregates, batch.token)
+            self._insert(AGGREGATE_TABLE, AGGREGATE_COLUMNS, aggregates, token)
         checkpoint("late_events")
-        late = list(batch.late.rows())
+        late = [row for b in batches for row in b.late.rows()]
         if late:
-            self._insert("late_events", LATE_COLUMNS, late, batch.token)
+            self._insert("late_events", LATE_COLUMNS, late, token)
         checkpoint("dead_letters")
-        if batch.dead_letters:
-            ingested_at = batch.ingested_at or datetime.now(UTC)
-            rows: list[list[object]] = [
-                [
-                    dl.topic,
-                    dl.partition,
-                    dl.offset,
-                    dl.code,
-                    dl.reason,
-                    (dl.value or b"")[:1024].decode("utf-8", "replace"),
-                    ingested_at,
-                ]
-                for dl in batch.dead_letters
-            ]
-            self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows, batch.token)
+        rows = [row for b in batches for row in _dead_letter_rows(b)]
+        if rows:
+            self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows, token)
+
+    def _insert_events(self, batches: Sequence[PartitionBatch], token: str) -> None:
+        """The raw rows of every batch in one column-oriented block."""
+        parts = [
+            event_columns(b.events, b.partition, b.offsets, b.ingested_ms, b.late_rows, b.topic_id)
+            for b in batches
+            if b.events
+        ]
+        if not parts:
+            return
+        columns = parts[0]
+        if len(parts) > 1:
+            columns = [list(chain(*c)) for c in zip(*parts, strict=True)]
+        self._insert("events", EVENT_COLUMNS, columns, token, column_oriented=True)
 
     def write_health(self, rows: Sequence[Sequence[object]], token: str) -> None:
         """One insert of a flush's pipeline-health rows (streams.health), deduplicated by the
@@ -115,3 +124,19 @@ class ClickHouseSink:
                 column_oriented=column_oriented,
                 settings={"insert_deduplication_token": f"{token}:{table}"},
             )
+
+
+def _dead_letter_rows(batch: PartitionBatch) -> list[list[object]]:
+    ingested_at = batch.ingested_at or datetime.now(UTC)
+    return [
+        [
+            dl.topic,
+            dl.partition,
+            dl.offset,
+            dl.code,
+            dl.reason,
+            (dl.value or b"")[:1024].decode("utf-8", "replace"),
+            ingested_at,
+        ]
+        for dl in batch.dead_letters
+    ]

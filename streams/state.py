@@ -17,8 +17,9 @@ the highest first offset, whatever the clocks and whether or not parts have merg
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -41,6 +42,8 @@ INTENT_COLUMNS = (
     "dedup_end_offset",
     "dedup_end_key",
     "token",
+    "flush_token",
+    "flush_batches",
 )
 
 
@@ -58,6 +61,15 @@ class BatchIntent:
     dedup_end: Front
     # False for an intent written before the index was recorded (copied by migration 010).
     dedup_known: bool = True
+    # The flush this batch was written in, and how many batches it held: whoever finds the
+    # flush incomplete re-forms all of them (streams/replay.py). A record from before
+    # migration 011 is a flush of its own batch, under the batch's token.
+    flush_token: str = ""
+    flush_batches: int = 1
+
+    @property
+    def flush(self) -> str:
+        return self.flush_token or self.token
 
 
 class SinkStateStore:
@@ -75,6 +87,7 @@ class SinkStateStore:
                 self.group_id, i.topic, i.topic_id, i.partition, i.first_offset, i.last_offset,
                 i.watermark_start, i.watermark_end, int(i.dedup_known), i.dedup_start.offset,
                 i.dedup_start.key_ms, i.dedup_end.offset, i.dedup_end.key_ms, i.token,
+                i.flush_token, i.flush_batches,
             ]
             for i in intents
         ]  # fmt: skip
@@ -103,20 +116,25 @@ class SinkStateStore:
             ).result_rows
         if not result or not result[0][-1]:
             return None
-        first, last, wm_start, wm_end, known, s_off, s_key, e_off, e_key, token, _ = result[0]
-        return BatchIntent(
-            topic,
-            topic_id,
-            partition,
-            int(first),
-            int(last),
-            int(wm_start),
-            int(wm_end),
-            str(token),
-            Front(int(s_off), int(s_key)),
-            Front(int(e_off), int(e_key)),
-            bool(known),
-        )
+        return _intent(topic, topic_id, partition, result[0][:-1])
+
+    def flush_intents(self, flush: str) -> list[BatchIntent]:
+        """Every batch recorded under one flush token, one per partition, in partition
+        order. Fewer than the flush held when a partition's later record replaced its row
+        (ReplacingMergeTree): that partition moved on, so the flush was complete."""
+        columns = ", ".join(INTENT_COLUMNS[1:])
+        with self.lock:
+            rows = self.client.query(
+                f"""
+                SELECT DISTINCT {columns}
+                FROM {self.database}.{INTENTS}
+                WHERE group_id = {{g:String}}
+                  AND (flush_token = {{f:String}} OR (flush_token = '' AND token = {{f:String}}))
+                ORDER BY topic, partition
+                """,
+                parameters={"g": self.group_id, "f": flush},
+            ).result_rows
+        return [_intent(str(r[0]), str(r[1]), int(r[2]), r[3:]) for r in rows]
 
     def written_rows(
         self, event_type: str, topic_id: str, partition: int, first: int, last: int
@@ -161,3 +179,23 @@ class SinkStateStore:
                 parameters=parameters,
             ).result_rows
         return [(int(offset), int(ms), str(event_id)) for offset, ms, event_id in rows]
+
+
+def _intent(topic: str, topic_id: str, partition: int, row: Sequence[Any]) -> BatchIntent:
+    """A BatchIntent from INTENT_COLUMNS[4:] as read back."""
+    first, last, wm_start, wm_end, known, s_off, s_key, e_off, e_key, token, flush, n = row
+    return BatchIntent(
+        topic,
+        topic_id,
+        partition,
+        int(first),
+        int(last),
+        int(wm_start),
+        int(wm_end),
+        str(token),
+        Front(int(s_off), int(s_key)),
+        Front(int(e_off), int(e_key)),
+        bool(known),
+        str(flush),
+        int(n),
+    )

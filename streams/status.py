@@ -52,7 +52,6 @@ class TopicCounts:
         return copied
 
 
-
 @dataclass
 class WorkerStatus:
     consumed: int = 0

@@ -115,15 +115,16 @@ def _one_partition(
 def test_crash_in_the_first_flush_after_a_replay_loses_nothing(
     settings: Settings, topics: list[str], make_worker: Factory
 ) -> None:
-    """Issue 13, defect 1: the replayed range and the next batch of the same partition
-    in one flush. Their two intents once collapsed into one row, so the next run treated
-    the replayed range as written and never wrote it."""
+    """Issue 13, defect 1: a replayed range and the next batch of its partition were once
+    in one flush, their two intents collapsed into one row, and the next run treated the
+    replayed range as written. Now a replay is a flush of its own: run 2 dies in it (its
+    flush 1), with messages left after the recorded range, and run 3 must write both."""
     producer = TrackingProducer(settings)
     start = datetime.now(UTC) - timedelta(minutes=30)
     _one_partition(settings, producer, [start + timedelta(seconds=i) for i in range(400)])
     worker = make_worker()
     small = {"DXPULSE_STREAM__POLL_BATCH": "100", "DXPULSE_STREAM__FLUSH_MAX_EVENTS": "100"}
-    worker.start(**small, DXPULSE_TEST_CRASH_AT="after_intent:3").wait_crashed()
+    worker.start(**small, DXPULSE_TEST_CRASH_AT="after_intent:2").wait_crashed()
     db = worker.settings.clickhouse.database
     ((last,),) = worker.query(f"SELECT max(last_offset) FROM {db}.sink_intents")[0]
     assert last < 399, "run 1 must leave messages after the recorded range"
