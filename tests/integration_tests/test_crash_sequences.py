@@ -145,7 +145,7 @@ def test_every_ordered_pair_of_crash_points_then_a_clean_run_is_exact(
     rng = random.Random(seed)
     producer = TrackingProducer(settings)
     feed = Feed(settings, producer, seed)
-    feed.produce(3_000)
+    feed.produce(5_000)
     lock = threading.Lock()
     crashed_at: list[str] = []
     sequence_started = time.monotonic()
