@@ -19,6 +19,7 @@ import random
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -28,7 +29,7 @@ from clickhouse_connect.driver.client import Client
 
 from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
-from dxpulse.streams.faults import CRASH_POINTS, SimulatedCrash, raise_at
+from dxpulse.streams.faults import CRASH_POINTS, FaultHook, SimulatedCrash, raise_at
 from dxpulse.streams.ingest import IngestLoop
 from dxpulse.streams.sink import ClickHouseSink
 from dxpulse.streams.status import WorkerStatus
@@ -185,3 +186,81 @@ def test_every_ordered_pair_of_crash_points_then_a_clean_run_is_exact(
         f"{sequence_s / len(crashed_at):.2f} s a crashed worker, "
         f"final drain {time.monotonic() - started:.1f} s"
     )
+
+
+class _Worker:
+    """An in-process worker in a thread; what ended it is kept."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ch: Client,
+        lock: threading.Lock,
+        faults: FaultHook | None = None,
+    ) -> None:
+        self.status = WorkerStatus()
+        sink = ClickHouseSink(ch, settings.clickhouse.database, lock)
+        extra = {"faults": faults} if faults else {}
+        self.loop = IngestLoop(settings, sink, self.status, **extra)
+        self.error: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loop.run()
+        except BaseException as exc:
+            self.error.append(exc)
+
+    def alive(self) -> None:
+        if not self.thread.is_alive():
+            pytest.fail(f"worker stopped: {self.error or self.status.snapshot()['error']}")
+
+    def stop(self) -> None:
+        self.loop.stop()
+        self.thread.join(60)
+        assert not self.thread.is_alive() and not self.error, self.error
+
+
+def _until(condition: Callable[[], object], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_flush_of_every_partition_is_completed_by_owners_of_some(
+    settings: Settings, ch: Client, topics: list[str], point: str
+) -> None:
+    """One worker's first flush holds every partition, and it dies at ``point`` in it. Two
+    workers then start together and split the partitions: each finds the flush incomplete
+    for its own and re-forms all of it, the other's partitions included, at the same time;
+    one of them dies at the same point of that replay (its flush 1), mid-rebalance, and the
+    other takes over its partitions and replays again. Exact at the end."""
+    producer = TrackingProducer(settings)
+    feed = Feed(settings, producer, seed=17)
+    lock = threading.Lock()
+    feed.produce(1_500)
+    # The first flush starts once everything is consumed: it holds every partition.
+    hold = settings.stream.model_copy(
+        update={"flush_interval_s": 300.0, "flush_max_events": feed.sent, "poll_batch": 200}
+    )
+    first = _Worker(settings.model_copy(update={"stream": hold}), ch, lock, raise_at(f"{point}:1"))
+    first.thread.join(120)
+    assert first.error and str(first.error[0]).startswith(f"{point} of flush 1"), first.error
+    ((batches,),) = ch.query(
+        f"SELECT uniqExact(partition, topic) FROM {settings.clickhouse.database}.sink_intents"
+    ).result_rows
+    assert batches == len(topics[:-1]) * settings.kafka.partitions
+    feed.produce(1_000)  # so that after a complete flush (after_commit) there is a next
+    second = _Worker(settings, ch, lock, raise_at(f"{point}:1"))
+    third = _Worker(settings, ch, lock)
+    second.thread.join(120)
+    assert second.error and str(second.error[0]).startswith(point), second.error
+    wait_caught_up(settings, producer, alive=third.alive)
+    third.stop()
+    truth = Truth.of(settings, producer.log)
+    tables = query_tables(lambda sql: ch.query(sql).result_rows, settings.clickhouse.database)
+    assert differences(truth.tables(), tables) == []
+    assert truth.duplicates > 10 and truth.dead_letters and truth.late
