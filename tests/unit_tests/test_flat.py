@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dxpulse.schemas.events import MODELS, values
-from dxpulse.schemas.flat import FLAT_FIELDS, event_ms_of, flatten, precheck, precheck_json
+from dxpulse.schemas.fast import decode_flat, event_ms_of
+from dxpulse.schemas.flat import FLAT_FIELDS, flatten
 from dxpulse.schemas.validation import EventValidator, Rejection
 from tests.unit_tests.conftest import NOW, VALID_SAMPLES
 
@@ -35,7 +36,7 @@ def _assert_agree(payload: bytes, expected: str | None = None) -> None:
         assert fast == slow
     else:
         assert fast == flatten(slow)
-    quick = precheck_json(payload, expected, LIMIT_US)
+    quick = decode_flat(payload, expected, LIMIT_US)
     if quick is not None:  # the pre-check accepted: the models must, with the same values
         assert not isinstance(slow, Rejection), slow
         assert quick == flatten(slow)
@@ -43,7 +44,7 @@ def _assert_agree(payload: bytes, expected: str | None = None) -> None:
 
 def test_generated_events_all_take_the_fast_path(mix_events):
     for event in mix_events[:20_000]:
-        quick = precheck_json(orjson.dumps(event), event["event_type"], LIMIT_US)
+        quick = decode_flat(orjson.dumps(event), event["event_type"], LIMIT_US)
         assert quick is not None, event
         model = VALIDATOR.validate(orjson.dumps(event), None, CTX)
         assert not isinstance(model, Rejection)
@@ -119,8 +120,7 @@ def test_mobile_money_edges_agree(sample, overrides):
 def test_missing_optional_agent_is_accepted_fast(sample):
     event = sample("mobile_money", kind="p2p_transfer", channel="mobile_app")
     del event["agent_id"]
-    obj = orjson.loads(orjson.dumps(event))
-    assert precheck(obj, None, LIMIT_US) is not None
+    assert decode_flat(orjson.dumps(event), None, LIMIT_US) is not None
     _assert_agree(orjson.dumps(event))
 
 
@@ -148,7 +148,7 @@ def test_each_repeated_name_is_rejected_on_both_paths(sample, event_type):
         for again in (value, None):
             event = orjson.dumps(sample(event_type))
             payload = event[:-1] + b"," + orjson.dumps({field: again})[1:]
-            assert precheck_json(payload, None, LIMIT_US) is None, field
+            assert decode_flat(payload, None, LIMIT_US) is None, field
             _assert_agree(payload)
             rejection = VALIDATOR.validate_flat(payload, None, CTX)
             assert isinstance(rejection, Rejection), field
@@ -166,7 +166,7 @@ def test_the_issues_repeated_amount_is_rejected(sample):
 
 def test_a_comma_inside_a_value_goes_to_the_models(sample):
     payload = orjson.dumps(sample(customer_id="a,b,c"))
-    assert precheck_json(payload, None, LIMIT_US) is None
+    assert decode_flat(payload, None, LIMIT_US) is None
     _assert_agree(payload)
 
 
@@ -183,7 +183,7 @@ def test_a_comma_inside_a_value_goes_to_the_models(sample):
 def test_other_spellings_of_a_valid_event_take_the_slow_path(sample, spelling, event_type):
     """The fast path wants the exact canonical text; any other spelling is longer."""
     payload = spelling(sample(event_type))
-    assert precheck_json(payload, None, LIMIT_US) is None
+    assert decode_flat(payload, None, LIMIT_US) is None
     assert not isinstance(VALIDATOR.validate_flat(payload, None, CTX), Rejection)
     _assert_agree(payload)
 
@@ -196,23 +196,21 @@ def test_canonical_mobile_money_takes_the_fast_path_with_or_without_agent(sample
     event = sample("mobile_money", **overrides)
     if "agent_id" not in overrides:
         event.pop("agent_id")
-    assert precheck_json(orjson.dumps(event), None, LIMIT_US) is not None, event
+    assert decode_flat(orjson.dumps(event), None, LIMIT_US) is not None, event
 
 
 def test_future_limit_is_exact_to_the_millisecond(sample):
     strict = EventValidator(max_future_skew=NOW - NOW)  # zero skew
     ctx = strict.context(now=NOW)
     at_now = NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    obj = orjson.loads(orjson.dumps(sample(event_time=at_now)))
-    assert precheck(obj, None, ctx["max_event_us"]) is not None
+    assert decode_flat(orjson.dumps(sample(event_time=at_now)), None, ctx["max_event_us"])
     later = at_now.replace(".000Z", ".001Z")
-    obj = orjson.loads(orjson.dumps(sample(event_time=later)))
-    assert precheck(obj, None, ctx["max_event_us"]) is None
+    assert decode_flat(orjson.dumps(sample(event_time=later)), None, ctx["max_event_us"]) is None
 
 
 def test_not_objects_are_declined():
     for obj in (None, 1, "x", [VALID_SAMPLES["online_payment"]], {"event_type": ["x"]}, {}):
-        assert precheck(obj, None, LIMIT_US) is None
+        assert decode_flat(orjson.dumps(obj), None, LIMIT_US) is None
 
 
 # -- property: over near-valid events, the pre-check never disagrees with the models ---------
@@ -292,5 +290,5 @@ def test_fast_path_agrees_with_the_models_on_repeated_names(case, data):
     value = data.draw(st.one_of(st.just(orjson.loads(payload).get(field)), _json))
     again = payload[:-1] + b"," + orjson.dumps({field: value})[1:]
     if field in orjson.loads(payload):
-        assert precheck_json(again, expected, LIMIT_US) is None
+        assert decode_flat(again, expected, LIMIT_US) is None
     _assert_agree(again, expected)
