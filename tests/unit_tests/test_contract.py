@@ -221,3 +221,19 @@ def test_a_cross_field_rule_the_fast_path_does_not_know_stops_the_import():
     )
     assert done.returncode != 0
     assert "ecommerce_order: add rules {'_cod_is_placed'} to schemas/fast.py" in done.stderr
+
+
+def test_a_pattern_the_two_regex_engines_could_read_differently_stops_the_import():
+    """The fast path runs the models' patterns with Python's re, pydantic with Rust regex:
+    a class like \\d (Unicode digits in both, but not provably the same set) is refused."""
+    done = _child(
+        "from typing import Annotated\n"
+        "from pydantic import Field\n"
+        "from dxpulse.schemas import events\n"
+        "class EcommerceOrder(events.EcommerceOrder):\n"
+        "    shop: Annotated[str, Field(pattern=r'^\\d{4}$')] | None = None\n"
+        "events.MODELS['ecommerce_order'] = EcommerceOrder\n"
+        "import dxpulse.schemas.fast\n"
+    )
+    assert done.returncode != 0
+    assert "Unexpressed: ecommerce_order.shop: the fast path reads patterns" in done.stderr
