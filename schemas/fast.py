@@ -2,18 +2,19 @@
 
 The worker handles ~10^5 events/s, and a pydantic model per event costs more than
 everything else together (docs/benchmarks.md). So each event type gets a msgspec ``Struct``
-*derived from its model* at import (:func:`struct_of`): a ``Literal`` stays a ``Literal``, a
-pattern, bound or length becomes a ``msgspec.Meta`` constraint, the known province
-validator becomes a ``Literal`` of the codes, and a field or rule this module cannot express
-stops the import with a line saying so. A field added to a model needs no edit here
-(docs/architecture.md, "Adding a field").
+*derived from its model* at import (:func:`fields_of`, :func:`struct_of`): a ``Literal``
+stays a ``Literal``, a bound or length becomes a ``msgspec.Meta`` constraint, the province
+validator becomes a ``Literal`` of the codes, the tag is ``event_type`` and unknown fields are
+forbidden; a field or rule this module cannot express stops the import with a line saying
+so. A field added to a model needs no edit here (docs/architecture.md, "Adding a field").
 
 It is a pure *subset* of the models: :func:`decode_flat` returns a flat event only when the
 models accept the message with the same values, and ``None`` for anything else, which then
 goes to the slow path (:mod:`schemas.wire`, the models) for the verdict and the reason.
 Tests prove this (tests/unit_tests/test_flat.py). What msgspec cannot say stays in a few
-Python checks after the decode, each saying why: the event time, the message's length
-(repeated member names) and the models' cross-field rules.
+Python checks after the decode, each saying why: the message's length (repeated member
+names), the patterns (the models' regexes; see :class:`Kind` for why not ``Meta``), the
+event time (:func:`event_ms_of`) and the models' cross-field rules.
 """
 
 from __future__ import annotations
