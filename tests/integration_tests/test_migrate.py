@@ -47,9 +47,11 @@ def test_upgrade_to_rollups_keeps_existing_data_exact(settings: Settings, tmp_pa
     rollups, and their customer states are derived from the raw events, once."""
     from datetime import UTC, datetime, timedelta
 
+    import orjson
+
     from dxpulse.clickhouse import connect
     from dxpulse.producers.generator import EventGenerator
-    from dxpulse.schemas.flat import precheck
+    from dxpulse.schemas.fast import decode_flat
     from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, WindowAggregator
     from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
     from dxpulse.summary import rollup_checks
@@ -60,7 +62,8 @@ def test_upgrade_to_rollups_keeps_existing_data_exact(settings: Settings, tmp_pa
     gen = EventGenerator(seed=5)
     start = datetime.now(UTC) - timedelta(hours=30)
     far = 2**62  # no future limit
-    flat = [precheck(gen.event(start + timedelta(seconds=97 * i)), None, far) for i in range(1_500)]
+    events = [gen.event(start + timedelta(seconds=97 * i)) for i in range(1_500)]
+    flat = [decode_flat(orjson.dumps(event), None, far) for event in events]
     assert all(f is not None for f in flat)
     agg = WindowAggregator(60)
     for event in flat:

@@ -1,7 +1,7 @@
 """The event contract is written once: the list of event types, and each event's fields.
 
 ``schemas/events.py`` defines the event types (``EventType``) and the models; everything else
-(settings, topics, the generator's mix, dashboards, the flat pre-check, the raw table's
+(settings, topics, the generator's mix, dashboards, the msgspec fast path, the raw table's
 columns) derives from it. These tests fail when a second copy appears, when a derived table
 drifts from the models, and when the schemas start importing what sits above them.
 """
@@ -108,7 +108,7 @@ def test_the_schemas_import_only_the_schemas():
 # --- a new field: the contract and nothing else -------------------------------------------
 # A child process adds an optional field to the online_payment model, and its distribution
 # to the generator's calibration, before anything reads them, as an edit of
-# schemas/events.py and producers/calibration.py would. It reports what the flat pre-check,
+# schemas/events.py and producers/calibration.py would. It reports what the fast path,
 # the slow path and the raw table's columns make of events with and without the field, and
 # what both generator paths write.
 WITH_A_NEW_FIELD = """
@@ -129,7 +129,8 @@ calibration.FIELD_WEIGHTS["online_payment"] = {"device": {"ios": 1.0, "android":
 
 from datetime import UTC, datetime
 from dxpulse.producers.generator import EventGenerator
-from dxpulse.schemas.flat import FLAT_FIELDS, flatten, precheck_json
+from dxpulse.schemas.fast import decode_flat
+from dxpulse.schemas.flat import FLAT_FIELDS, flatten
 from dxpulse.schemas.validation import EventValidator
 from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns
 from tests.unit_tests.conftest import NOW, VALID_SAMPLES
@@ -141,7 +142,7 @@ for name, device in [("ios", "ios"), ("null", None), ("absent", ...), ("bad", "n
     if device is not ...:
         event["device"] = device
     payload = orjson.dumps(event)
-    quick = precheck_json(payload, "online_payment", ctx["max_event_us"])
+    quick = decode_flat(payload, "online_payment", ctx["max_event_us"])
     try:
         slow = flatten(OnlinePayment.model_validate_json(payload, context=ctx))
     except ValidationError:
@@ -158,7 +159,7 @@ one_by_one = [orjson.dumps(generator.event(at)) for _ in range(200)]
 batched = [v for chunk in generator.batch(at, 2_000) for v in chunk.values]
 at_device = FLAT_FIELDS.index("device")
 for path, payloads in (("event", one_by_one), ("batch", batched)):
-    quick = [precheck_json(p, "online_payment", ctx["max_event_us"]) for p in payloads]
+    quick = [decode_flat(p, "online_payment", ctx["max_event_us"]) for p in payloads]
     slow = [flatten(OnlinePayment.model_validate_json(p, context=ctx)) for p in payloads]
     devices = sorted({f[at_device] for f in slow})
     out[path] = {"agree": quick == slow, "devices": devices}
@@ -194,20 +195,20 @@ def test_a_new_optional_field_needs_no_edit_beyond_the_model_and_its_distributio
         assert out[path] == {"agree": True, "devices": ["android", "ios"]}, path
 
 
-def test_a_field_the_pre_check_cannot_check_stops_the_import():
-    """A kind of field the pre-check has no check for fails loudly, not silently slow."""
+def test_a_field_the_fast_path_cannot_check_stops_the_import():
+    """A kind of field the fast path has no check for fails loudly, not silently slow."""
     done = _child(
         "from dxpulse.schemas import events\n"
         "class OnlinePayment(events.OnlinePayment):\n"
         "    device_count: int = 0\n"
         "events.MODELS['online_payment'] = OnlinePayment\n"
-        "import dxpulse.schemas.flat\n"
+        "import dxpulse.schemas.fast\n"
     )
     assert done.returncode != 0
-    assert "TypeError: online_payment.device_count: the flat pre-check" in done.stderr
+    assert "Unexpressed: online_payment.device_count: the fast path" in done.stderr
 
 
-def test_a_cross_field_rule_the_pre_check_does_not_know_stops_the_import():
+def test_a_cross_field_rule_the_fast_path_does_not_know_stops_the_import():
     done = _child(
         "from pydantic import model_validator\n"
         "from dxpulse.schemas import events\n"
@@ -216,7 +217,23 @@ def test_a_cross_field_rule_the_pre_check_does_not_know_stops_the_import():
         "    def _cod_is_placed(self):\n"
         "        return self\n"
         "events.MODELS['ecommerce_order'] = EcommerceOrder\n"
-        "import dxpulse.schemas.flat\n"
+        "import dxpulse.schemas.fast\n"
     )
     assert done.returncode != 0
-    assert "ecommerce_order: add rules {'_cod_is_placed'}" in done.stderr
+    assert "ecommerce_order: add rules {'_cod_is_placed'} to schemas/fast.py" in done.stderr
+
+
+def test_a_pattern_the_two_regex_engines_could_read_differently_stops_the_import():
+    """The fast path runs the models' patterns with Python's re, pydantic with Rust regex:
+    a class like \\d (Unicode digits in both, but not provably the same set) is refused."""
+    done = _child(
+        "from typing import Annotated\n"
+        "from pydantic import Field\n"
+        "from dxpulse.schemas import events\n"
+        "class EcommerceOrder(events.EcommerceOrder):\n"
+        "    shop: Annotated[str, Field(pattern=r'^\\d{4}$')] | None = None\n"
+        "events.MODELS['ecommerce_order'] = EcommerceOrder\n"
+        "import dxpulse.schemas.fast\n"
+    )
+    assert done.returncode != 0
+    assert "Unexpressed: ecommerce_order.shop: the fast path reads patterns" in done.stderr
