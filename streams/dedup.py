@@ -17,11 +17,12 @@ Keys never decrease in offset order, so the remembered ids are always a contiguo
 the partition's accepted events, oldest first: the *front* (its first offset and key) plus
 the accepted rows after it describe the whole index.
 
-Memory (issue 16): an id costs its string and a set slot, plus 8 bytes in a deque and 16 in
-two int64 arrays (key, offset). The previous layout, a deque of (key, id, offset) tuples,
-also paid for the tuple and two boxed ints: ~245 bytes per id against ~135 now
-(docs/benchmarks.md, "Memory"). Ids stay strings: converting a UUID's text to its 128-bit
-int would save ~40 bytes more but costs ~2x the whole lookup on the hot path.
+Memory (issue 16): an id costs its string, a dict slot, 8 bytes in a deque and 16 in an
+int64 array (its key and offset): ~160 bytes, against ~330 for the previous layout, a set and
+a deque of (key, id, offset) tuples with two boxed ints each (docs/benchmarks.md, "Memory").
+Ids stay strings: converting a UUID's text to its 128-bit int would save ~25 bytes more but
+cost more than the whole lookup on the hot path. Keys and offsets must fit in 64 bits
+(epoch milliseconds, Kafka offsets).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from collections import deque
 from collections.abc import Iterable
 from typing import NamedTuple
 
-# Dead slots at the arrays' head are reclaimed once there are this many and they are a
-# quarter of the arrays (a third of the live ones): amortized O(1) per id, ~25% slack.
-_COMPACT_AT = 4096
+# New (key, offset) pairs collect in a list (appending a Python int to an array costs ~4x)
+# and move to the int64 array when front() is asked (twice per batch) with this many or
+# more; the array's dead head is reclaimed once it is a quarter of the array.
+_SETTLE_AT = 2 * 1024
 
 
 class Front(NamedTuple):
@@ -47,22 +49,25 @@ EMPTY = Front(-1, 0)
 
 
 class DedupIndex:
-    """The remembered ids, oldest first, as three parallel runs.
+    """The remembered ids, oldest first, as parallel runs.
 
-    ``_ids`` (a deque) and ``_keys``/``_offsets`` (int64 arrays from ``_head`` on) hold the
-    same entries in the same order: what a deque of (key, id, offset) tuples held, without
-    a tuple and two int objects per id. ``_seen`` answers membership.
+    ``_ids`` (a deque) holds the ids; ``_old + _young``, read from ``_head`` on, their
+    (key, offset) pairs flattened, in the same order: what a deque of (key, id, offset)
+    tuples held, without a tuple and two int objects per id. ``_seen`` answers membership
+    (a dict: ~half a set's table for the same ids).
     """
 
-    __slots__ = ("_head", "_ids", "_keys", "_offsets", "_seen", "horizon_ms", "max_ids")
+    __slots__ = (
+        "_head", "_ids", "_old", "_seen", "_young", "horizon_ms", "max_ids",
+    )  # fmt: skip
 
     def __init__(self, horizon_ms: int, max_ids: int = 1 << 62) -> None:
         self.horizon_ms = horizon_ms
         self.max_ids = max_ids
-        self._seen: set[str] = set()
+        self._seen: dict[str, None] = {}
         self._ids: deque[str] = deque()
-        self._keys = array("q")
-        self._offsets = array("q")
+        self._old = array("q")
+        self._young: list[int] = []
         self._head = 0
 
     def __len__(self) -> int:
@@ -72,40 +77,47 @@ class DedupIndex:
         """True if ``event_id`` is a duplicate; otherwise remember it under ``key_ms``.
 
         ``key_ms`` is the watermark once this event is accepted: max(watermark, event time).
-        The hot path (once per event): locals and inline steps, no call but the container's.
+        The hot path (once per event): locals and inline steps, containers' calls only;
+        the pairs move to the array in front(), not here.
         """
         seen = self._seen
         if event_id in seen:
             return True
         if self.max_ids <= 0:
             return False
-        seen.add(event_id)
+        seen[event_id] = None
         ids = self._ids
         ids.append(event_id)
-        self._keys.append(key_ms)
-        self._offsets.append(offset)
+        young = self._young
+        young.append(key_ms)
+        young.append(offset)
         if len(ids) > self.max_ids:
-            seen.discard(ids.popleft())
-            self._head += 1
-            if self._head >= _COMPACT_AT and self._head * 3 >= len(ids):
-                self._compact()
+            seen.pop(ids.popleft(), None)  # restored rows may hold an id twice
+            self._head += 2
         return False
 
     def evict(self, watermark_ms: int) -> None:
         """Forget ids whose key is more than the horizon behind ``watermark_ms``."""
+        head, old = self._head, self._old
+        try:
+            oldest = old[head] if head < len(old) else self._young[head - len(old)]
+        except IndexError:
+            return  # nothing remembered
         cutoff = watermark_ms - self.horizon_ms
-        keys, head = self._keys, self._head
-        if head == len(keys) or keys[head] >= cutoff:
+        if oldest >= cutoff:
             return  # the usual case: nothing to forget
-        end = head + 1
-        while end < len(keys) and keys[end] < cutoff:
-            end += 1
-        self._drop_oldest(end - head)
+        count, at = 0, head
+        while count < len(self._ids) and self._at(at) < cutoff:
+            count += 1
+            at += 2
+        self._drop_oldest(count)
 
     def front(self) -> Front:
+        if len(self._young) >= _SETTLE_AT:
+            self._settle()
         if not self._ids:
             return EMPTY
-        return Front(self._offsets[self._head], self._keys[self._head])
+        return Front(self._at(self._head + 1), self._at(self._head))
 
     def restore(self, front: Front, rows: Iterable[tuple[int, int, str]]) -> None:
         """Rebuild the index from its front and the accepted rows from the front on.
@@ -131,35 +143,40 @@ class DedupIndex:
                 self._append(event_ms, event_id, offset)
         self._trim()
 
+    def _at(self, index: int) -> int:
+        """Item ``index`` of the flattened (key, offset) pairs, old then young."""
+        old = self._old
+        return old[index] if index < len(old) else self._young[index - len(old)]
+
     def _append(self, key_ms: int, event_id: str, offset: int) -> None:
-        self._seen.add(event_id)
+        self._seen[event_id] = None
         self._ids.append(event_id)
-        self._keys.append(key_ms)
-        self._offsets.append(offset)
+        self._young += (key_ms, offset)
+        if len(self._young) >= _SETTLE_AT:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Move the young pairs into the array; reclaim the array's dead head."""
+        old = self._old
+        old.extend(self._young)
+        self._young.clear()
+        if self._head * 4 >= len(old):
+            del old[: self._head]
+            self._head = 0
 
     def _trim(self) -> None:
         """Keep at most ``max_ids`` entries, the newest."""
-        excess = len(self._ids) - max(self.max_ids, 0)
-        if excess > 0:
-            self._drop_oldest(excess)
+        self._drop_oldest(max(len(self._ids) - max(self.max_ids, 0), 0))
 
     def _drop_oldest(self, count: int) -> None:
         ids, seen = self._ids, self._seen
         for _ in range(count):
-            seen.discard(ids.popleft())
-        self._head += count
-        if self._head >= _COMPACT_AT and self._head * 3 >= len(ids):
-            self._compact()
-
-    def _compact(self) -> None:
-        """Reclaim the arrays' dead head (a quarter of them or more)."""
-        del self._keys[: self._head]
-        del self._offsets[: self._head]
-        self._head = 0
+            seen.pop(ids.popleft(), None)
+        self._head += 2 * count
 
     def _clear(self) -> None:
         self._seen.clear()
         self._ids.clear()
-        del self._keys[:]
-        del self._offsets[:]
+        del self._old[:]
+        self._young.clear()
         self._head = 0

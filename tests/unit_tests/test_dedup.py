@@ -202,15 +202,15 @@ _CALLS = st.lists(
     calls=_CALLS,
     horizon=st.integers(0, 30).map(lambda t: t * 100),
     max_ids=st.integers(0, 9),
-    compact_at=st.sampled_from([1, 2, 3, 4096]),
+    settle_at=st.sampled_from([2, 4, 6, 2048]),
 )
 def test_the_compact_index_decides_exactly_as_the_reference_one(
-    calls: list[tuple[Any, ...]], horizon: int, max_ids: int, compact_at: int
+    calls: list[tuple[Any, ...]], horizon: int, max_ids: int, settle_at: int
 ) -> None:
     """Random calls in any order (duplicates, late keys, evictions, restores, seeding), with
-    the arrays' head reclaimed early or never: every answer, length and front agree."""
-    saved = dedup_module._COMPACT_AT
-    dedup_module._COMPACT_AT = compact_at
+    pairs settled into the array early or never: every answer, length and front agree."""
+    saved = dedup_module._SETTLE_AT
+    dedup_module._SETTLE_AT = settle_at
     try:
         compact, reference = DedupIndex(horizon, max_ids), ReferenceIndex(horizon, max_ids)
         for offset, (kind, *args) in enumerate(calls):
@@ -232,4 +232,4 @@ def test_the_compact_index_decides_exactly_as_the_reference_one(
             assert len(compact) == len(reference.seen)
             assert compact.front() == reference.front()
     finally:
-        dedup_module._COMPACT_AT = saved
+        dedup_module._SETTLE_AT = saved
