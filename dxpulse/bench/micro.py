@@ -1,8 +1,13 @@
-"""Micro-benchmarks behind issue 16: the dedup index's bytes per id and ns per call, the
-current code against an earlier revision's, in one run (same machine, same moment).
+"""Micro-benchmarks behind issue 16, each a small report printed in one run (same machine,
+same moment):
 
-``python -m dxpulse.bench.micro dedup --against main`` prints a small report. The earlier
-revision's ``streams/dedup.py`` is read with ``git show`` from the checkout this runs in.
+- ``python -m dxpulse.bench.micro dedup --against main``: the dedup index's bytes per id
+  and ns per call, the current code against an earlier revision's (its
+  ``streams/dedup.py``, read with ``git show`` from the checkout this runs in);
+- ``python -m dxpulse.bench.micro uuid``: clickhouse-connect writing a 10k-row UUID column
+  from the ids' text (as before) and from their ints (streams/rows.py, conversion
+  included), checked to be the same bytes.
+
 Timings are CPU time (not wall time), the best of interleaved rounds: the machine is
 shared, the minimum is the figure least disturbed by others.
 """
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dxpulse.streams.dedup import DedupIndex
+from dxpulse.streams.rows import uuid_ints
 
 _ROOT = Path(__file__).resolve().parents[2]
 _T0 = 1_700_000_000_000
@@ -74,7 +80,7 @@ def bytes_per_id(index: type[_Index], partitions: int, cap: int) -> float:
     return used / (partitions * cap)
 
 
-def _timed(calls: Callable[[], None], count: int) -> float:
+def _timed(calls: Callable[[], object], count: int) -> float:
     start = time.process_time_ns()
     calls()
     return (time.process_time_ns() - start) / count
@@ -132,15 +138,49 @@ def dedup_report(against: str, rounds: int, partitions: int, cap: int) -> str:
     return "\n".join(lines)
 
 
+def uuid_report(rounds: int, rows: int = 10_000) -> str:
+    from clickhouse_connect.datatypes.registry import get_from_name
+    from clickhouse_connect.driver.insert import InsertContext
+
+    uuid_type = get_from_name("UUID")
+    context = InsertContext("events", ["event_id"], [uuid_type])
+    ids = _ids(rows, 2)
+
+    def written(column: list[str] | list[int]) -> bytes:
+        dest = bytearray()
+        uuid_type.write_column(column, dest, context)
+        return bytes(dest)
+
+    if written(ids) != written(uuid_ints(ids)):
+        raise AssertionError("the int column is not written as the text one")
+    contenders: dict[str, Callable[[], object]] = {
+        "text (before)": lambda: written(ids),
+        "ints (after)": lambda: written(uuid_ints(ids)),
+    }
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, write in contenders.items():
+            ns = _timed(write, rows)
+            best[name] = min(best.get(name, ns), ns)
+    before, after = best.values()
+    return (
+        f"UUID column, {rows:,} rows, best of {rounds} (ns per row): text {before:.0f}, "
+        f"ints {after:.0f} (conversion included), ratio {after / before:.2f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dxpulse.bench.micro")
-    parser.add_argument("what", choices=["dedup"])
+    parser.add_argument("what", choices=["dedup", "uuid"])
     parser.add_argument("--against", default="main", help="git revision to compare with")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--partitions", type=int, default=24)
     parser.add_argument("--cap", type=int, default=20_000)
     args = parser.parse_args(argv)
-    print(dedup_report(args.against, args.rounds, args.partitions, args.cap))
+    if args.what == "uuid":
+        print(uuid_report(args.rounds * 2))
+    else:
+        print(dedup_report(args.against, args.rounds, args.partitions, args.cap))
 
 
 if __name__ == "__main__":
