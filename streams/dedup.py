@@ -36,6 +36,8 @@ from typing import NamedTuple
 # and move to the int64 array when front() is asked (twice per batch) with this many or
 # more; the array's dead head is reclaimed once it is a quarter of the array.
 _SETTLE_AT = 2 * 1024
+# Lower than any cutoff: evict() looks at the entries themselves.
+_UNKNOWN = -(2**63)
 
 
 class Front(NamedTuple):
@@ -55,10 +57,18 @@ class DedupIndex:
     (key, offset) pairs flattened, in the same order: what a deque of (key, id, offset)
     tuples held, without a tuple and two int objects per id. ``_seen`` answers membership
     (a dict: ~half a set's table for the same ids).
+
+    evict() runs for most events and usually forgets nothing: it compares with ``_floor``,
+    a key no live entry is below, or _UNKNOWN. While keys arrive in order (always, from
+    seen_before as the batch calls it; not after load_approximate) the oldest key read at
+    the last eviction stays one; ``_unsorted_to`` is where the newest out-of-order key
+    sits in the flattened pairs (-1 if none), and until it is forgotten, _floor is
+    _UNKNOWN.
     """
 
     __slots__ = (
-        "_head", "_ids", "_old", "_seen", "_young", "horizon_ms", "max_ids",
+        "_floor", "_head", "_ids", "_last", "_old", "_seen", "_unsorted_to", "_young",
+        "horizon_ms", "max_ids",
     )  # fmt: skip
 
     def __init__(self, horizon_ms: int, max_ids: int = 1 << 62) -> None:
@@ -69,6 +79,8 @@ class DedupIndex:
         self._old = array("q")
         self._young: list[int] = []
         self._head = 0
+        self._floor = self._last = _UNKNOWN
+        self._unsorted_to = -1
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -91,22 +103,23 @@ class DedupIndex:
         young = self._young
         young.append(key_ms)
         young.append(offset)
+        if key_ms < self._last:
+            self._disorder()
+        self._last = key_ms
         if len(ids) > self.max_ids:
-            seen.pop(ids.popleft(), None)  # restored rows may hold an id twice
+            try:  # noqa: SIM105 - contextlib.suppress costs a context manager per event
+                del seen[ids.popleft()]
+            except KeyError:
+                pass  # restored rows may hold an id twice: gone with its first copy
             self._head += 2
         return False
 
     def evict(self, watermark_ms: int) -> None:
         """Forget ids whose key is more than the horizon behind ``watermark_ms``."""
-        head, old = self._head, self._old
-        try:
-            oldest = old[head] if head < len(old) else self._young[head - len(old)]
-        except IndexError:
-            return  # nothing remembered
         cutoff = watermark_ms - self.horizon_ms
-        if oldest >= cutoff:
+        if self._floor >= cutoff:
             return  # the usual case: nothing to forget
-        count, at = 0, head
+        count, at = 0, self._head
         while count < len(self._ids) and self._at(at) < cutoff:
             count += 1
             at += 2
@@ -152,16 +165,25 @@ class DedupIndex:
         self._seen[event_id] = None
         self._ids.append(event_id)
         self._young += (key_ms, offset)
+        if key_ms < self._last:
+            self._disorder()
+        self._last = key_ms
         if len(self._young) >= _SETTLE_AT:
             self._settle()
+
+    def _disorder(self) -> None:
+        """The pair just appended has a key below the previous one."""
+        self._unsorted_to = len(self._old) + len(self._young) - 2
+        self._floor = _UNKNOWN
 
     def _settle(self) -> None:
         """Move the young pairs into the array; reclaim the array's dead head."""
         old = self._old
-        old.extend(self._young)
+        old.fromlist(self._young)
         self._young.clear()
         if self._head * 4 >= len(old):
             del old[: self._head]
+            self._unsorted_to -= self._head
             self._head = 0
 
     def _trim(self) -> None:
@@ -173,6 +195,8 @@ class DedupIndex:
         for _ in range(count):
             seen.pop(ids.popleft(), None)
         self._head += 2 * count
+        in_order = ids and self._head > self._unsorted_to
+        self._floor = self._at(self._head) if in_order else _UNKNOWN
 
     def _clear(self) -> None:
         self._seen.clear()
@@ -180,3 +204,5 @@ class DedupIndex:
         del self._old[:]
         self._young.clear()
         self._head = 0
+        self._floor = self._last = _UNKNOWN
+        self._unsorted_to = -1

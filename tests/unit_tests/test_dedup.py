@@ -233,3 +233,16 @@ def test_the_compact_index_decides_exactly_as_the_reference_one(
             assert compact.front() == reference.front()
     finally:
         dedup_module._SETTLE_AT = saved
+
+
+def test_an_out_of_order_key_behind_the_oldest_is_forgotten_once_it_is_the_oldest() -> None:
+    """Seeded keys follow event time, not order: evict() must not trust the oldest key
+    it read while a smaller one waits behind it (issue 16's shortcut past evict)."""
+    compact, reference = DedupIndex(0, 2), ReferenceIndex(0, 2)
+    for index in (compact, reference):
+        index.load_approximate([(0, 300, "a"), (1, 100, "b")])
+        index.evict(200)  # "a" (300) is the oldest: nothing goes
+        assert index.seen_before("c", 400, 2) is False  # the cap forgets "a"
+        index.evict(200)  # now "b" (100) is the oldest: it goes
+    assert compact.front() == reference.front() == Front(2, 400)
+    assert len(compact) == len(reference.seen) == 1
