@@ -53,7 +53,7 @@ EMPTY = Front(-1, 0)
 class DedupIndex:
     """The remembered ids, oldest first, as parallel runs.
 
-    ``_ids`` (a deque) holds the ids; ``_old + _young``, read from ``_head`` on, their
+    ``_ids`` (a deque) holds the ids; ``_old + _young``, read from ``_head()`` on, their
     (key, offset) pairs flattened, in the same order: what a deque of (key, id, offset)
     tuples held, without a tuple and two int objects per id. ``_seen`` answers membership
     (a dict: ~half a set's table for the same ids).
@@ -67,7 +67,7 @@ class DedupIndex:
     """
 
     __slots__ = (
-        "_floor", "_head", "_ids", "_last", "_old", "_seen", "_unsorted_to", "_young",
+        "_floor", "_ids", "_last", "_old", "_seen", "_unsorted_to", "_young",
         "horizon_ms", "max_ids",
     )  # fmt: skip
 
@@ -78,7 +78,6 @@ class DedupIndex:
         self._ids: deque[str] = deque()
         self._old = array("q")
         self._young: list[int] = []
-        self._head = 0
         self._floor = self._last = _UNKNOWN
         self._unsorted_to = -1
 
@@ -111,7 +110,6 @@ class DedupIndex:
                 del seen[ids.popleft()]
             except KeyError:
                 pass  # restored rows may hold an id twice: gone with its first copy
-            self._head += 2
         return False
 
     def evict(self, watermark_ms: int) -> None:
@@ -119,7 +117,7 @@ class DedupIndex:
         cutoff = watermark_ms - self.horizon_ms
         if self._floor >= cutoff:
             return  # the usual case: nothing to forget
-        count, at = 0, self._head
+        count, at = 0, self._head()
         while count < len(self._ids) and self._at(at) < cutoff:
             count += 1
             at += 2
@@ -130,7 +128,8 @@ class DedupIndex:
             self._settle()
         if not self._ids:
             return EMPTY
-        return Front(self._at(self._head + 1), self._at(self._head))
+        head = self._head()
+        return Front(self._at(head + 1), self._at(head))
 
     def restore(self, front: Front, rows: Iterable[tuple[int, int, str]]) -> None:
         """Rebuild the index from its front and the accepted rows from the front on.
@@ -155,6 +154,11 @@ class DedupIndex:
             if event_id not in self._seen:
                 self._append(event_ms, event_id, offset)
         self._trim()
+
+    def _head(self) -> int:
+        """Where the oldest live pair starts: the pairs held, less two items per live id
+        (kept implicit, so forgetting by the cap on the hot path moves no counter)."""
+        return len(self._old) + len(self._young) - 2 * len(self._ids)
 
     def _at(self, index: int) -> int:
         """Item ``index`` of the flattened (key, offset) pairs, old then young."""
@@ -181,10 +185,10 @@ class DedupIndex:
         old = self._old
         old.fromlist(self._young)
         self._young.clear()
-        if self._head * 4 >= len(old):
-            del old[: self._head]
-            self._unsorted_to -= self._head
-            self._head = 0
+        head = self._head()
+        if head * 4 >= len(old):
+            del old[:head]
+            self._unsorted_to -= head
 
     def _trim(self) -> None:
         """Keep at most ``max_ids`` entries, the newest."""
@@ -194,15 +198,13 @@ class DedupIndex:
         ids, seen = self._ids, self._seen
         for _ in range(count):
             seen.pop(ids.popleft(), None)
-        self._head += 2 * count
-        in_order = ids and self._head > self._unsorted_to
-        self._floor = self._at(self._head) if in_order else _UNKNOWN
+        head = self._head()
+        self._floor = self._at(head) if ids and head > self._unsorted_to else _UNKNOWN
 
     def _clear(self) -> None:
         self._seen.clear()
         self._ids.clear()
         del self._old[:]
         self._young.clear()
-        self._head = 0
         self._floor = self._last = _UNKNOWN
         self._unsorted_to = -1
