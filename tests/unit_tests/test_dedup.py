@@ -189,7 +189,13 @@ _ROWS = st.lists(st.tuples(st.integers(0, 10**6), _TIMES, _IDS), max_size=12)
 _CALLS = st.lists(
     st.one_of(
         st.tuples(st.just("seen"), _IDS, _TIMES),
-        st.tuples(st.just("evict"), st.integers(-10, 60).map(lambda t: t * 100)),
+        # One off the grid too: a cutoff just above or below a key.
+        st.tuples(
+            st.just("evict"),
+            st.tuples(st.integers(-10, 60), st.sampled_from([-1, 0, 1])).map(
+                lambda t: t[0] * 100 + t[1]
+            ),
+        ),
         st.tuples(st.just("restore"), _TIMES, _ROWS),
         st.tuples(st.just("load"), _ROWS),
     ),
@@ -246,3 +252,13 @@ def test_an_out_of_order_key_behind_the_oldest_is_forgotten_once_it_is_the_oldes
         index.evict(200)  # now "b" (100) is the oldest: it goes
     assert compact.front() == reference.front() == Front(2, 400)
     assert len(compact) == len(reference.seen) == 1
+
+
+def test_an_id_one_millisecond_past_the_horizon_is_forgotten() -> None:
+    index = DedupIndex(horizon_ms=100)
+    index.seen_before("a", 1_000, 0)
+    index.evict(1_100)  # cutoff 1000: "a" (1000) stays
+    assert len(index) == 1
+    index.evict(1_101)  # cutoff 1001: it goes
+    assert len(index) == 0
+    assert index.seen_before("a", 1_101, 1) is False
