@@ -3,7 +3,7 @@
 Column-oriented because the insert is, and integer times go to ClickHouse's DateTime64
 as they are, with no per-value conversion. Event ids go as 128-bit ints, converted for the
 whole column at once: clickhouse-connect's UUID writer parses text one id at a time, and
-its int path skips that (issue 16: ~0.9 of the insert's client time, same rows).
+its int path skips that (issue 16: 0.76–0.90 of the UUID column's time, the same bytes).
 """
 
 from __future__ import annotations
