@@ -1,15 +1,27 @@
 """Columns of the raw ``events`` table, built from a batch's flat events in one pass.
 
 Column-oriented because the insert is, and integer times go to ClickHouse's DateTime64
-as they are, with no per-value conversion.
+as they are, with no per-value conversion. Event ids go as 128-bit ints, converted for the
+whole column at once: clickhouse-connect's UUID writer parses text one id at a time, and
+its int path skips that (issue 16: 0.76–0.90 of the UUID column's time, the same bytes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import itemgetter
+from uuid import UUID
 
-from dxpulse.schemas.flat import ENVELOPE_FIELDS, FLAT_FIELDS, PROVINCE, TYPE_FIELDS, FlatEvent
+import numpy as np
+
+from dxpulse.schemas.flat import (
+    ENVELOPE_FIELDS,
+    EVENT_ID,
+    FLAT_FIELDS,
+    PROVINCE,
+    TYPE_FIELDS,
+    FlatEvent,
+)
 from dxpulse.schemas.provinces import provinces
 
 # The models' fields, with the province's region beside its code; derived from the contract
@@ -32,6 +44,24 @@ _REGIONS = {code: p.region for code, p in provinces().items()}
 assert FLAT_FIELDS[PROVINCE] == "province_code" and len(FLAT_FIELDS) == len(EVENT_COLUMNS) - 6
 
 
+def uuid_ints(ids: Sequence[str]) -> list[int]:
+    """The 128-bit ints of UUID texts (flat events hold canonical ones); 0 for an empty id,
+    which clickhouse-connect writes as the nil UUID either way.
+
+    All hex digits are decoded in one C call; ids that do not add up to 32 digits each
+    (an empty or malformed one) make the whole column go one id at a time instead, so no
+    id is ever read across its neighbour's digits.
+    """
+    digits = "".join(ids).replace("-", "")
+    if len(digits) != 32 * len(ids):
+        return [UUID(text).int if text else 0 for text in ids]
+    words = np.frombuffer(bytes.fromhex(digits), dtype=">u8")
+    return [
+        (high << 64) | low
+        for high, low in zip(words[0::2].tolist(), words[1::2].tolist(), strict=True)
+    ]
+
+
 def event_columns(
     events: Sequence[FlatEvent],
     partition: int,
@@ -40,7 +70,8 @@ def event_columns(
     late_rows: Sequence[int] = (),
     topic_id: str = "",
 ) -> list[Sequence[object]]:
-    """Columns in EVENT_COLUMNS order; times as epoch milliseconds (UTC).
+    """Columns in EVENT_COLUMNS order; times as epoch milliseconds (UTC), event ids as
+    128-bit ints (uuid_ints).
 
     ``topic_id`` tells this topic's rows from those of an earlier topic of the same name
     (a recreated topic, a fresh broker) whose offsets started again at 0: a restarted
@@ -52,6 +83,7 @@ def event_columns(
     is_late = [0] * len(events)
     for row in late_rows:
         is_late[row] = 1
+    flat[EVENT_ID] = uuid_ints(flat[EVENT_ID])
     return [
         *flat[:_REGION_AT],
         regions,

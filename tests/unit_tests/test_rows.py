@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
+from clickhouse_connect.datatypes.registry import get_from_name
+from clickhouse_connect.driver.insert import InsertContext
+from hypothesis import given
+from hypothesis import strategies as st
 
-from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns
+from dxpulse.schemas.flat import FlatEvent
+from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns, uuid_ints
 from dxpulse.streams.windows import epoch_ms
 
 INGESTED_MS = epoch_ms(datetime(2024, 3, 4, 10, 5, tzinfo=UTC))
 
 
-def _row(event) -> dict[str, object]:
+def _row(event: FlatEvent) -> dict[str, object]:
     columns = event_columns([event], partition=4, offsets=[99], ingested_ms=[INGESTED_MS])
     assert len(columns) == len(EVENT_COLUMNS)
     assert all(len(column) == 1 for column in columns)
     return {name: column[0] for name, column in zip(EVENT_COLUMNS, columns, strict=True)}
 
 
-def test_envelope_columns(flat):
+def test_envelope_columns(flat: Callable[..., FlatEvent]) -> None:
     row = _row(flat("online_payment"))
-    assert row["event_id"] == "0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11"
+    assert row["event_id"] == UUID("0b7e7d8e-3c1f-4b7a-9a52-2f1d6c0e4a11").int
     assert row["event_time"] == epoch_ms(datetime(2024, 3, 4, 10, 0, tzinfo=UTC))
     assert (row["province_code"], row["region"]) == ("79", "south_east")
     assert row["schema_version"] == 1
@@ -29,7 +36,7 @@ def test_envelope_columns(flat):
     assert (row["ingested_at"], row["is_late"]) == (INGESTED_MS, 0)
 
 
-def test_columns_of_many_events_keep_their_order(flat):
+def test_columns_of_many_events_keep_their_order(flat: Callable[..., FlatEvent]) -> None:
     events = [
         flat(amount_vnd=1_000 * i, province_code=code) for i, code in enumerate(["01", "79", "48"])
     ]
@@ -72,15 +79,51 @@ def test_columns_of_many_events_keep_their_order(flat):
         ),
     ],
 )
-def test_type_specific_columns_and_empty_strings_elsewhere(flat, event_type, filled):
+def test_type_specific_columns_and_empty_strings_elsewhere(
+    flat: Callable[..., FlatEvent], event_type: str, filled: dict[str, str]
+) -> None:
     row = _row(flat(event_type))
     assert row["event_type"] == event_type
     for column in TYPE_COLUMNS:
         assert row[column] == filled.get(column, ""), column
 
 
-def test_missing_agent_is_an_empty_string(flat):
+def test_missing_agent_is_an_empty_string(flat: Callable[..., FlatEvent]) -> None:
     row = _row(flat("mobile_money", kind="airtime", agent_id=None, channel="ussd"))
     assert row["agent_id"] == ""
     assert row["kind"] == "airtime"
     assert row["channel"] == "ussd"
+
+
+_UUID_TEXTS = st.lists(st.uuids().map(str), max_size=40)
+
+
+@given(ids=_UUID_TEXTS)
+def test_event_ids_go_as_the_ints_of_their_uuids(ids: list[str]) -> None:
+    assert uuid_ints(ids) == [UUID(text).int for text in ids]
+
+
+@given(ids=_UUID_TEXTS, position=st.integers(0, 40), odd=st.sampled_from(["", "0b7e7d8e"]))
+def test_a_column_with_an_empty_or_short_id_is_not_read_across_ids(
+    ids: list[str], position: int, odd: str
+) -> None:
+    """One C pass over all digits would shift every later id: such a column goes one id at
+    a time (an empty id is the nil UUID, a short one fails as the driver's parse would)."""
+    ids.insert(min(position, len(ids)), odd)
+    if odd:
+        with pytest.raises(ValueError):
+            uuid_ints(ids)
+    else:
+        assert uuid_ints(ids) == [UUID(text).int if text else 0 for text in ids]
+
+
+@given(ids=_UUID_TEXTS.filter(bool))
+def test_the_driver_writes_the_same_bytes_for_the_ints_as_for_the_texts(ids: list[str]) -> None:
+    """The rows stay identical: clickhouse-connect's UUID column from ints is byte for byte
+    the one it writes from the texts."""
+    uuid_type = get_from_name("UUID")
+    context = InsertContext("events", ["event_id"], [uuid_type])
+    from_text, from_ints = bytearray(), bytearray()
+    uuid_type.write_column(ids, from_text, context)
+    uuid_type.write_column(uuid_ints(ids), from_ints, context)
+    assert from_ints == from_text
