@@ -113,11 +113,12 @@ class SharedProducer:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self._report = ProduceReport()
+        self._report: ProduceReport | None = None  # none yet: nothing is sent before attach
         self.client = Producer({**producer_config(settings), "on_delivery": self._on_delivery})
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
-        _count_failure(self._report, err)
+        if self._report is not None:
+            _count_failure(self._report, err)
 
     def attach(self, report: ProduceReport) -> Producer:
         """The client, its failed deliveries counted into ``report`` from now on (a run's
