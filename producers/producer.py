@@ -104,6 +104,29 @@ class RatePacer:
         return max(0, int(self._credit) - sent)
 
 
+class SharedProducer:
+    """One connected producer for several :func:`produce` runs, each counting its own report.
+
+    A fresh producer spends its first second connecting and getting its idempotent producer
+    id, so the first messages of a run it starts wait that long: the bench's freshness phase
+    warms one up on other topics, then measures with it connected.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._report: ProduceReport | None = None  # none yet: nothing is sent before attach
+        self.client = Producer({**producer_config(settings), "on_delivery": self._on_delivery})
+
+    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        if self._report is not None:
+            _count_failure(self._report, err)
+
+    def attach(self, report: ProduceReport) -> Producer:
+        """The client, its failed deliveries counted into ``report`` from now on (a run's
+        final flush leaves none of the previous run's pending)."""
+        self._report = report
+        return self.client
+
+
 def produce(
     settings: Settings,
     generator: EventGenerator,
@@ -113,10 +136,12 @@ def produce(
     diurnal: bool = False,
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    shared: SharedProducer | None = None,
 ) -> ProduceReport:
-    """Produce until ``count`` events, ``duration_s`` seconds, or ``should_stop()``."""
+    """Produce until ``count`` events, ``duration_s`` seconds, or ``should_stop()``; with a
+    ``shared`` producer already connected, else a new one."""
     report = ProduceReport()
-    producer = Producer({**producer_config(settings), "on_delivery": _failure_counter(report)})
+    producer = (shared or SharedProducer(settings)).attach(report)
     topics = {t: settings.kafka.topic(t) for t in generator.event_types}
     pacer = RatePacer(rate, diurnal)
     started = time.monotonic()
@@ -210,13 +235,17 @@ def _step(budget: int, left: int | None, min_step: int) -> int:
 
 def _failure_counter(report: ProduceReport) -> Callable[[KafkaError | None, Message], None]:
     def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-        if err is None:  # not called for successes (delivery.report.only.error)
-            return
-        report.failed += 1
-        if len(report.errors) < _MAX_ERRORS_KEPT:
-            report.errors.append(str(err))
+        _count_failure(report, err)
 
     return on_delivery
+
+
+def _count_failure(report: ProduceReport, err: KafkaError | None) -> None:
+    if err is None:  # not called for successes (delivery.report.only.error)
+        return
+    report.failed += 1
+    if len(report.errors) < _MAX_ERRORS_KEPT:
+        report.errors.append(str(err))
 
 
 def _send(producer: Producer, topic: str, events: EncodedEvents) -> None:

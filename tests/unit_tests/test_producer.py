@@ -19,6 +19,7 @@ from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import (
     ProduceReport,
     RatePacer,
+    SharedProducer,
     produce,
     produce_backfill,
     producer_config,
@@ -111,6 +112,28 @@ def test_librdkafka_reports_failures_to_the_callback(clean_env, reports):
         produce(settings, EventGenerator(seed=1), count=50)
     (report,) = reports
     assert (report.sent, report.failed, report.delivered) == (50, 50, 0)
+
+
+def test_a_shared_producer_counts_each_runs_failures_into_that_runs_report(clean_env, reports):
+    """The bench's warm-up and measured run share one client: neither run's failures may
+    land in the other's report (the first run's final flush waits its failures out)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(kafka={"bootstrap_servers": f"127.0.0.1:{port}"})
+    real_config = producer_module.producer_config
+
+    def quick_timeout(s: Settings) -> dict[str, Any]:
+        return {**real_config(s), "message.timeout.ms": 300, "log_level": 0}
+
+    clean_env.setattr(producer_module, "producer_config", quick_timeout)
+    shared = SharedProducer(settings)
+    for count in (30, 20):
+        with pytest.raises(DxpulseError, match=rf"^{count} of {count} events not delivered"):
+            produce(settings, EventGenerator(seed=1), count=count, shared=shared)
+    first, second = reports
+    assert (first.sent, first.failed) == (30, 30)
+    assert (second.sent, second.failed) == (20, 20)
 
 
 def test_undelivered_backfill_events_are_counted_too(clean_env, reports):
