@@ -22,13 +22,12 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
+from dxpulse.core.source_tree import checkout_root
 from dxpulse.streams.dedup import DedupIndex
 from dxpulse.streams.rows import uuid_ints
 
-_ROOT = Path(__file__).resolve().parents[2]
 _T0 = 1_700_000_000_000
 
 
@@ -44,8 +43,9 @@ class _Index(Protocol):
 
 def _revision_index(revision: str) -> type[_Index]:
     """DedupIndex as ``revision`` wrote it (its module run on its own)."""
+    root = checkout_root("bench micro")
     source = subprocess.run(
-        ["git", "-C", str(_ROOT), "show", f"{revision}:streams/dedup.py"],
+        ["git", "-C", str(root), "show", f"{revision}:streams/dedup.py"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     namespace: dict[str, Any] = {"__name__": f"dedup_at_{revision}"}

@@ -65,7 +65,7 @@ def test_the_wheel_holds_every_file_the_product_reads(wheel: zipfile.ZipFile) ->
     assert different == []
     # The migrations and access SQL are the bulk of what a deployment needs: count them.
     migrations = [n for n in names if re.fullmatch(r"dxpulse/deploy/clickhouse/\d{3}_\w+\.sql", n)]
-    assert len(migrations) == len(load_migrations()) == 10
+    assert len(migrations) == len(load_migrations()) == 11
     assert "dxpulse/deploy/__init__.py" in names
 
 
