@@ -69,9 +69,11 @@ def event_columns(
     ingested_ms: Sequence[int],
     late_rows: Sequence[int] = (),
     topic_id: str = "",
+    text_ids: bool = False,
 ) -> list[Sequence[object]]:
     """Columns in EVENT_COLUMNS order; times as epoch milliseconds (UTC), event ids as
-    128-bit ints (uuid_ints).
+    128-bit ints (uuid_ints) for clickhouse-connect's codec, or as their text with
+    ``text_ids`` for streams/native.py, which decodes a whole column at once.
 
     ``topic_id`` tells this topic's rows from those of an earlier topic of the same name
     (a recreated topic, a fresh broker) whose offsets started again at 0: a restarted
@@ -83,7 +85,8 @@ def event_columns(
     is_late = [0] * len(events)
     for row in late_rows:
         is_late[row] = 1
-    flat[EVENT_ID] = uuid_ints(flat[EVENT_ID])
+    if not text_ids:
+        flat[EVENT_ID] = uuid_ints(flat[EVENT_ID])
     return [
         *flat[:_REGION_AT],
         regions,

@@ -15,6 +15,7 @@ from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE, LATE_C
 from dxpulse.streams.batch import PartitionBatch
 from dxpulse.streams.faults import InsertFault
 from dxpulse.streams.health import HEALTH_COLUMNS
+from dxpulse.streams.native import NativeBlock
 from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
 
 DEAD_LETTER_COLUMNS = (
@@ -43,6 +44,7 @@ class ClickHouseSink:
         self.fault: InsertFault | None = None
         # Column types per table, read once: otherwise every insert costs a DESCRIBE query.
         self._types: dict[str, Sequence[ClickHouseType]] = {}
+        self._events_block: NativeBlock | None = None  # the events table's encoder
 
     def write(self, batch: PartitionBatch, checkpoint: Checkpoint = _no_checkpoint) -> None:
         """One batch as a flush of its own, under the batch's token (what a single-batch
@@ -83,7 +85,9 @@ class ClickHouseSink:
     def _insert_events(self, batches: Sequence[PartitionBatch], token: str) -> None:
         """The raw rows of every batch in one column-oriented block."""
         parts = [
-            event_columns(b.events, b.partition, b.offsets, b.ingested_ms, b.late_rows, b.topic_id)
+            event_columns(
+                b.events, b.partition, b.offsets, b.ingested_ms, b.late_rows, b.topic_id, True
+            )
             for b in batches
             if b.events
         ]
@@ -92,7 +96,23 @@ class ClickHouseSink:
         columns = parts[0]
         if len(parts) > 1:
             columns = [list(chain(*c)) for c in zip(*parts, strict=True)]
-        self._insert("events", EVENT_COLUMNS, columns, token, column_oriented=True)
+        name = f"{self.database}.events"
+        with self.lock:
+            if self.fault is not None:
+                self.fault("events")
+            if self._events_block is None:
+                context = self.client.create_insert_context(name, list(EVENT_COLUMNS))
+                self._events_block = NativeBlock(
+                    EVENT_COLUMNS, [t.name for t in context.column_types]
+                )
+            block = self._events_block.encode(columns, len(columns[0]))
+            self.client.raw_insert(
+                name,
+                list(EVENT_COLUMNS),
+                block,
+                settings={"insert_deduplication_token": f"{token}:events"},
+                fmt="Native",
+            )
 
     def write_health(self, rows: Sequence[Sequence[object]], token: str) -> None:
         """One insert of a flush's pipeline-health rows (streams.health), deduplicated by the
