@@ -281,7 +281,16 @@ class StreamSettings(BaseModel):
         le=3_600,
         description="Tumbling window size; divides an hour, so each window lies in one hour.",
     )
-    flush_interval_s: float = Field(default=1.0, gt=0, le=300)
+    flush_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=300,
+        description=(
+            "The longest an event waits in its batch before the flush that writes it starts "
+            "(the sink thread writes one flush at a time, so at a high rate flushes are larger "
+            "and further apart)."
+        ),
+    )
     flush_max_events: int = Field(default=50_000, ge=1)
     poll_batch: int = Field(default=10_000, ge=1, le=1_000_000)
     max_event_bytes: int = Field(default=64 * 1024, ge=256)
