@@ -291,7 +291,14 @@ class StreamSettings(BaseModel):
             "and further apart)."
         ),
     )
-    flush_max_events: int = Field(default=50_000, ge=1)
+    flush_max_events: int = Field(
+        default=20_000,
+        ge=1,
+        description=(
+            "A flush starts once this many messages wait; consumption waits for the sink while "
+            "twice as many do. Held events cost ~1 KB each: this bounds the worker's memory."
+        ),
+    )
     poll_batch: int = Field(default=10_000, ge=1, le=1_000_000)
     max_event_bytes: int = Field(default=64 * 1024, ge=256)
     max_future_skew_s: int = Field(
