@@ -253,7 +253,10 @@ class IngestLoop:
 
     def _consume_until_stopped(self, consumer: Consumer) -> None:
         while not self._stop.is_set():
-            messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.1)
+            # While the sink thread writes, look back often: its flush is committed, and the
+            # next one handed over, at the first turn of the loop after it is done.
+            timeout = 0.1 if self._inflight is None else 0.01
+            messages = consumer.consume(self.settings.stream.poll_batch, timeout=timeout)
             if self._fatal is not None:
                 raise DxpulseError(f"fatal Kafka error: {self._fatal.str()}")
             if messages:
