@@ -253,10 +253,7 @@ class IngestLoop:
 
     def _consume_until_stopped(self, consumer: Consumer) -> None:
         while not self._stop.is_set():
-            # While the sink thread writes, look back often: its flush is committed, and the
-            # next one handed over, at the first turn of the loop after it is done.
-            timeout = 0.1 if self._inflight is None else 0.01
-            messages = consumer.consume(self.settings.stream.poll_batch, timeout=timeout)
+            messages = consumer.consume(self.settings.stream.poll_batch, timeout=0.1)
             if self._fatal is not None:
                 raise DxpulseError(f"fatal Kafka error: {self._fatal.str()}")
             if messages:
