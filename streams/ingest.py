@@ -420,27 +420,32 @@ class IngestLoop:
         if intent is None:
             return
         if first_offset <= intent.last_offset:
-            if intent.flush not in self._replayed:
-                self._replay(intent)
+            replayed = None if intent.flush in self._replayed else self._replay(intent)
             part.skip_to = intent.last_offset
-            nxt, messages = self._uncommitted.get(tp, (0, 0))
-            self._uncommitted[tp] = (max(nxt, intent.last_offset + 1), messages)
+            # Committed now, not with a later flush: the partition may get no more messages.
+            self._commit({tp: (intent.last_offset + 1, 0)})
+            if replayed is not None:
+                self._fault("after_commit", replayed)
         part.watermark = intent.watermark_end
         self._restorer.restore(part.dedup, intent, after=True)
 
-    def _replay(self, intent: BatchIntent) -> None:
-        """Write ``intent``'s whole recorded flush again, retrying through an outage."""
+    def _replay(self, intent: BatchIntent) -> int | None:
+        """Write ``intent``'s whole recorded flush again, retrying through an outage; the
+        replay's flush number, or None when the flush was known complete."""
         members = self._replayer.members(intent)
+        number = None
         if members is not None:
             self._flush_number += 1
             flush = self._replayer.rebuild(self._flush_number, members, self._topic_type)
             self._write_replay(flush)
+            number = flush.number
             log.info(
                 "re-formed a recorded flush of %d batches (%d messages)",
                 len(flush.batches),
                 flush.messages,
             )
         self._replayed.add(intent.flush)
+        return number
 
     def _write_replay(self, flush: Flush) -> None:
         while True:
@@ -452,8 +457,6 @@ class IngestLoop:
                 continue
             self.health.wrote(CLICKHOUSE)
             self._leave_outage()
-            self._commit({})  # the partition being seeded, recorded in _uncommitted
-            self._fault("after_commit", flush.number)
             return
 
     def _wait_for_retry(self) -> None:

@@ -267,3 +267,30 @@ def test_a_flush_of_every_partition_is_completed_by_owners_of_some(
     tables = query_tables(lambda sql: ch.query(sql).result_rows, settings.clickhouse.database)
     assert differences(truth.tables(), tables) == []
     assert truth.duplicates > 10 and truth.dead_letters and truth.late
+
+
+def test_a_replayed_flush_is_committed_even_with_no_message_after_it(
+    settings: Settings, ch: Client, topics: list[str]
+) -> None:
+    """CI once found a partition never committed: its last messages were all in the crashed
+    flush, so its new owner skipped them and waited for a later flush to commit the offset.
+    One flush holds every partition and dies before its commit; nothing is produced after:
+    the next worker must commit every partition by itself."""
+    producer = TrackingProducer(settings)
+    feed = Feed(settings, producer, seed=19)
+    lock = threading.Lock()
+    feed.produce(1_500)
+    hold = settings.stream.model_copy(
+        update={"flush_interval_s": 300.0, "flush_max_events": feed.sent, "poll_batch": 200}
+    )
+    first = _Worker(
+        settings.model_copy(update={"stream": hold}), ch, lock, raise_at("before_commit:1")
+    )
+    first.thread.join(120)
+    assert first.error and str(first.error[0]).startswith("before_commit of flush 1")
+    second = _Worker(settings, ch, lock)
+    wait_caught_up(settings, producer, timeout_s=60, alive=second.alive)
+    second.stop()
+    truth = Truth.of(settings, producer.log)
+    tables = query_tables(lambda sql: ch.query(sql).result_rows, settings.clickhouse.database)
+    assert differences(truth.tables(), tables) == []
