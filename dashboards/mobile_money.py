@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models import dashboard as dashboard_models
 
+from dxpulse.dashboards.labels import label_sql
 from dxpulse.dashboards.panels import (
     MINUTE_ROLLUP_WHERE,
     BuildContext,
     bar_chart,
+    fields,
     filters,
     new_dashboard,
     pie_chart,
@@ -20,22 +21,23 @@ from dxpulse.dashboards.panels import (
 )
 
 UID = "dxpulse-mobile-money"
-PERCENT = [dashboard_models.DynamicConfigValue(id_val="unit", value="percentunit")]
 WHERE = MINUTE_ROLLUP_WHERE
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:
     mix = sql(
         """
-        SELECT kind, sum(transactions) AS transactions
+        SELECT {kind}, sum(transactions) AS transactions
         FROM mobile_money_minute
         WHERE {where}
-        GROUP BY kind
+        GROUP BY kind_name
         ORDER BY transactions DESC""",
+        kind=label_sql("kind"),
         where=WHERE,
     )
     value_by_kind = series_sql(
-        "mobile_money_minute", "minute", "kind", "sum(amount_vnd) AS amount_vnd", WHERE
+        "mobile_money_minute", "minute", label_sql("kind"), "sum(amount_vnd) AS amount_vnd",
+        WHERE,
     )
     headline = sql(
         """
@@ -50,23 +52,25 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
     # breakdown here, so the area variable does not filter it.
     rural_by_region = sql(
         """
-        SELECT region,
+        SELECT {region},
                uniqMergeIf(customers, area = 'rural') / uniqMerge(customers) AS rural_share
         FROM mobile_money_minute
         WHERE $__timeFilter(minute)
         AND {filters}
-        GROUP BY region
+        GROUP BY region_name
         ORDER BY rural_share DESC""",
+        region=label_sql("region"),
         filters=filters("region", "province"),
     )
     agents = sql(
         """
-        SELECT $__timeInterval(minute) AS time, provider, uniqMerge(agents) AS active_agents
+        SELECT $__timeInterval(minute) AS time, {provider}, uniqMerge(agents) AS active_agents
         FROM mobile_money_minute
         WHERE {where}
         AND kind IN ('cash_in', 'cash_out')
-        GROUP BY time, provider
+        GROUP BY time, provider_name
         ORDER BY time""",
+        provider=label_sql("provider"),
         where=WHERE,
     )
     board = new_dashboard(
@@ -77,11 +81,20 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
     return (
         with_variables(board, ctx, "region", "province", "area")
         .with_panel(
-            stat_panel(
-                ctx, "Agents, customers, transactions, success",
-                "How large and healthy is the Mobile Money network in this range?",
-                headline, "short", width=24,
-            ).override_by_name("success_rate", PERCENT)
+            fields(
+                stat_panel(
+                    ctx, "Agents, customers, transactions, success",
+                    "How large and healthy is the Mobile Money network in this range?",
+                    headline, "short", width=24,
+                ),
+                {
+                    "active_agents": "Active agents",
+                    "customers": "Customers",
+                    "transactions_total": "Transactions",
+                    "success_rate": "Success rate",
+                },
+                units={"success_rate": "percentunit"},
+            )
         )
         .with_panel(
             pie_chart(
@@ -99,9 +112,10 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         .with_panel(
             bar_chart(
                 ctx, "Rural penetration by region",
-                "What share of each region's Mobile Money customers are rural?",
-                rural_by_region, "percentunit", "region", horizontal=True,
-            )
+                "What share of each region's Mobile Money customers are rural? (Area is the "
+                "breakdown: the area variable does not apply.)",
+                rural_by_region, "percentunit", "region_name", horizontal=True,
+            ).min(0).max(1)
         )
         .with_panel(
             time_series(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
+from dxpulse.dashboards.labels import label_sql
 from dxpulse.dashboards.panels import (
     BuildContext,
+    fields,
     filters,
     new_dashboard,
     series_sql,
@@ -16,6 +18,7 @@ from dxpulse.dashboards.panels import (
     with_variables,
 )
 from dxpulse.schemas.events import EVENT_TYPES
+from dxpulse.schemas.labels import LABELS
 
 UID = "dxpulse-overview"
 ALL_FILTERS = filters("region", "province", "area", "event_type")
@@ -31,6 +34,16 @@ WHERE = sql(
 TODAY = "toStartOfDay($__toTime, 'Asia/Ho_Chi_Minh')"
 # {{t}} is filled per event type by _per_type.
 RATIO = "sumIf({num}, event_type = '{{t}}') / nullIf(sumIf(events, event_type = '{{t}}'), 0)"
+
+
+TODAY_VS_YESTERDAY_HEADERS = {
+    "event_type_name": "Event type",
+    "events_today": "Events today",
+    "events_yesterday": "Events yesterday, same time",
+    "vnd_today": "Value today",
+    "vnd_yesterday": "Value yesterday, same time",
+    "vnd_change": "Value change",
+}
 
 
 def _per_type(expression: str) -> str:
@@ -50,7 +63,7 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
     # "Today" is the Vietnamese calendar day of the range's end; yesterday is compared up to
     # the same time of day, so the numbers are like for like.
     today_vs_yesterday = """
-        SELECT event_type,
+        SELECT {event_type},
                sumIf(events, window_start >= {today}) AS events_today,
                sumIf(events, window_start < {today}) AS events_yesterday,
                sumIf(amount_vnd, window_start >= {today}) AS vnd_today,
@@ -62,19 +75,23 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         AND window_start < $__toTime
         AND (window_start >= {today} OR window_start < $__toTime - INTERVAL 1 DAY)
         AND {filters}
-        GROUP BY event_type
-        ORDER BY event_type"""
+        GROUP BY event_type_name
+        ORDER BY event_type_name"""
     events_rate = series_sql(
-        "event_aggregates", "window_start", "event_type",
+        "event_aggregates", "window_start", label_sql("event_type"),
         "sum(events) / $__interval_s AS events_per_s", WHERE,
     )
     value_rate = series_sql(
-        "event_aggregates", "window_start", "event_type",
+        "event_aggregates", "window_start", label_sql("event_type"),
         "sum(amount_vnd) / $__interval_s AS vnd_per_s", WHERE,
     )
     success = sql(success, columns=_per_type(RATIO.format(num="successes")), where=WHERE)
     ticket = sql(ticket, columns=_per_type(RATIO.format(num="amount_vnd")), where=WHERE)
-    today_vs_yesterday = sql(today_vs_yesterday, today=TODAY, filters=ALL_FILTERS)
+    today_vs_yesterday = sql(
+        today_vs_yesterday, event_type=label_sql("event_type"), today=TODAY, filters=ALL_FILTERS
+    )
+    # The stats' columns are the event type codes: each big number titled by its name.
+    per_type_names = dict(LABELS["event_type"])
     board = new_dashboard(
         UID,
         "dxpulse · Digital economy overview",
@@ -83,23 +100,29 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
     return (
         with_variables(board, ctx, "region", "province", "event_type", "area", "window_seconds")
         .with_panel(
-            stat_panel(
-                ctx,
-                "Success rate",
-                "What share of transactions succeed, per event type?",
-                success,
-                "percentunit",
-                width=12,
+            fields(
+                stat_panel(
+                    ctx,
+                    "Success rate",
+                    "What share of transactions succeed, per event type?",
+                    success,
+                    "percentunit",
+                    width=12,
+                ).min(0).max(1),
+                per_type_names,
             )
         )
         .with_panel(
-            stat_panel(
-                ctx,
-                "Average ticket",
-                "How large is the average transaction, per event type?",
-                ticket,
-                "currencyVND",
-                width=12,
+            fields(
+                stat_panel(
+                    ctx,
+                    "Average ticket",
+                    "How large is the average transaction, per event type?",
+                    ticket,
+                    "currencyVND",
+                    width=12,
+                ).min(0),
+                per_type_names,
             )
         )
         .with_panel(
@@ -115,12 +138,21 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
             )
         )
         .with_panel(
-            table_panel(
-                ctx,
-                "Today vs yesterday",
-                "Are we ahead of yesterday at the same time of day?",
-                today_vs_yesterday,
-                width=24,
+            fields(
+                table_panel(
+                    ctx,
+                    "Today vs yesterday",
+                    "Are we ahead of yesterday at the same time of day?",
+                    today_vs_yesterday,
+                    width=24,
+                ),
+                TODAY_VS_YESTERDAY_HEADERS,
+                # A ratio (0.15 for +15%): percentunit shows it as 15%.
+                units={
+                    "vnd_today": "currencyVND",
+                    "vnd_yesterday": "currencyVND",
+                    "vnd_change": "percentunit",
+                },
             )
         )
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import (
     barchart,
@@ -22,7 +23,9 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import piechart as piechart_models
 
+from dxpulse.dashboards.labels import label_expr
 from dxpulse.dashboards.query import PLUGIN_ID, ClickHouseQueryBuilder
+from dxpulse.schemas.labels import LABELS
 
 # Column each template variable filters, per table alias-free query.
 FILTER_COLUMNS = {
@@ -30,11 +33,6 @@ FILTER_COLUMNS = {
     "province": "province_code",
     "area": "area",
     "event_type": "event_type",
-}
-EVENT_TYPE_LABELS = {
-    "online_payment": "Online payment",
-    "ecommerce_order": "E-commerce order",
-    "mobile_money": "Mobile Money",
 }
 
 
@@ -85,6 +83,33 @@ MINUTE_ROLLUP_WHERE = sql(
 )
 
 
+class _Overridable(Protocol):
+    def override_by_name(self, name: str, properties: list[dm.DynamicConfigValue]) -> Self: ...
+
+
+P = TypeVar("P", bound=_Overridable)
+
+
+def fields(
+    panel: P,
+    names: Mapping[str, str],
+    units: Mapping[str, str] | None = None,
+    extra: Mapping[str, list[dm.DynamicConfigValue]] | None = None,
+) -> P:
+    """One byName override per column: the name people read (legends, stat titles, table
+    headers show column names otherwise), its unit where it differs from the panel's, and
+    any ``extra`` properties. One per column, because `dxpulse report` reads the last."""
+    units, extra = units or {}, extra or {}
+    for column in dict.fromkeys([*names, *units, *extra]):
+        properties = list(extra.get(column, []))
+        if column in names:
+            properties.append(dm.DynamicConfigValue(id_val="displayName", value=names[column]))
+        if column in units:
+            properties.append(dm.DynamicConfigValue(id_val="unit", value=units[column]))
+        panel = panel.override_by_name(column, properties)
+    return panel
+
+
 # -- template variables -----------------------------------------------------------------------
 def _all() -> dm.VariableOption:
     return dm.VariableOption(selected=True, text="All", value="$__all")
@@ -96,7 +121,12 @@ def region_variable(ctx: BuildContext) -> dashboard.QueryVariable:
         .label("Region")
         .description("GSO socio-economic region")
         .datasource(ctx.datasource)
-        .query("SELECT DISTINCT region FROM provinces ORDER BY region")
+        # Two columns: the plugin takes the first as the value (the code the panels filter
+        # on) and the second as the text people pick from.
+        .query(
+            f"SELECT DISTINCT region, {label_expr('region')} AS region_name "
+            "FROM provinces ORDER BY region_name"
+        )
         .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
         .multi(True)
         .include_all(True)
@@ -123,12 +153,16 @@ def province_variable(ctx: BuildContext) -> dashboard.QueryVariable:
     )
 
 
+def _custom_values(dimension: str) -> str:
+    """Grafana's custom-variable options, "Name : code,...": the name shown, the code sent."""
+    return ",".join(f"{name} : {code}" for code, name in LABELS[dimension].items())
+
+
 def event_type_variable() -> dashboard.CustomVariable:
-    values = ",".join(f"{label} : {value}" for value, label in EVENT_TYPE_LABELS.items())
     return (
         dashboard.CustomVariable("event_type")
         .label("Event type")
-        .values(values)
+        .values(_custom_values("event_type"))
         .multi(True)
         .include_all(True)
         .current(_all())
@@ -139,7 +173,7 @@ def area_variable() -> dashboard.CustomVariable:
     return (
         dashboard.CustomVariable("area")
         .label("Area")
-        .values("Urban : urban,Rural : rural")
+        .values(_custom_values("area"))
         .multi(True)
         .include_all(True)
         .current(_all())
@@ -196,7 +230,13 @@ def time_series(
 
 
 def stat_panel(
-    ctx: BuildContext, title: str, question: str, query: str, unit: str, width: int = 6
+    ctx: BuildContext,
+    title: str,
+    question: str,
+    query: str,
+    unit: str,
+    width: int = 6,
+    height: int = 4,
 ) -> stat.Panel:
     return (
         stat.Panel()
@@ -210,7 +250,7 @@ def stat_panel(
             common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
         )
         .span(width)
-        .height(4)
+        .height(height)
     )
 
 
@@ -225,7 +265,11 @@ def bar_chart(
     stacking: common.StackingMode = common.StackingMode.NONE,
     horizontal: bool = False,
     width: int = 12,
+    height: int = 8,
+    legend: bool = False,
 ) -> barchart.Panel:
+    """``legend`` for bars of more than one series (a single series' legend would only
+    repeat the column name)."""
     return (
         barchart.Panel()
         .title(title)
@@ -237,15 +281,31 @@ def bar_chart(
         .stacking(stacking)
         .orientation(common.VizOrientation.HORIZONTAL if horizontal else common.VizOrientation.AUTO)
         .show_value(common.VisibilityMode.AUTO)
+        .legend(
+            common_builders.VizLegendOptions()
+            .show_legend(legend)
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+            .calcs([])
+        )
         .span(width)
-        .height(8)
+        .height(height)
     )
 
 
 def pie_chart(
     ctx: BuildContext, title: str, question: str, query: str, unit: str, width: int = 8
 ) -> piechart.Panel:
-    # Table rows become slices: reduce over all values, one slice per row.
+    # Table rows become slices: reduce over all values, one slice per row. A donut is read
+    # by its slices' names and shares, so both are on the slices and in a legend with them.
+    legend = (
+        piechart.PieChartLegendOptions()
+        .show_legend(True)
+        .display_mode(common.LegendDisplayMode.LIST)
+        .placement(common.LegendPlacement.RIGHT)
+        .values([piechart_models.PieChartLegendValues.PERCENT])
+        .calcs([])
+    )
     return (
         piechart.Panel()
         .title(title)
@@ -254,6 +314,10 @@ def pie_chart(
         .with_target(_target(ctx, query, series=False))
         .unit(unit)
         .pie_type(piechart_models.PieChartType.DONUT)
+        .display_labels(
+            [piechart_models.PieChartLabels.NAME, piechart_models.PieChartLabels.PERCENT]
+        )
+        .legend(legend)
         .reduce_options(common_builders.ReduceDataOptions().values(True).calcs([]))
         .span(width)
         .height(8)

@@ -7,11 +7,12 @@ docs/data-model.md), and `dead_letters`: no metrics server is needed.
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models import dashboard as dashboard_models
 
+from dxpulse.dashboards.labels import label_expr, label_sql
 from dxpulse.dashboards.panels import (
     BuildContext,
     event_type_variable,
+    fields,
     filters,
     new_dashboard,
     series_sql,
@@ -30,13 +31,15 @@ WHERE = sql(
 )
 
 
-def _series(value: str, label: str = "event_type") -> str:
+def _series(value: str, label: str = label_sql("event_type")) -> str:
     """A time series of ``value`` per ``label``, from pipeline_flushes."""
     return series_sql("pipeline_flushes", "flushed_at", label, value, WHERE)
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:
     # Freshness = now minus the newest event time written: what a dashboard can be behind by.
+    # No flush with events in the range: no row, so the stat says "No data" (max() of no
+    # rows is 1970-01-01, which would read as a freshness of ~56 years).
     freshness = sql(
         """
         SELECT dateDiff('millisecond', max(max_event_time), now64(3)) / 1000 AS freshness_s,
@@ -46,7 +49,8 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
                max(consumer_lag) AS max_lag
         FROM pipeline_flushes
         WHERE {where}
-        AND events > 0""",
+        AND events > 0
+        HAVING count() > 0""",
         where=WHERE,
     )
     # Every row of a flush repeats its flush_ms: one value per flush first, then quantiles.
@@ -89,12 +93,19 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         )
         .with_variable(event_type_variable())
         .with_panel(
-            stat_panel(
-                ctx, "Freshness, rate, dead letters, lag",
-                "Is the pipeline keeping up right now?", freshness, "short", width=24,
+            fields(
+                stat_panel(
+                    ctx, "Freshness, rate, dead letters, lag",
+                    "Is the pipeline keeping up right now?", freshness, "short", width=24,
+                ),
+                {
+                    "freshness_s": "Freshness",
+                    "messages_per_s": "Messages per second",
+                    "dead_letter_rate": "Dead-letter rate",
+                    "max_lag": "Largest consumer lag",
+                },
+                units={"freshness_s": "s", "dead_letter_rate": "percentunit"},
             )
-            .override_by_name("freshness_s", [_unit("s")])
-            .override_by_name("dead_letter_rate", [_unit("percentunit")])
         )
         .with_panel(
             time_series(
@@ -108,7 +119,7 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
                 ctx, "Dead-letter rate", "What share of messages is rejected?",
                 _series("sum(dead_lettered) / nullIf(sum(messages), 0) AS dead_letter_rate"),
                 "percentunit", min_interval=None,
-            )
+            ).min(0).max(1)
         )
         .with_panel(
             time_series(
@@ -133,7 +144,8 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
                 ctx, "Consumer lag per partition", "Which partitions are falling behind?",
                 _series(
                     "max(consumer_lag) AS lag",
-                    "concat(event_type, '[', toString(partition), ']') AS partition_label",
+                    f"concat({label_expr('event_type')}, ' [', toString(partition), ']')"
+                    " AS partition_label",
                 ),
                 "short", min_interval=None,
             )
@@ -158,10 +170,10 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
             )
         )
         .with_panel(
-            table_panel(ctx, "Workers", "Which workers are alive, and what do they own?", workers)
+            table_panel(
+                ctx, "Workers", "Which workers are alive, and what do they own?", workers,
+                width=24,
+            )
         )
     )
 
-
-def _unit(unit: str) -> dashboard_models.DynamicConfigValue:
-    return dashboard_models.DynamicConfigValue(id_val="unit", value=unit)

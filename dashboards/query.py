@@ -16,8 +16,13 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard
 
 PLUGIN_ID = "grafana-clickhouse-datasource"
+# The plugin version the compose stack installs (docker-compose.yml, GF_INSTALL_PLUGINS; a
+# test keeps the two equal). Targets carry it, as the plugin's editor writes them, so the
+# plugin knows which version's query model it reads and need not migrate it.
+PLUGIN_VERSION = "4.10.2"
 
-QueryType = Literal["table", "timeseries", "logs", "traces"]
+# The plugin's QueryType values (src/types/sql.ts): camel case "timeSeries".
+QueryType = Literal["table", "timeSeries", "logs", "traces"]
 
 
 class Format(enum.IntEnum):
@@ -39,6 +44,7 @@ class ClickHouseQuery(cogvariants.Dataquery):
         datasource: dashboard.DataSourceRef | None = None,
         hide: bool | None = None,
         editor_type: Literal["sql", "builder"] = "sql",
+        plugin_version: str = PLUGIN_VERSION,
     ) -> None:
         self.ref_id = ref_id
         self.raw_sql = raw_sql
@@ -47,6 +53,7 @@ class ClickHouseQuery(cogvariants.Dataquery):
         self.datasource = datasource
         self.hide = hide
         self.editor_type: Literal["sql", "builder"] = editor_type
+        self.plugin_version = plugin_version
 
     def to_json(self) -> dict[str, object]:
         payload: dict[str, object] = {
@@ -55,6 +62,7 @@ class ClickHouseQuery(cogvariants.Dataquery):
             "rawSql": self.raw_sql,
             "queryType": self.query_type,
             "format": int(self.format_val),
+            "pluginVersion": self.plugin_version,
         }
         if self.datasource is not None:
             payload["datasource"] = self.datasource.to_json()
@@ -65,7 +73,8 @@ class ClickHouseQuery(cogvariants.Dataquery):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
         unknown = set(data) - {
-            "refId", "editorType", "rawSql", "queryType", "format", "datasource", "hide"
+            "refId", "editorType", "rawSql", "queryType", "format", "datasource", "hide",
+            "pluginVersion",
         }
         if unknown:
             raise ValueError(f"unknown ClickHouse query fields: {sorted(unknown)}")
@@ -78,6 +87,7 @@ class ClickHouseQuery(cogvariants.Dataquery):
             datasource=dashboard.DataSourceRef.from_json(datasource) if datasource else None,
             hide=data.get("hide"),
             editor_type=data.get("editorType", "sql"),
+            plugin_version=data.get("pluginVersion", PLUGIN_VERSION),
         )
 
 
@@ -101,7 +111,7 @@ class ClickHouseQueryBuilder(cogbuilder.Builder[cogvariants.Dataquery]):
         return self
 
     def time_series(self) -> Self:
-        self._internal.query_type, self._internal.format_val = "timeseries", Format.TIME_SERIES
+        self._internal.query_type, self._internal.format_val = "timeSeries", Format.TIME_SERIES
         return self
 
     def datasource(self, datasource: dashboard.DataSourceRef) -> Self:

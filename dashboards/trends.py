@@ -4,10 +4,14 @@ headline views (deploy/clickhouse/008_rollups.sql, 009_headline_views.sql)."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as dm
 
+from dxpulse.dashboards.labels import label_sql
 from dxpulse.dashboards.panels import (
     BuildContext,
     bar_chart,
+    fields,
     filters,
     new_dashboard,
     series_sql,
@@ -46,8 +50,25 @@ PROVINCE_VALUES = sql(
     AND {filters}
     GROUP BY d.province_code""",
     where=DAILY_WHERE.replace("day", "d.day"),
-    filters=filters("region", "event_type", prefix="d."),
+    filters=filters("region", "province", "event_type", prefix="d."),
 )
+# Where a panel cannot take a variable, its description says so.
+HEADLINE = (
+    " (A national headline figure from the {view} view, which has no place columns: the"
+    " region, province, area and event type variables do not apply.)"
+)
+NO_AREA = " (Province populations have no rural/urban split: the area variable does not apply.)"
+ONLINE_PAYMENTS_ONLY = " (Online payments only: the event type variable does not apply.)"
+# Months of Vietnam calendar days, from the daily rollup: the range's first and last months
+# may be partial.
+MONTHLY_WHERE = sql(
+    """
+    {daily}
+    AND {filters}""",
+    daily=DAILY_WHERE,
+    filters=filters("region", "province", "event_type", "area"),
+)
+MONTH = "toDateTime(toStartOfMonth(day), 'Asia/Ho_Chi_Minh') AS time"
 
 
 def _per_capita(group: str, label: str, order: str = "DESC", limit: str = "") -> str:
@@ -79,20 +100,60 @@ def _daily(view: str, columns: str) -> str:
     )
 
 
+def _monthly_growth() -> str:
+    return sql(
+        """
+        SELECT {month}, {event_type},
+               sum(events) AS events, sum(amount_vnd) AS value_vnd
+        FROM event_aggregates_daily
+        WHERE {where}
+        GROUP BY time, event_type_name
+        ORDER BY time""",
+        month=MONTH,
+        event_type=label_sql("event_type"),
+        where=MONTHLY_WHERE,
+    )
+
+
+def _monthly_ticket() -> str:
+    return sql(
+        """
+        SELECT {month}, sum(amount_vnd) / nullIf(sum(events), 0) AS avg_ticket_vnd
+        FROM event_aggregates_daily
+        WHERE {where}
+        AND event_type = 'online_payment'
+        AND {filters}
+        GROUP BY time
+        ORDER BY time""",
+        month=MONTH,
+        where=DAILY_WHERE,
+        filters=filters("region", "province", "area"),
+    )
+
+
+# Count and value share a panel: the value on its own axis, on the right, in VND. byName
+# matches the field name, so every event type's value series takes it.
+VALUE_AXIS = [
+    dm.DynamicConfigValue(id_val="unit", value="currencyVND"),
+    dm.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
+]
+
+
 def build(ctx: BuildContext) -> dashboard.Dashboard:
     value_hourly = series_sql(
-        "event_aggregates_hourly", "hour", "event_type", "sum(amount_vnd) AS value_vnd",
-        HOURLY_WHERE,
+        "event_aggregates_hourly", "hour", label_sql("event_type"),
+        "sum(amount_vnd) AS value_vnd", HOURLY_WHERE,
     )  # fmt: skip
     customers_daily = sql(
         """
-        SELECT toDateTime(day, 'Asia/Ho_Chi_Minh') AS time, event_type,
+        SELECT toDateTime(day, 'Asia/Ho_Chi_Minh') AS time, {event_type},
                uniqMerge(customers) AS active_customers
         FROM event_aggregates_daily
         WHERE {where}
         AND {filters}
-        GROUP BY time, event_type
+        GROUP BY time, event_type_name
         ORDER BY time""",
+        event_type=label_sql("event_type"),
         where=DAILY_WHERE,
         filters=filters("region", "province", "event_type", "area"),
     )
@@ -124,54 +185,101 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
             )
         )
         .with_panel(
-            time_series(
-                ctx, "Mobile Money: rural share of customers and value",
-                "Does Mobile Money keep reaching rural Vietnam (pilot: 72% of customers)?",
-                rural, "percentunit", min_interval="1d",
-            ).override_by_name("reference_72pct", REFERENCE_STYLE)
-        )
-        .with_panel(
-            time_series(
-                ctx, "E-commerce: cashless share vs cash on delivery",
-                "What share of orders (and of their value) is paid online rather than in cash?",
-                cashless, "percentunit", min_interval="1d",
+            fields(
+                time_series(
+                    ctx, "Mobile Money: rural share of customers and value",
+                    "Does Mobile Money keep reaching rural Vietnam (pilot: 72% of customers)?"
+                    + HEADLINE.format(view="mobile_money_rural_daily"),
+                    rural, "percentunit", min_interval="1d",
+                ).min(0).max(1),
+                {
+                    "rural_customer_share": "Rural share of customers",
+                    "rural_value_share": "Rural share of value",
+                },
+                extra={"reference_72pct": REFERENCE_STYLE},
             )
         )
         .with_panel(
-            time_series(
-                ctx, "Average online-payment ticket",
-                "Is the average payment shrinking as small QR and e-wallet payments grow?",
-                ticket, "currencyVND", min_interval="1d",
+            fields(
+                time_series(
+                    ctx, "E-commerce: cashless share vs cash on delivery",
+                    "What share of orders (and of their value) is paid online rather than in "
+                    "cash?" + HEADLINE.format(view="ecommerce_payments_daily"),
+                    cashless, "percentunit", min_interval="1d",
+                ).min(0).max(1),
+                {
+                    "cashless_share": "Cashless share of orders",
+                    "cashless_value_share": "Cashless share of value",
+                },
+            )
+        )
+        .with_panel(
+            fields(
+                time_series(
+                    ctx, "Average online-payment ticket",
+                    "Is the average payment shrinking as small QR and e-wallet payments grow?"
+                    + HEADLINE.format(view="online_payment_ticket_daily"),
+                    ticket, "currencyVND", min_interval="1d",
+                ).min(0),
+                {"avg_ticket_vnd": "Average ticket"},
+            )
+        )
+        .with_panel(
+            fields(
+                time_series(
+                    ctx, "Average online-payment ticket by month",
+                    "Month by month, is the average online payment getting smaller?"
+                    + ONLINE_PAYMENTS_ONLY,
+                    _monthly_ticket(), "currencyVND", min_interval="1d",
+                ).min(0),
+                {"avg_ticket_vnd": "Average ticket"},
+            )
+        )
+        .with_panel(
+            fields(
+                time_series(
+                    ctx, "Monthly growth: count and value",
+                    "How do each event type's monthly count (left axis) and value (right "
+                    "axis) grow? The range's first and last months may be partial.",
+                    _monthly_growth(), "short", min_interval="1d",
+                )
+                .draw_style(common.GraphDrawStyle.BARS)
+                .min(0),
+                {},
+                extra={"value_vnd": VALUE_AXIS},
             )
         )
         .with_panel(
             bar_chart(
-                ctx, "Value per capita by region", "Which regions spend most digitally per head?",
-                _per_capita("region", "region"), "currencyVND", "region", horizontal=True,
-            )
+                ctx, "Value per capita by region",
+                "Which regions spend most digitally per head?" + NO_AREA,
+                _per_capita("region", label_sql("region")),
+                "currencyVND", "region_name", horizontal=True,
+            ).min(0)
         )
         .with_panel(
             bar_chart(
                 ctx, "Top 10 provinces by value per capita",
-                "Which provinces lead in digital value per head?",
+                "Which provinces lead in digital value per head?" + NO_AREA,
                 _per_capita("province_code", "any(name_vi) AS province", limit="10"),
                 "currencyVND", "province", horizontal=True,
-            )
+            ).min(0)
         )
         .with_panel(
             bar_chart(
                 ctx, "Bottom 10 provinces by value per capita",
-                "Which provinces are being left behind?",
+                "Which provinces are being left behind?" + NO_AREA,
                 _per_capita("province_code", "any(name_vi) AS province", "ASC", "10"),
                 "currencyVND", "province", horizontal=True,
-            )
+            ).min(0)
         )
         .with_panel(
             bar_chart(
                 ctx, "Value per capita by 2025 provincial unit",
-                "How do the figures look on the 34-unit map in force since 1 July 2025?",
+                "How do the figures look on the 34-unit map in force since 1 July 2025?"
+                + NO_AREA,
                 _per_capita("unit_2025_code", "any(unit_2025_name) AS unit"),
                 "currencyVND", "unit", horizontal=True, width=24,
-            )
+            ).min(0)
         )
     )
