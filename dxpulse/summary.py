@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from rich.table import Table
 
-from dxpulse.schemas.provinces import REGIONS
+from dxpulse.schemas.labels import label
 
 GROUP_KEYS = "event_type, province_code, area, channel"
 
@@ -33,19 +33,21 @@ def region_table(client: Client, database: str) -> Table:
         """
     )
     table = Table(title="Events by region and area", show_footer=True)
-    table.add_column("region", footer="total")
-    table.add_column("area")
+    table.add_column("Region", footer="Total")
+    table.add_column("Area")
     totals = [0, 0, 0]
     rows = result.result_rows
     for row in rows:
         for i in range(3):
             totals[i] += int(row[2 + i])
-    table.add_column("events", justify="right", footer=f"{totals[0]:,}")
-    table.add_column("success %", justify="right", footer=_pct(totals[1], totals[0]))
-    table.add_column("value (billion VND)", justify="right", footer=_bn(totals[2]))
+    table.add_column("Events", justify="right", footer=f"{totals[0]:,}")
+    table.add_column("Success %", justify="right", footer=_pct(totals[1], totals[0]))
+    table.add_column("Value (billion VND)", justify="right", footer=_bn(totals[2]))
     for region, area, events, ok, amount in rows:
+        # Names from the one label table (schemas/labels.py), as the dashboards show them.
         table.add_row(
-            REGIONS.get(region, region), area, f"{events:,}", _pct(ok, events), _bn(amount)
+            label("region", region), label("area", area), f"{events:,}", _pct(ok, events),
+            _bn(amount),
         )
     return table
 

@@ -15,6 +15,7 @@ two to ten minutes).
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
+from rich.console import Console
 
 from dxpulse.clickhouse import connect, migrate
 from dxpulse.core.config import Settings
@@ -36,6 +38,8 @@ from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.intensity import VN_TZ
 from dxpulse.report.macros import QueryContext, Selection, expand
 from dxpulse.report.timerange import as_utc
+from dxpulse.schemas.labels import LABELS
+from dxpulse.summary import region_table
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.conftest import RunningIngest, TrackingProducer, isolated_settings
 
@@ -295,3 +299,138 @@ def test_no_events_and_freshness_alerts_fire_when_nothing_arrives(data: Pipeline
     for uid in ("dxpulse-no-events", "dxpulse-freshness"):
         value = _alert_value(data.client, rules[uid], before_any_data)
         assert _fires(rules[uid], value), (uid, value)
+
+
+# -- what people read: names, and the new panels' figures --------------------------------------
+# Every code of the label table that differs from its name: none may reach a panel as is.
+CODES = {
+    code
+    for dimension, names in LABELS.items()
+    for code, name in names.items()
+    if code != name
+}
+
+
+def _run_panel(data: PipelineData, uid: str, title: str, mode: str = "all") -> Any:
+    model = next(m for m in build.dashboards(BuildContext()) if m["uid"] == uid)
+    panel = next(p for p in model["panels"] if p["title"] == title)
+    (target,) = panel["targets"]
+    interval_s = 60 if panel.get("interval") == "1m" else 5
+    end = data.end_for(target["rawSql"])
+    context = _context(resolve(data.client, model, mode), end, interval_s)
+    return data.client.query(expand(target["rawSql"], context))
+
+
+@pytest.mark.parametrize(("uid", "title"), PANELS)
+def test_panels_show_names_not_codes(data: PipelineData, uid: str, title: str) -> None:
+    result = _run_panel(data, uid, title)
+    strings = {v for row in result.result_rows for v in row if isinstance(v, str)}
+    assert not strings & CODES, f"codes shown: {sorted(strings & CODES)[:5]}"
+
+
+def test_the_label_columns_hold_the_label_tables_names(data: PipelineData) -> None:
+    # Names, and all of them: every event type and every region of the data is named.
+    by_region = _run_panel(data, "dxpulse-regions", "Value by region")
+    assert {r[0] for r in by_region.result_rows} == set(LABELS["region"].values())
+    rates = _run_panel(data, "dxpulse-overview", "Events per second")
+    names = {r[list(rates.column_names).index("event_type_name")] for r in rates.result_rows}
+    assert names == set(LABELS["event_type"].values())
+
+
+def _column_sums(result: Any, skip: str) -> dict[str, float]:
+    columns = list(result.column_names)
+    return {
+        c: sum(float(row[i] or 0) for row in result.result_rows)
+        for i, c in enumerate(columns)
+        if c != skip
+    }
+
+
+@pytest.mark.parametrize(
+    ("uid", "title", "label", "shares"),
+    [
+        ("dxpulse-ecommerce", "Platform shares", "platform_name", ["order_share", "gmv_share"]),
+        ("dxpulse-regions", "Channel mix: rural vs urban", "channel_name", ["urban", "rural"]),
+        (
+            "dxpulse-regions", "Hà Nội and TP. Hồ Chí Minh vs the other provinces", "provinces",
+            ["ecommerce_value_share", "ecommerce_order_share", "all_value_share"],
+        ),
+    ],
+)  # fmt: skip
+def test_shares_of_a_whole_add_up_to_one(
+    data: PipelineData, uid: str, title: str, label: str, shares: list[str]
+) -> None:
+    result = _run_panel(data, uid, title)
+    sums = _column_sums(result, label)
+    assert set(sums) == set(shares)
+    for column, total in sums.items():
+        assert total == pytest.approx(1.0), column
+
+
+def test_metropolises_against_the_rest_from_the_raw_events(data: PipelineData) -> None:
+    title = "Hà Nội and TP. Hồ Chí Minh vs the other provinces"
+    rows = {r[0]: r for r in _run_panel(data, "dxpulse-regions", title).result_rows}
+    assert set(rows) == {"Hà Nội and TP. Hồ Chí Minh", "The other 61 provinces"}
+    (raw_share,) = data.client.query(
+        "SELECT sumIf(amount_vnd, province_code IN ('01', '79')) / sum(amount_vnd) FROM events "
+        "WHERE is_late = 0"
+    ).result_rows[0]
+    assert rows["Hà Nội and TP. Hồ Chí Minh"][3] == pytest.approx(raw_share)
+
+
+def test_ticket_and_cod_by_area_match_the_raw_events(data: PipelineData) -> None:
+    tickets = _run_panel(data, "dxpulse-regions", "Average ticket: rural vs urban")
+    columns = list(tickets.column_names)
+    row = next(r for r in tickets.result_rows if r[0] == LABELS["event_type"]["mobile_money"])
+    (rural_ticket,) = data.client.query(
+        "SELECT avg(amount_vnd) FROM events WHERE is_late = 0 AND event_type = 'mobile_money' "
+        "AND area = 'rural'"
+    ).result_rows[0]
+    assert row[columns.index("rural")] == pytest.approx(rural_ticket)
+    cod = _run_panel(data, "dxpulse-ecommerce", "Cash on delivery: rural vs urban")
+    by_area = {r[0]: r[1] for r in cod.result_rows}
+    (rural_cod,) = data.client.query(
+        "SELECT countIf(payment_method = 'cod') / count() FROM events "
+        "WHERE event_type = 'ecommerce_order' AND area = 'rural'"
+    ).result_rows[0]
+    assert set(by_area) == set(LABELS["area"].values())
+    assert by_area["Rural"] == pytest.approx(rural_cod)
+
+
+def test_monthly_growth_counts_every_event_of_the_range(data: PipelineData) -> None:
+    result = _run_panel(data, "dxpulse-trends", "Monthly growth: count and value")
+    columns = list(result.column_names)
+    assert {"time", "event_type_name", "events", "value_vnd"} <= set(columns)
+    (on_time,) = data.client.query("SELECT countIf(is_late = 0) FROM events").result_rows[0]
+    # The events are all on one Vietnam day, which the range touches: every on-time event.
+    assert sum(r[columns.index("events")] for r in result.result_rows) == on_time
+    ticket = _run_panel(data, "dxpulse-trends", "Average online-payment ticket by month")
+    (raw_ticket,) = data.client.query(
+        "SELECT avg(amount_vnd) FROM events WHERE is_late = 0 AND event_type = 'online_payment'"
+    ).result_rows[0]
+    assert ticket.result_rows[-1][1] == pytest.approx(raw_ticket)
+
+
+def test_freshness_stat_has_no_row_when_the_range_has_no_events(data: PipelineData) -> None:
+    uid = "dxpulse-pipeline-health"
+    model = next(m for m in build.dashboards(BuildContext()) if m["uid"] == uid)
+    panel = next(p for p in model["panels"] if p["title"].startswith("Freshness"))
+    sql = panel["targets"][0]["rawSql"]
+    variables = resolve(data.client, model, "all")
+    before_any_data = data.made_at - timedelta(hours=2)
+    empty = data.client.query(expand(sql, _context(variables, before_any_data)))
+    assert empty.result_rows == []  # Grafana: "No data", not 1970's ~56 years
+    live = data.client.query(expand(sql, _context(variables, data.flushes_to)))
+    (freshness_s, *_rest) = live.result_rows[0]
+    assert 0 <= freshness_s < 3600
+
+
+def test_run_summary_names_regions_and_areas(data: PipelineData) -> None:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(region_table(data.client, data.settings.clickhouse.database))
+    text = console.export_text()
+    regions = {r[0] for r in data.client.query("SELECT DISTINCT region FROM events").result_rows}
+    for code in regions:
+        assert LABELS["region"][code] in text
+    assert "Rural" in text and "Urban" in text
+    assert not {code for code in regions | {"rural", "urban"} if re.search(rf"\b{code}\b", text)}
