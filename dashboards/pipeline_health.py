@@ -165,14 +165,32 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
             )
         )
         .with_panel(
-            table_panel(
-                ctx, "Dead letters by reason", "Why are messages rejected?", dead_letters,
+            fields(
+                table_panel(
+                    ctx, "Dead letters by reason", "Why are messages rejected?", dead_letters,
+                ),
+                {
+                    "code": "Reason code",
+                    "messages": "Messages",
+                    "example_reason": "Example",
+                    "last_seen": "Last seen",
+                },
             )
         )
         .with_panel(
-            table_panel(
-                ctx, "Workers", "Which workers are alive, and what do they own?", workers,
-                width=24,
+            fields(
+                table_panel(
+                    ctx, "Workers", "Which workers are alive, and what do they own?", workers,
+                    width=24,
+                ),
+                {
+                    "worker": "Worker",
+                    "last_flush": "Last flush",
+                    "messages": "Messages",
+                    "partitions": "Partitions",
+                    "max_flush_ms": "Longest flush",
+                },
+                units={"max_flush_ms": "ms"},
             )
         )
     )

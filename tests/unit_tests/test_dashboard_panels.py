@@ -239,3 +239,17 @@ def test_label_sql_is_generated_from_the_label_table() -> None:
     assert labels.quote("O'Reilly \\ x") == "'O\\'Reilly \\\\ x'"
     with pytest.raises(ValueError, match="shadow"):
         labels.label_sql("region", "region")
+
+
+@pytest.mark.parametrize(
+    ("uid", "p"),
+    [(uid, p) for uid, p in PANELS if p["type"] in ("stat", "table")],
+    ids=[f"{uid}:{p['title']}" for uid, p in PANELS if p["type"] in ("stat", "table")],
+)
+def test_stats_and_tables_name_every_column(uid: str, p: JSON) -> None:
+    """A stat titles each number, a table heads each column, with the column's name:
+    without a displayName people read `online_payment` or `gmv_total_vnd`."""
+    names = {c: props.get("displayName") for c, props in overrides(p).items()}
+    for column in aliases(p["targets"][0]["rawSql"]):
+        assert names.get(column), (p["title"], column)
+        assert names[column] not in LABELS["event_type"], (p["title"], column)
