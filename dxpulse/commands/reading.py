@@ -141,7 +141,10 @@ def report(
     live = err_console.is_terminal
     with Progress(console=err_console, transient=True, disable=not live) as progress:
         task = progress.add_task("rendering", total=len(panels))
-        result = build_report(client, panels, time_range, source, lambda s: progress.advance(task))
+        result = build_report(
+            client, panels, time_range, source, lambda s: progress.advance(task),
+            settings.stream.window_seconds,
+        )  # fmt: skip
     if result.empty:
         raise DxpulseError(f"no panel has data for {time_range.label()}: nothing to report")
     files = write_pngs(result, png_dir) if png_dir else {}
