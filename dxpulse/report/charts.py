@@ -29,7 +29,7 @@ with extras.needed("report", extras.REPORT):
 from dxpulse.report.names import column_title
 from dxpulse.report.queries import Result
 from dxpulse.report.selection import JSON
-from dxpulse.report.timerange import VN_TZ
+from dxpulse.report.timerange import VN_TZ, duration_text
 from dxpulse.report.units import format_value, is_number
 
 Kind = Literal["lines", "bars", "donut", "map", "tile", "table"]
@@ -239,7 +239,7 @@ def figure(
         raise ChartError(f"{kind!r} is rendered as HTML, not as a chart")
     fig = Figure(figsize=figsize(kind, result, style), dpi=DPI, layout="constrained")
     if title:
-        fig.suptitle(titled(title, style), x=0.01, ha="left", fontweight="bold")
+        fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
     ax = fig.add_subplot()
     draw[kind](ax, result, style)
     if kind == "lines" and span is not None:
@@ -247,9 +247,12 @@ def figure(
     return fig
 
 
-def titled(title: str, style: Style) -> str:
-    """The panel title with its unit, unless the title already names it."""
+def titled(title: str, style: Style, bucket_s: int | None = None) -> str:
+    """The panel title with its unit, unless the title already names it. A count over
+    time (unit "short") has no unit word, so it says its bucket: "(per 3 h)"."""
     unit = "%" if style.stacking == "percent" else UNIT_WORDS.get(style.unit or "")
+    if unit is None and bucket_s and style.unit in (None, "short"):
+        unit = f"per {duration_text(bucket_s)}"
     if unit is None or unit in title:
         return title
     return f"{title} ({unit})"

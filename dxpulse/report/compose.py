@@ -131,7 +131,8 @@ def render_section(
     image = None
     if result.rows and kind in charts.IMAGE_KINDS:
         span = (time_range.start, time_range.end)
-        image = charts.png(charts.figure(kind, result, style, span, panel.title))
+        title = charts.titled(panel.title, style, query.interval_s if kind == "lines" else None)
+        image = charts.png(charts.figure(kind, result, style, span, title))
     return Section(panel, kind, query.sql, query.interval_s, result, image, note)
 
 
@@ -149,11 +150,11 @@ def share_range(
     per_bucket = sample.events / max(1.0, time_range.seconds / step)
     name = label("event_type", sample.event_type) if sample.event_type else "events"
     note = (
-        f"Shares per {duration_text(step)}: a bucket holds on average {per_bucket:,.0f} "
-        f"{name} events, the rarest type"
+        f"Shares per {duration_text(step)}, sized for the rarest event type ({name}): "
+        f"on average {per_bucket:,.0f} of its events a bucket"
     )
     if per_bucket < MIN_SHARE_SAMPLE:
-        note += f" (under {MIN_SHARE_SAMPLE}: read the line as rough, not as a trend)."
+        note += f", under {MIN_SHARE_SAMPLE}: read the line as rough, not as a trend."
     else:
         note += ", so a thin night cannot swing the line from 0 to 100%."
     return replace(time_range, interval_s=step), note

@@ -37,6 +37,7 @@ from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import produce_backfill
 from dxpulse.report.macros import QueryContext, expand
 from dxpulse.report.selection import SELECTION
+from dxpulse.schemas.labels import LABELS
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.conftest import RunningIngest, isolated_settings
 from tests.integration_tests.test_dashboard_queries import resolve
@@ -130,6 +131,12 @@ def test_report_draws_every_panel_from_its_own_sql(
     expected_start = (newest - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
     assert start.replace(tzinfo=None) == expected_start
     assert end.replace(tzinfo=None) == newest
+
+    # What a reader sees (all but the SQL) names things: no data code, e.g. red_river_delta.
+    visible = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
+    visible = re.sub(r"<[^>]+>", " ", visible)
+    codes = {c for dim in LABELS.values() for c in dim if "_" in c}
+    assert sorted(c for c in codes if re.search(rf"\b{c}\b", visible)) == []
 
     models = {m["uid"]: m for m in build.dashboards(build.context(data.settings))}
     found = sections(page)

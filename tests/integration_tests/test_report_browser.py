@@ -19,6 +19,7 @@ from dxpulse.report.compose import build_report, selected_panels
 from dxpulse.report.queries import data_span
 from dxpulse.report.selection import SELECTION
 from dxpulse.report.timerange import choose_range
+from dxpulse.schemas.labels import LABELS
 from tests.browser import chromium, content_height, screenshot
 from tests.integration_tests.test_report import PipelineData, data, run_report, sections
 
@@ -41,6 +42,13 @@ def test_every_chart_section_has_data_and_a_chart(data: PipelineData) -> None:
     assert [s.panel.title for s in report.sections] == [r.title for r in SELECTION]
     empty = [s.panel.title for s in report.sections if s.empty or s.png is None]
     assert empty == []
+    # The charts are drawn from these rows: their text cells are names, never data codes.
+    codes = {c for dim in LABELS.values() for c in dim if "_" in c}
+    drawn_codes = {
+        (s.panel.title, v) for s in report.sections for row in s.result.rows for v in row
+        if isinstance(v, str) and v in codes
+    }  # fmt: skip
+    assert drawn_codes == set()
     headline = report.headline
     assert headline is not None and headline.events > 0 and headline.value_vnd > 0
     assert headline.rural_share is not None and 0 < headline.rural_share < 1
