@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -56,8 +56,9 @@ MARKERS_BELOW = 12
 # default tick font (34 provincial units, 63 provinces stay readable, nothing overlaps).
 BAR_INCHES = 0.3
 BAR_MARGIN_INCHES = 1.3
-# Vertical bars beyond this many categories get slanted labels.
-UPRIGHT_LABELS_UP_TO = 8
+# Beyond this many categories, vertical bars are drawn horizontally: upright labels would
+# overlap and slanted ones are hard to read; a horizontal chart grows with its bars.
+MAX_VERTICAL_BARS = 12
 # The unit a title names (Grafana unit -> words); "short" is a plain count: no unit shown.
 UNIT_WORDS = {
     "currencyVND": "VND",
@@ -237,6 +238,8 @@ def figure(
     }
     if kind not in draw:
         raise ChartError(f"{kind!r} is rendered as HTML, not as a chart")
+    if kind == "bars" and len(result.rows) > MAX_VERTICAL_BARS:
+        style = replace(style, horizontal=True)
     fig = Figure(figsize=figsize(kind, result, style), dpi=DPI, layout="constrained")
     if title:
         fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
@@ -379,10 +382,6 @@ def draw_bars(ax: Axes, result: Result, style: Style) -> None:
             base = [b + v for b, v in zip(base, values, strict=True)]
     category_axis, value_axis = (ax.yaxis, ax.xaxis) if style.horizontal else (ax.xaxis, ax.yaxis)
     category_axis.set_ticks(positions, names)
-    if not style.horizontal and len(names) > UPRIGHT_LABELS_UP_TO:
-        ax.tick_params(axis="x", labelrotation=35)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
     value_axis.set_major_formatter(_value_axis(unit))
     if len(columns) == 1 and style.horizontal:  # room for the value labels at the bars' ends
         ax.margins(x=0.12)

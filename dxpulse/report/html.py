@@ -198,4 +198,5 @@ def _share(value: float | None) -> str:
 
 
 def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.1%}"
+    # A real minus sign: a hyphen before a big number reads as a dash.
+    return "–" if value is None else f"{value:+.1%}".replace("-", "−")

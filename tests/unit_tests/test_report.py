@@ -561,13 +561,14 @@ def test_every_png_carries_its_title_and_unit() -> None:
     assert charts.titled("Mix", charts.Style(unit="short", stacking="percent")) == "Mix (%)"
 
 
+@pytest.mark.parametrize("horizontal", [True, False], ids=["horizontal", "vertical"])
 @pytest.mark.parametrize("count", [34, 63])
-def test_many_horizontal_bars_get_room_and_their_labels_do_not_overlap(count: int) -> None:
+def test_many_bars_get_room_and_their_labels_do_not_overlap(count: int, horizontal: bool) -> None:
     result = Result(
         ("unit", "vnd"), tuple((f"Tỉnh số {i} Đắk Lắk", 100.0 + i) for i in range(count))
     )
-    style = charts.Style(unit="currencyVND", horizontal=True, x_field="unit")
-    fig, ax = _axes("bars", result, style)
+    style = charts.Style(unit="currencyVND", horizontal=horizontal, x_field="unit")
+    fig, ax = _axes("bars", result, style)  # a vertical chart of that many turns horizontal
     assert fig.get_size_inches()[1] >= charts.BAR_INCHES * count
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     boxes = sorted(
@@ -645,7 +646,7 @@ def test_the_headline_shows_totals_shares_and_growth() -> None:
     growth = Growth(date(2024, 3, 31), 1_100, 1_000, 950, 1_000)
     text = html_headline(_headline(growth))
     values = re.findall(r'<div class="value">([^<]*)</div>', text)
-    assert values == ["12,345", "6.7B ₫", "72.0%", "17.5%", "+10.0%", "-5.0%"]
+    assert values == ["12,345", "6.7B ₫", "72.0%", "17.5%", "+10.0%", "−5.0%"]
     assert "Hà Nội and TP. Hồ Chí Minh: share of e-commerce value" in text
     assert "02 Mar 2024 – 31 Mar 2024" in text  # 30 whole days
     missing = html_headline(_headline(None))
