@@ -24,9 +24,12 @@ GROWTH_DAYS = 30
 
 @dataclass(frozen=True)
 class Growth:
-    """The last GROWTH_DAYS whole days against the GROWTH_DAYS before them."""
+    """One period of whole days against an earlier one: the latest whole month against the
+    same month a year before when the data reaches back that far, else the last
+    GROWTH_DAYS whole days against the GROWTH_DAYS before them."""
 
-    last_day: date
+    basis: str  # "last 30 days vs the 30 before", "November 2026 vs November 2025"
+    compared: str  # what was compared, said in full for the caption
     events_now: int
     events_before: int
     value_now_vnd: int
@@ -39,10 +42,6 @@ class Growth:
     @property
     def value_change(self) -> float | None:
         return _change(self.value_now_vnd, self.value_before_vnd)
-
-    def period(self) -> str:
-        first = self.last_day - timedelta(days=GROWTH_DAYS - 1)
-        return f"{first:%d %b %Y} – {self.last_day:%d %b %Y}"
 
 
 @dataclass(frozen=True)
@@ -96,20 +95,46 @@ def last_whole_day(end: datetime) -> date:
 
 
 def measure_growth(client: Client, last_day: date) -> tuple[Growth | None, str]:
+    """Year on year when the data spans it, else the last 30 days; or why neither."""
     sql = report_sql("growth", last_day=last_day.isoformat(), days=GROWTH_DAYS)
     row = run(client, sql).rows[0]
     events_now, events_before, value_now, value_before, first_day = row
-    first_needed = last_day - timedelta(days=2 * GROWTH_DAYS - 1)
     first = first_day.astimezone(VN_TZ).date() if isinstance(first_day, datetime) else None
+    month = last_whole_month(last_day)
     # The first day of data is usually partial (history starts mid-day): it must lie
     # before the earlier period, so that period is whole.
+    if first is not None and first < month.replace(year=month.year - 1):
+        return year_on_year(client, month), ""
+    first_needed = last_day - timedelta(days=2 * GROWTH_DAYS - 1)
     if first is None or first >= first_needed or not events_before:
         has_data = first is not None and (events_now or events_before)
         since = f"; the data starts on {first:%d %b %Y}" if has_data else ""
         return None, f"needs {2 * GROWTH_DAYS} whole days of history{since}"
-    growth = Growth(last_day, int(events_now), int(events_before), int(value_now),
-                    int(value_before))  # fmt: skip
-    return growth, ""
+    start = last_day - timedelta(days=GROWTH_DAYS - 1)
+    basis = f"last {GROWTH_DAYS} days vs the {GROWTH_DAYS} before"
+    compared = (
+        f"Whole Vietnam days {start:%d %b %Y} – {last_day:%d %b %Y}, "
+        f"against the {GROWTH_DAYS} days before."
+    )
+    return Growth(basis, compared, int(events_now), int(events_before), int(value_now),
+                  int(value_before)), ""  # fmt: skip
+
+
+def last_whole_month(last_day: date) -> date:
+    """The first day of the latest month that ``last_day`` completes or follows."""
+    if (last_day + timedelta(days=1)).month != last_day.month:
+        return last_day.replace(day=1)
+    return (last_day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def year_on_year(client: Client, month: date) -> Growth:
+    sql = report_sql("growth_year", month=month.isoformat())
+    events_now, events_before, value_now, value_before = run(client, sql).rows[0]
+    year_before = month.replace(year=month.year - 1)
+    basis = f"{month:%B %Y} vs {year_before:%B %Y}"
+    compared = f"Vietnam months: {month:%B %Y} against {year_before:%B %Y}."
+    return Growth(basis, compared, int(events_now), int(events_before), int(value_now),
+                  int(value_before))  # fmt: skip
 
 
 def _one(client: Client, sql: str) -> tuple[int, int]:

@@ -172,17 +172,15 @@ def headline_html(headline: Headline) -> str:
 
 
 def _growth_tiles(headline: Headline) -> list[str]:
-    """Events and value: the last GROWTH_DAYS whole days against the GROWTH_DAYS before."""
+    """Events and value: year on year when the data spans it, else the last 30 days."""
     growth = headline.growth
-    names = [f"{what}: last {GROWTH_DAYS} days vs the {GROWTH_DAYS} before"
-             for what in ("Growth in events", "Growth in value")]  # fmt: skip
     if growth is None:
+        basis = f"last {GROWTH_DAYS} days vs the {GROWTH_DAYS} before"
         sub = f"Not measured: {headline.growth_note}."
-        return [_tile(name, "–", sub) for name in names]
-    sub = f"Whole Vietnam days {growth.period()}, against the {GROWTH_DAYS} days before."
+        return [_tile(f"Growth in {what}: {basis}", "–", sub) for what in ("events", "value")]
     return [
-        _tile(names[0], _signed(growth.events_change), sub),
-        _tile(names[1], _signed(growth.value_change), sub),
+        _tile(f"Growth in events: {growth.basis}", _signed(growth.events_change), growth.compared),
+        _tile(f"Growth in value: {growth.basis}", _signed(growth.value_change), growth.compared),
     ]
 
 

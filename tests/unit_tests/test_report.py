@@ -25,7 +25,13 @@ from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards import build
 from dxpulse.report import charts, names
 from dxpulse.report.compose import Report, Sample, Section, selected_panels, share_range
-from dxpulse.report.headline import Growth, Headline, last_whole_day, measure_growth
+from dxpulse.report.headline import (
+    Growth,
+    Headline,
+    last_whole_day,
+    last_whole_month,
+    measure_growth,
+)
 from dxpulse.report.html import headline_html as html_headline
 from dxpulse.report.html import page
 from dxpulse.report.queries import ReportQueryError, Result, custom_options, run, target_sql
@@ -643,12 +649,12 @@ def _headline(growth: Growth | None) -> Headline:
 
 
 def test_the_headline_shows_totals_shares_and_growth() -> None:
-    growth = Growth(date(2024, 3, 31), 1_100, 1_000, 950, 1_000)
+    growth = Growth("last 30 days vs the 30 before", "Whole days.", 1_100, 1_000, 950, 1_000)
     text = html_headline(_headline(growth))
     values = re.findall(r'<div class="value">([^<]*)</div>', text)
     assert values == ["12,345", "6.7B ₫", "72.0%", "17.5%", "+10.0%", "−5.0%"]
     assert "Hà Nội and TP. Hồ Chí Minh: share of e-commerce value" in text
-    assert "02 Mar 2024 – 31 Mar 2024" in text  # 30 whole days
+    assert "Growth in value: last 30 days vs the 30 before" in text
     missing = html_headline(_headline(None))
     assert missing.count("Not measured: needs 60 whole days of history.") == 2
 
@@ -665,5 +671,44 @@ def test_growth_needs_the_whole_earlier_period() -> None:
     assert (
         growth is None and note == "needs 60 whole days of history; the data starts on 01 Feb 2024"
     )
+    growth, _ = measure_growth(client(date(2024, 1, 31), 20), last)
+    assert growth is not None and growth.basis == "last 30 days vs the 30 before"
+    assert growth.compared.startswith("Whole Vietnam days 02 Mar 2024 – 31 Mar 2024")  # 30 days
     assert last_whole_day(datetime(2024, 4, 1, 13, 0, tzinfo=UTC)) == date(2024, 3, 31)  # 20:00 VN
     assert last_whole_day(datetime(2024, 3, 31, 17, 0, tzinfo=UTC)) == date(2024, 3, 31)  # midnight
+
+
+class _Replies:
+    """A client answering each query with the next of ``replies`` (columns, rows)."""
+
+    def __init__(self, *replies: list[tuple[Any, ...]]) -> None:
+        self.replies, self.sql = list(replies), []
+
+    def query(self, sql: str) -> Any:
+        self.sql.append(sql)
+        rows = self.replies.pop(0)
+        return type(
+            "R", (), {"column_names": tuple("abcde"[: len(rows[0])]), "result_rows": rows}
+        )()
+
+
+@pytest.mark.parametrize(
+    ("last", "month"),
+    [(date(2024, 3, 31), date(2024, 3, 1)), (date(2024, 3, 30), date(2024, 2, 1))],
+)
+def test_the_latest_whole_month_is_the_one_last_day_completes(last: date, month: date) -> None:
+    assert last_whole_month(last) == month
+
+
+def test_growth_is_year_on_year_when_the_data_spans_the_same_month_a_year_before() -> None:
+    last = date(2024, 3, 31)
+    thirty_days = [(10, 20, 30, 40, date(2023, 2, 28))]  # data from before March 2023
+    client = _Replies(thirty_days, [(1_200, 1_000, 660, 600)])
+    growth, note = measure_growth(client, last)  # type: ignore[arg-type]
+    assert note == "" and growth is not None
+    assert growth.basis == "March 2024 vs March 2023"
+    assert (growth.events_change, growth.value_change) == pytest.approx((0.2, 0.1))
+    assert "toDate('2024-03-01')" in client.sql[1]
+    one_day_short = _Replies([(10, 20, 30, 40, date(2023, 3, 1))])  # March 2023 partial
+    growth, _ = measure_growth(one_day_short, last)  # type: ignore[arg-type]
+    assert growth is not None and growth.basis == "last 30 days vs the 30 before"
