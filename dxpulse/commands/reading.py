@@ -106,9 +106,12 @@ def report(
 ) -> None:
     """Run the key Grafana panels' own SQL and render them into one static HTML page.
 
-    The page holds a chart (or numbers) per panel, what it shows, and the exact SQL that
-    ran, with every dashboard variable on All. Without --last or --from, the range is the
-    data's own span in event_aggregates, at most its last 30 days. Fails if no panel has data.
+    The page opens with headline numbers (events and value, Mobile Money's rural share of
+    customers, Hà Nội and TP. Hồ Chí Minh's share of e-commerce value, growth over the last
+    30 whole days against the 30 before), then a chart per panel in chapters, what it
+    shows, and the exact SQL that ran, with every dashboard variable on All. Without --last
+    or --from, the range is the data's own span in event_aggregates, at most its last 30
+    days. Fails if no panel has data. See docs/report.md.
     """
     from datetime import timedelta
 
@@ -141,7 +144,10 @@ def report(
     live = err_console.is_terminal
     with Progress(console=err_console, transient=True, disable=not live) as progress:
         task = progress.add_task("rendering", total=len(panels))
-        result = build_report(client, panels, time_range, source, lambda s: progress.advance(task))
+        result = build_report(
+            client, panels, time_range, source, lambda s: progress.advance(task),
+            settings.stream.window_seconds,
+        )  # fmt: skip
     if result.empty:
         raise DxpulseError(f"no panel has data for {time_range.label()}: nothing to report")
     files = write_pngs(result, png_dir) if png_dir else {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -26,9 +26,10 @@ with extras.needed("report", extras.REPORT):
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
+from dxpulse.report.names import column_title
 from dxpulse.report.queries import Result
 from dxpulse.report.selection import JSON
-from dxpulse.report.timerange import VN_TZ
+from dxpulse.report.timerange import VN_TZ, duration_text
 from dxpulse.report.units import format_value, is_number
 
 Kind = Literal["lines", "bars", "donut", "map", "tile", "table"]
@@ -51,6 +52,22 @@ VIETNAM_LAT = (8.0, 23.7)
 DPI = 110
 # Many points read as a line; a few need markers or they vanish.
 MARKERS_BELOW = 12
+# Horizontal bars: the figure grows with the bars so each keeps room for its label at the
+# default tick font (34 provincial units, 63 provinces stay readable, nothing overlaps).
+BAR_INCHES = 0.3
+BAR_MARGIN_INCHES = 1.3
+# Beyond this many categories, vertical bars are drawn horizontally: upright labels would
+# overlap and slanted ones are hard to read; a horizontal chart grows with its bars.
+MAX_VERTICAL_BARS = 12
+# The unit a title names (Grafana unit -> words); "short" is a plain count: no unit shown.
+UNIT_WORDS = {
+    "currencyVND": "VND",
+    "percentunit": "%",
+    "percent": "%",
+    "ops": "per second",
+    "s": "seconds",
+    "ms": "milliseconds",
+}
 
 
 class ChartError(DxpulseError):
@@ -84,6 +101,9 @@ class Style:
     # geomap: latitude, longitude and size columns
     map_fields: tuple[str, str, str] | None = None
     fields: Mapping[str, FieldStyle] = field(default_factory=dict)
+    # fieldConfig.defaults min/max: the panel's own value-axis limits, honoured as given.
+    minimum: float | None = None
+    maximum: float | None = None
 
     def unit_of(self, column: str) -> str | None:
         override = self.fields.get(column)
@@ -91,7 +111,12 @@ class Style:
 
     def label_of(self, column: str) -> str:
         override = self.fields.get(column)
-        return override.label if override and override.label else column
+        return override.label if override and override.label else column_title(column)
+
+    @property
+    def is_share(self) -> bool:
+        """Values are shares (0..1 or %) or drawn as shares (percent stacking)."""
+        return self.unit in ("percentunit", "percent") or self.stacking == "percent"
 
 
 def style_of(panel: JSON) -> Style:
@@ -107,7 +132,13 @@ def style_of(panel: JSON) -> Style:
         x_field=options.get("xField"),
         map_fields=_map_fields(options),
         fields=_overrides(panel),
+        minimum=_limit(defaults.get("min")),
+        maximum=_limit(defaults.get("max")),
     )
+
+
+def _limit(value: Any) -> float | None:
+    return float(value) if is_number(value) else None
 
 
 def _map_fields(options: JSON) -> tuple[str, str, str] | None:
@@ -178,7 +209,11 @@ def to_series(result: Result) -> Series:
     for row in result.rows:
         name = " / ".join(str(row[result.columns.index(c)]) for c in labels)
         for column in values:
-            key = (f"{name} · {column}" if len(values) > 1 else name) if name else column
+            key = (
+                (f"{name} · {column_title(column)}" if len(values) > 1 else name)
+                if name
+                else column
+            )
             points = series.setdefault(key, [math.nan] * len(times))
             points[position[row[t_index]]] = _as_float(row[result.columns.index(column)])
     return Series(times, dict(sorted(series.items())) if labels else series)
@@ -186,10 +221,15 @@ def to_series(result: Result) -> Series:
 
 # -- figures --------------------------------------------------------------------------------------
 def figure(
-    kind: Kind, result: Result, style: Style, span: tuple[datetime, datetime] | None = None
+    kind: Kind,
+    result: Result,
+    style: Style,
+    span: tuple[datetime, datetime] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """The panel's chart; ``span`` is the time axis of a time series (the report's range,
-    as Grafana always shows the whole range, however few the points)."""
+    as Grafana always shows the whole range, however few the points). ``title`` goes into
+    the image with its unit: a PNG shared on its own still says what it shows."""
     draw: dict[Kind, Callable[[Axes, Result, Style], None]] = {
         "lines": draw_lines,
         "bars": draw_bars,
@@ -198,17 +238,63 @@ def figure(
     }
     if kind not in draw:
         raise ChartError(f"{kind!r} is rendered as HTML, not as a chart")
-    fig = Figure(figsize=figsize(kind), dpi=DPI, layout="constrained")
+    if kind == "bars" and len(result.rows) > MAX_VERTICAL_BARS:
+        style = replace(style, horizontal=True)
+    fig = Figure(figsize=figsize(kind, result, style), dpi=DPI, layout="constrained")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
     ax = fig.add_subplot()
     draw[kind](ax, result, style)
     if kind == "lines" and span is not None:
-        start, end = date2num(span[0]), date2num(span[1])  # type: ignore[no-untyped-call]
-        ax.set_xlim(start, end)
+        _time_limits(ax, result, span)
     return fig
 
 
-def figsize(kind: Kind) -> tuple[float, float]:
-    return MAP_FIGSIZE if kind == "map" else FIGSIZE
+def titled(title: str, style: Style, bucket_s: int | None = None) -> str:
+    """The panel title with its unit, unless the title already names it. A count over
+    time (unit "short") has no unit word, so it says its bucket: "(per 3 h)"."""
+    unit = "%" if style.stacking == "percent" else UNIT_WORDS.get(style.unit or "")
+    if unit is None and bucket_s and style.unit in (None, "short"):
+        unit = f"per {duration_text(bucket_s)}"
+    if unit is None or unit in title:
+        return title
+    return f"{title} ({unit})"
+
+
+def figsize(
+    kind: Kind, result: Result | None = None, style: Style | None = None
+) -> tuple[float, float]:
+    """Maps are portrait; horizontal bars grow with their count, the rest is FIGSIZE."""
+    if kind == "map":
+        return MAP_FIGSIZE
+    if kind == "bars" and result is not None and style is not None and style.horizontal:
+        return FIGSIZE[0], max(FIGSIZE[1], BAR_MARGIN_INCHES + BAR_INCHES * len(result.rows))
+    return FIGSIZE
+
+
+def _time_limits(ax: Axes, result: Result, span: tuple[datetime, datetime]) -> None:
+    # The range, widened to any point outside it: a daily row is labelled with its day's
+    # start, which lies before a range that starts later that day.
+    times = [t for t in result.column("time") if isinstance(t, datetime)]
+    start, end = min([span[0], *times]), max([span[1], *times])
+    ax.set_xlim(date2num(start), date2num(end))  # type: ignore[no-untyped-call]
+
+
+def _value_limits(
+    ax: Axes, style: Style, values: Sequence[float], horizontal: bool = False
+) -> None:
+    """Counts, money and shares start at 0 and shares end at 100%: an axis cut at 70% or
+    600K VND makes noise look dramatic. The panel's own min/max win where it sets them."""
+    finite = [v for v in values if math.isfinite(v)]
+    low, high = style.minimum, style.maximum
+    if low is None and (style.is_share or all(v >= 0 for v in finite)):
+        low = 0.0
+    if high is None and style.is_share and all(v <= 1 for v in finite):
+        high = 1.0 if style.unit != "percent" else 100.0
+    if horizontal:
+        ax.set_xlim(left=low, right=high)
+    else:
+        ax.set_ylim(bottom=low, top=high)
 
 
 def png(fig: Figure) -> bytes:
@@ -238,12 +324,14 @@ def draw_lines(ax: Axes, result: Result, style: Style) -> None:
     series = to_series(result)
     times = _utc64(series.times)
     unit = style.unit
+    drawn: list[float] = [v for vs in series.values.values() for v in vs]
     if style.stacking in ("normal", "percent") and len(times) > 1:
         stacked = [[_nan_to_zero(v) for v in vs] for vs in series.values.values()]
         if style.stacking == "percent":
             stacked, unit = shares(stacked), "percentunit"
         labels = [style.label_of(name) for name in series.values]
         ax.stackplot(times, *stacked, labels=labels, alpha=0.75)
+        drawn = [sum(column) for column in zip(*stacked, strict=True)]
     else:
         marker = "o" if len(times) < MARKERS_BELOW else None
         for name, values in series.values.items():
@@ -258,6 +346,7 @@ def draw_lines(ax: Axes, result: Result, style: Style) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=VN_TZ))  # type: ignore[no-untyped-call]
     ax.set_xlabel("Vietnam time (UTC+7)", fontsize="small")
     ax.yaxis.set_major_formatter(_value_axis(unit))
+    _value_limits(ax, style, drawn)
     _finish(ax, legend=len(series.values) > 1)
 
 
@@ -298,8 +387,11 @@ def draw_bars(ax: Axes, result: Result, style: Style) -> None:
         ax.margins(x=0.12)
     elif len(columns) == 1:
         ax.margins(y=0.12)
+    _value_limits(
+        ax, style, base if stacked else [v for vs in matrix for v in vs], style.horizontal
+    )
     if style.horizontal:
-        ax.invert_yaxis()  # the query's first row on top, as Grafana draws it
+        ax.set_ylim(len(names) - 0.5, -0.5)  # the query's first row on top, as Grafana draws it
     _finish(ax, legend=len(columns) > 1)
 
 

@@ -12,8 +12,10 @@ from html import escape
 from dxpulse import __version__
 from dxpulse.report.charts import Style, style_of
 from dxpulse.report.compose import Report, Section
+from dxpulse.report.headline import GROWTH_DAYS, Headline
 from dxpulse.report.queries import Result
-from dxpulse.report.timerange import VN_TZ
+from dxpulse.report.selection import CHAPTERS
+from dxpulse.report.timerange import VN_TZ, duration_text
 from dxpulse.report.units import format_value, is_number
 
 CSS = """
@@ -36,6 +38,13 @@ table { border-collapse: collapse; margin: 12px 0; }
 th, td { border-bottom: 1px solid #d1d9e0; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .no-data { color: #9a6700; font-weight: 600; }
+.note { color: #59636e; font-size: 0.9em; margin: 4px 0 8px; }
+h2.chapter { margin: 32px 0 4px; font-size: 1.4em; border-bottom: 2px solid #d1d9e0; }
+section h3 { margin: 4px 0; font-size: 1.15em; }
+.headline { display: grid; grid-template-columns: repeat(3, 1fr);
+            gap: 12px; margin: 12px 0; }
+.headline .tile { background: #fff; }
+.headline .sub { color: #59636e; font-size: 0.85em; }
 pre { background: #f6f8fa; padding: 10px; overflow-x: auto; font-size: 0.85em; }
 """
 
@@ -47,7 +56,7 @@ def _e(value: object) -> str:
 def page(report: Report) -> str:
     drawn = sum(s.png is not None for s in report.sections)
     empty = sum(s.empty for s in report.sections)
-    body = "\n".join(section_html(s) for s in report.sections)
+    body = chapters_html(report.sections)
     r = report.time_range
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -63,12 +72,14 @@ def page(report: Report) -> str:
 <p>Vietnam's digital economy, drawn from the same SQL as the Grafana dashboards.</p>
 <dl>
 <dt>Time range</dt><dd>{_e(r.label())}</dd>
-<dt>Bucket</dt><dd>{_e(_duration(r.interval_s))} (time series; at least the panel's own)</dd>
+<dt>Bucket</dt><dd>{_e(duration_text(r.interval_s))} (time series; at least the panel's own;
+ shares coarser, see their notes)</dd>
 <dt>Data source</dt><dd>{_e(report.source)}</dd>
 <dt>Generated</dt><dd>{_e(f"{report.generated_at.astimezone(VN_TZ):%Y-%m-%d %H:%M:%S}")}
  Vietnam time, dxpulse {_e(__version__)}</dd>
 <dt>Panels</dt><dd>{len(report.sections)}; {drawn} with a chart, {empty} without data</dd>
 </dl>
+{headline_html(report.headline) if report.headline else ""}
 </header>
 <main data-from="{_e(r.start.isoformat())}" data-to="{_e(r.end.isoformat())}">
 {body}
@@ -83,10 +94,11 @@ def section_html(section: Section) -> str:
     return f"""<section id="{_e(panel.slug)}" data-panel="{_e(panel.title)}" \
 data-dashboard="{_e(panel.dashboard_uid)}" data-kind="{_e(section.kind)}" \
 data-rows="{section.rows}" data-interval-s="{section.interval_s}">
-<h2>{_e(panel.title)}</h2>
+<h3>{_e(panel.title)}</h3>
 <p>{_e(panel.panel.get("description", ""))}
 <span class="from">— from “{_e(panel.dashboard_title)}”</span></p>
 {_content(section)}
+{f'<p class="note">{_e(section.note)}</p>' if section.note else ""}
 <details><summary>SQL ({section.rows} rows)</summary>
 <pre><code>{_e(section.sql)}</code></pre>
 </details>
@@ -132,8 +144,57 @@ def table_html(result: Result, style: Style) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _duration(seconds: int) -> str:
-    for size, name in ((86_400, "d"), (3_600, "h"), (60, "min")):
-        if seconds % size == 0:
-            return f"{seconds // size} {name}"
-    return f"{seconds} s"
+def chapters_html(sections: tuple[Section, ...]) -> str:
+    """The sections, each run of one chapter under that chapter's heading."""
+    parts, current = [], None
+    for section in sections:
+        if section.panel.chapter != current:
+            current = section.panel.chapter
+            heading = CHAPTERS.get(current, current)
+            parts.append(f'<h2 class="chapter" id="chapter-{_e(current)}">{_e(heading)}</h2>')
+        parts.append(section_html(section))
+    return "\n".join(parts)
+
+
+def headline_html(headline: Headline) -> str:
+    """The numbers an analyst quotes first, each with what it is measured on."""
+    tiles = [
+        _tile("Events", f"{headline.events:,}", "online payments, e-commerce orders, Mobile Money"),
+        _tile("Value", format_value(headline.value_vnd, "currencyVND"),
+              f"{headline.value_vnd:,} VND in the range"),
+        _tile("Mobile Money customers who are rural", _share(headline.rural_share),
+              f"of {headline.mobile_money_customers:,} active customers"),
+        _tile(f"{headline.cities()}: share of e-commerce value", _share(headline.cities_share),
+              f"of {format_value(headline.ecommerce_gmv_vnd, 'currencyVND')} order value"),
+        *_growth_tiles(headline),
+    ]  # fmt: skip
+    return f'<div class="headline" id="headline">{"".join(tiles)}</div>'
+
+
+def _growth_tiles(headline: Headline) -> list[str]:
+    """Events and value: year on year when the data spans it, else the last 30 days."""
+    growth = headline.growth
+    if growth is None:
+        basis = f"last {GROWTH_DAYS} days vs the {GROWTH_DAYS} before"
+        sub = f"Not measured: {headline.growth_note}."
+        return [_tile(f"Growth in {what}: {basis}", "–", sub) for what in ("events", "value")]
+    return [
+        _tile(f"Growth in events: {growth.basis}", _signed(growth.events_change), growth.compared),
+        _tile(f"Growth in value: {growth.basis}", _signed(growth.value_change), growth.compared),
+    ]
+
+
+def _tile(name: str, value: str, sub: str) -> str:
+    return (
+        f'<div class="tile"><div class="name">{_e(name)}</div>'
+        f'<div class="value">{_e(value)}</div><div class="sub">{_e(sub)}</div></div>'
+    )
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _signed(value: float | None) -> str:
+    # A real minus sign: a hyphen before a big number reads as a dash.
+    return "–" if value is None else f"{value:+.1%}".replace("-", "−")

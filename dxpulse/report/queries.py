@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -48,6 +49,12 @@ def target_sql(panel: JSON) -> str:
             f"panel {panel.get('title')!r}: the report draws one SQL target, it has {len(targets)}"
         )
     return str(targets[0]["rawSql"])
+
+
+def uses_interval(sql: str) -> bool:
+    """Whether the SQL buckets by the query's interval ($__timeInterval, $__interval…)
+    rather than by a bucket of its own (a daily view's day)."""
+    return "$__timeInterval" in sql or "$__interval" in sql
 
 
 def custom_options(variable: JSON) -> list[str]:
@@ -106,6 +113,28 @@ def data_span(client: Client, window_seconds: int) -> tuple[datetime, datetime] 
     if not count:
         return None
     return first, last + timedelta(seconds=window_seconds)
+
+
+def report_sql(name: str, **params: object) -> str:
+    """The report's own query ``sql/<name>.sql`` (shipped as package data), its ``{name}``
+    placeholders filled in. Callers pass numbers, dates and quoted constants only."""
+    text = resources.files("dxpulse.report").joinpath(f"sql/{name}.sql").read_text("utf-8")
+    return text.format(**params)
+
+
+def range_params(time_range: TimeRange, window_seconds: int) -> dict[str, int]:
+    """A range as the report's .sql files take it: Unix seconds, and the worker's window."""
+    return {
+        "start": int(time_range.start.timestamp()),
+        "end": int(time_range.end.timestamp()),
+        "window_seconds": int(window_seconds),
+    }
+
+
+def rarest_type(client: Client, time_range: TimeRange, window_seconds: int) -> tuple[str, int]:
+    """The event type with the fewest events in the range, and that count ("", 0: none)."""
+    rows = run(client, report_sql("rarest_type", **range_params(time_range, window_seconds))).rows
+    return (str(rows[0][0]), int(rows[0][1])) if rows else ("", 0)
 
 
 def _normalise(value: Any) -> Any:

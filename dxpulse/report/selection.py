@@ -1,7 +1,7 @@
 """Which dashboard panels the report shows, referenced by dashboard uid and panel title.
 
-To add a panel, append one ``PanelRef`` to SELECTION. A reference that matches no panel
-fails the report (and the unit tests) instead of silently dropping a chart.
+To add a panel, add one ``PanelRef`` (with its chapter) to CORE_PANELS. A reference that
+matches no panel fails the report (and the unit tests) instead of silently dropping a chart.
 """
 
 from __future__ import annotations
@@ -21,30 +21,69 @@ with extras.needed("report", extras.REPORT):
 JSON = dict[str, Any]
 
 
+# The report is a story an analyst would send, in this order (after the headline numbers):
+# chapter id -> the heading the page shows.
+CHAPTERS: dict[str, str] = {
+    "regions": "The regional gap",
+    "cities": "Hà Nội and TP. Hồ Chí Minh vs the rest",
+    "rural-urban": "Rural and urban",
+    "mobile-money": "Mobile Money",
+    "ecommerce": "E-commerce",
+    "trends": "Trends",
+}
+
+
 @dataclass(frozen=True)
 class PanelRef:
     dashboard_uid: str
     title: str
+    chapter: str = "trends"
+
+    def __post_init__(self) -> None:
+        if self.chapter not in CHAPTERS:
+            raise ValueError(f"unknown report chapter {self.chapter!r} (one of {list(CHAPTERS)})")
 
 
-SELECTION: tuple[PanelRef, ...] = (
-    PanelRef("dxpulse-overview", "Events per second"),
-    PanelRef("dxpulse-overview", "Value per second (VND/s)"),
-    PanelRef("dxpulse-regions", "Value by region"),
-    PanelRef("dxpulse-regions", "Rural vs urban by channel"),
-    PanelRef("dxpulse-regions", "Mobile Money rural share vs 72% reference"),
-    PanelRef("dxpulse-ecommerce", "Orders by platform"),
-    PanelRef("dxpulse-ecommerce", "Cash on delivery vs online payment"),
-    PanelRef("dxpulse-mobile-money", "Transaction mix"),
-    PanelRef("dxpulse-trends", "Value by event type, hourly"),
-    PanelRef("dxpulse-trends", "Mobile Money: rural share of customers and value"),
-    PanelRef("dxpulse-trends", "E-commerce: cashless share vs cash on delivery"),
-    PanelRef("dxpulse-trends", "Average online-payment ticket"),
-    PanelRef("dxpulse-trends", "Value per capita by region"),
-    PanelRef("dxpulse-trends", "Top 10 provinces by value per capita"),
-    PanelRef("dxpulse-trends", "Bottom 10 provinces by value per capita"),
-    PanelRef("dxpulse-trends", "Value per capita by 2025 provincial unit"),
+CORE_PANELS: tuple[PanelRef, ...] = (
+    PanelRef("dxpulse-regions", "Value by region", "regions"),
+    PanelRef("dxpulse-trends", "Value per capita by region", "regions"),
+    PanelRef("dxpulse-trends", "Top 10 provinces by value per capita", "regions"),
+    PanelRef("dxpulse-trends", "Bottom 10 provinces by value per capita", "regions"),
+    PanelRef("dxpulse-trends", "Value per capita by 2025 provincial unit", "regions"),
+    PanelRef("dxpulse-regions", "Rural vs urban by channel", "rural-urban"),
+    PanelRef("dxpulse-regions", "Mobile Money rural share vs 72% reference", "mobile-money"),
+    PanelRef("dxpulse-trends", "Mobile Money: rural share of customers and value", "mobile-money"),
+    PanelRef("dxpulse-mobile-money", "Transaction mix", "mobile-money"),
+    PanelRef("dxpulse-ecommerce", "Orders by platform", "ecommerce"),
+    PanelRef("dxpulse-ecommerce", "Cash on delivery vs online payment", "ecommerce"),
+    PanelRef("dxpulse-trends", "E-commerce: cashless share vs cash on delivery", "ecommerce"),
+    PanelRef("dxpulse-overview", "Events per second", "trends"),
+    PanelRef("dxpulse-overview", "Value per second (VND/s)", "trends"),
+    PanelRef("dxpulse-trends", "Value by event type, hourly", "trends"),
+    PanelRef("dxpulse-trends", "Average online-payment ticket", "trends"),
 )
+# The panels the dashboards branch adds (issue 17). Not in SELECTION yet: resolve() fails on
+# a panel that does not exist, and they do not exist on this branch. Once they do, SELECTION
+# becomes in_story_order(CORE_PANELS + REALISM_PANELS).
+REALISM_PANELS: tuple[PanelRef, ...] = (
+    PanelRef("dxpulse-regions", "Hà Nội and TP. Hồ Chí Minh vs the other provinces", "cities"),
+    PanelRef("dxpulse-regions", "Average ticket: rural vs urban", "rural-urban"),
+    PanelRef("dxpulse-regions", "Channel mix: rural vs urban", "rural-urban"),
+    PanelRef("dxpulse-regions", "Mobile Money rural share by region", "mobile-money"),
+    PanelRef("dxpulse-ecommerce", "Platform shares", "ecommerce"),
+    PanelRef("dxpulse-ecommerce", "Cash on delivery: rural vs urban", "ecommerce"),
+    PanelRef("dxpulse-trends", "Monthly growth: count and value", "trends"),
+    PanelRef("dxpulse-trends", "Average online-payment ticket by month", "trends"),
+)
+
+
+def in_story_order(refs: Sequence[PanelRef]) -> tuple[PanelRef, ...]:
+    """``refs`` by chapter (CHAPTERS' order), keeping their order within a chapter."""
+    order = list(CHAPTERS)
+    return tuple(sorted(refs, key=lambda ref: order.index(ref.chapter)))
+
+
+SELECTION: tuple[PanelRef, ...] = in_story_order(CORE_PANELS)
 
 
 class SelectionError(DxpulseError):
@@ -59,6 +98,7 @@ class SelectedPanel:
     dashboard_title: str
     panel: JSON
     variables: tuple[JSON, ...]
+    chapter: str = "trends"
 
     @property
     def title(self) -> str:
@@ -105,5 +145,5 @@ def _find(by_uid: dict[str, JSON], ref: PanelRef) -> SelectedPanel:
             f"(its panels: {titles})"
         )
     return SelectedPanel(
-        ref.dashboard_uid, str(model["title"]), matches[0], tuple(variables(model))
+        ref.dashboard_uid, str(model["title"]), matches[0], tuple(variables(model)), ref.chapter
     )

@@ -15,6 +15,12 @@ VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 STEPS_S: tuple[int, ...] = (60, 300, 900, 3_600, 3 * 3_600, 6 * 3_600, 86_400)
 MAX_POINTS = 300
 DEFAULT_SPAN = timedelta(days=30)
+# Share series (a rural share, a cashless share) are ratios of small counts at night: a
+# bucket must hold on average at least MIN_SHARE_SAMPLE events of the rarest type (a share
+# of 100 moves by about ±5 points by chance), or it swings 0-100% on a handful. They may be
+# weekly: a ratio needs fewer points than a rate.
+MIN_SHARE_SAMPLE = 100
+SHARE_STEPS_S: tuple[int, ...] = (*STEPS_S, 7 * 86_400)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,16 @@ def interval_for_span(seconds: float) -> int:
         if seconds / step <= MAX_POINTS:
             return step
     return STEPS_S[-1]
+
+
+def share_interval_s(seconds: float, sample: int, at_least: int) -> int:
+    """The smallest step (not under ``at_least``) whose buckets average MIN_SHARE_SAMPLE of
+    ``sample`` events over ``seconds``, within MAX_POINTS; the coarsest when none does."""
+    for step in SHARE_STEPS_S:
+        buckets = max(1.0, seconds / step)
+        if step >= at_least and buckets <= MAX_POINTS and sample / buckets >= MIN_SHARE_SAMPLE:
+            return step
+    return max(SHARE_STEPS_S[-1], at_least)
 
 
 def grafana_interval_s(text: str | None) -> int:
@@ -97,3 +113,11 @@ def choose_range(
 
 def _start_of_hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
+
+
+def duration_text(seconds: int) -> str:
+    """A bucket as people say it: 86400 -> "1 d", 10800 -> "3 h", 300 -> "5 min"."""
+    for size, name in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds % size == 0:
+            return f"{seconds // size} {name}"
+    return f"{seconds} s"

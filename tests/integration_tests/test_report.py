@@ -1,7 +1,9 @@
 """`dxpulse report` on real pipeline data: every chart from its panel's own SQL.
 
-Data: the real producer and ingest loop put 20,000 events through Tansu into chDB (the
-session's one chDB path, a database of its own). The command runs in-process, as a user
+Data: the real producer (a history backfill: HISTORY_DAYS days up to now, so the default
+30-day range, the growth against the 30 days before and the night-time share buckets are
+all exercised) and the ingest loop put EVENTS events through Tansu into chDB (the session's
+one chDB path, a database of its own). The command runs in-process, as a user
 runs it, and the page it writes is checked against the dashboards: each section's SQL is
 the panel's SQL expanded independently (the dashboard query test's variable resolution),
 and running it again gives the rows the section reports.
@@ -30,15 +32,18 @@ from dxpulse.clickhouse import connect, migrate
 from dxpulse.commands import common
 from dxpulse.core.config import Settings
 from dxpulse.dashboards import build
+from dxpulse.producers.backfill import plan_backfill
 from dxpulse.producers.generator import EventGenerator
-from dxpulse.producers.producer import produce
+from dxpulse.producers.producer import produce_backfill
 from dxpulse.report.macros import QueryContext, expand
 from dxpulse.report.selection import SELECTION
+from dxpulse.schemas.labels import LABELS
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.conftest import RunningIngest, isolated_settings
 from tests.integration_tests.test_dashboard_queries import resolve
 
-EVENTS = 20_000
+EVENTS = 40_000
+HISTORY_DAYS = 62  # two 30-day periods for the growth headline, and a partial first day
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SECTION = re.compile(r"<section (?P<attrs>[^>]*)>(?P<body>.*?)</section>", re.S)
 _ATTR = re.compile(r'([\w-]+)="([^"]*)"')
@@ -63,7 +68,8 @@ def data(
     admin = connect(settings)
     migrate(admin, settings.clickhouse.database)
     ensure_topics(settings.kafka)
-    assert produce(settings, EventGenerator(seed=31), count=EVENTS).delivered == EVENTS
+    plan = plan_backfill(HISTORY_DAYS * 86_400, EVENTS, seed=31)
+    assert produce_backfill(settings, EventGenerator(seed=31), plan).delivered == EVENTS
     ingest = RunningIngest(settings, admin, threading.Lock()).start()
     ingest.wait_committed(EVENTS)
     ingest.stop()
@@ -106,21 +112,31 @@ def test_report_draws_every_panel_from_its_own_sql(
     code, seconds = run_report(
         data.settings, monkeypatch, "--out", str(out), "--png-dir", str(png_dir)
     )
-    stdout = capsys.readouterr().out
-    assert code == 0, stdout
+    captured = capsys.readouterr()
+    stdout = captured.out
+    assert code == 0, stdout + captured.err
     assert f"Panels with data: {len(SELECTION)} of {len(SELECTION)}" in stdout
     assert f"Report: {out}" in stdout
     print(f"report on {EVENTS:,} events: {seconds:.2f} s")
     page = out.read_text("utf-8")
 
-    # The default range is the data's own span in event_aggregates, from its first hour.
+    # The default range is the data's last 30 days in event_aggregates, from its hour.
     first, last = data.client.query(
-        "SELECT toStartOfHour(min(window_start)), max(window_start) FROM event_aggregates"
+        "SELECT min(window_start), max(window_start) FROM event_aggregates"
     ).result_rows[0]
+    newest = last + timedelta(seconds=60)
+    assert newest - first > timedelta(days=30)  # the history is longer than the range
     main_attrs = dict(_ATTR.findall(re.search(r"<main ([^>]*)>", page).group(1)))  # type: ignore[union-attr]
     start, end = (datetime.fromisoformat(main_attrs[k]) for k in ("data-from", "data-to"))
-    assert start.replace(tzinfo=None) == first
-    assert end.replace(tzinfo=None) == last + timedelta(seconds=60)
+    expected_start = (newest - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
+    assert start.replace(tzinfo=None) == expected_start
+    assert end.replace(tzinfo=None) == newest
+
+    # What a reader sees (all but the SQL) names things: no data code, e.g. red_river_delta.
+    visible = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
+    visible = re.sub(r"<[^>]+>", " ", visible)
+    codes = {c for dim in LABELS.values() for c in dim if "_" in c}
+    assert sorted(c for c in codes if re.search(rf"\b{c}\b", visible)) == []
 
     models = {m["uid"]: m for m in build.dashboards(build.context(data.settings))}
     found = sections(page)

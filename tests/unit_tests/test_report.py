@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -22,15 +23,27 @@ from dxpulse.cli import main as cli_main
 from dxpulse.core.config import Settings
 from dxpulse.core.errors import DxpulseError
 from dxpulse.dashboards import build
-from dxpulse.report import charts
-from dxpulse.report.compose import Report, Section, selected_panels
+from dxpulse.report import charts, names
+from dxpulse.report.compose import Report, Sample, Section, selected_panels, share_range
+from dxpulse.report.headline import (
+    Growth,
+    Headline,
+    last_whole_day,
+    last_whole_month,
+    measure_growth,
+)
+from dxpulse.report.html import headline_html as html_headline
 from dxpulse.report.html import page
 from dxpulse.report.queries import ReportQueryError, Result, custom_options, run, target_sql
 from dxpulse.report.selection import (
+    CHAPTERS,
+    CORE_PANELS,
+    REALISM_PANELS,
     SELECTION,
     PanelRef,
     SelectedPanel,
     SelectionError,
+    in_story_order,
     resolve,
     slugify,
 )
@@ -44,6 +57,7 @@ from dxpulse.report.timerange import (
     grafana_interval_s,
     interval_for_span,
     make_range,
+    share_interval_s,
 )
 from dxpulse.report.units import format_value
 
@@ -471,3 +485,230 @@ def test_percent_stacking_draws_shares() -> None:
 def test_a_result_without_numbers_is_refused_not_drawn_blank() -> None:
     with pytest.raises(charts.ChartError, match="no numbers"):
         charts.figure("bars", Result(("region", "note"), (("south_east", "n/a"),)), charts.Style())
+
+
+# -- names, axes, titles, share buckets, headline (issue 17) -----------------------------------
+def test_codes_in_label_columns_become_names_and_names_pass_unchanged() -> None:
+    result = Result(
+        ("region", "kind", "province_code", "payment", "value_vnd"),
+        (
+            ("red_river_delta", "p2p_transfer", "79", "cash on delivery", 5),
+            ("Red River Delta", "Cash in", "Hà Nội", "Paid online", 3),
+        ),
+    )
+    assert names.relabel(result).rows == (
+        ("Red River Delta", "Person-to-person transfer", "TP. Hồ Chí Minh", "Cash on delivery", 5),
+        ("Red River Delta", "Cash in", "Hà Nội", "Paid online", 3),
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "title"),
+    [
+        ("value_vnd", "Value (VND)"),
+        ("rural", "Rural"),
+        ("rural_share", "Rural share"),
+        ("events_per_1000_people", "Events per 1000 people"),
+        ("mobile_money", "Mobile Money"),
+    ],
+)
+def test_column_names_read_as_words(column: str, title: str) -> None:
+    assert names.column_title(column) == title
+
+
+def _axes(kind: charts.Kind, result: Result, style: charts.Style, title: str = "T") -> Any:
+    fig = charts.figure(kind, result, style, (T0, T0 + timedelta(days=2)), title)
+    charts.png(fig)  # lays it out, as the report does
+    return fig, fig.axes[0]
+
+
+def test_a_share_axis_is_0_to_100_percent_however_flat_the_line() -> None:
+    result = Result(
+        ("time", "share"), tuple((t, 0.70 + 0.01 * (i % 3)) for i, t in enumerate(_times(30)))
+    )
+    _, ax = _axes("lines", result, charts.Style(unit="percentunit"))
+    assert ax.get_ylim() == (0.0, 1.0)
+
+
+def test_a_ticket_axis_starts_at_0_not_at_the_lowest_ticket() -> None:
+    result = Result(
+        ("time", "avg_ticket_vnd"), tuple((t, 600_000 + 500 * i) for i, t in enumerate(_times(30)))
+    )
+    _, ax = _axes("lines", result, charts.Style(unit="currencyVND"))
+    low, high = ax.get_ylim()
+    assert low == 0.0 and high >= 614_500
+
+
+def test_the_panels_own_min_and_max_win() -> None:
+    body = {
+        "type": "timeseries",
+        "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0.5, "max": 0.9}},
+    }
+    style = charts.style_of(body)
+    assert (style.minimum, style.maximum) == (0.5, 0.9)
+    result = Result(("time", "share"), tuple((t, 0.7) for t in _times(5)))
+    _, ax = _axes("lines", result, style)
+    assert ax.get_ylim() == (0.5, 0.9)
+
+
+def test_every_png_carries_its_title_and_unit() -> None:
+    result = Result(("region", "value_vnd"), (("south_east", 3e9),))
+    fig, _ = _axes(
+        "bars", result, charts.Style(unit="currencyVND", x_field="region"), "Value by region"
+    )
+    assert fig.get_suptitle() == "Value by region"  # the title as given: the caller adds units
+    assert charts.titled("Value by region", charts.Style(unit="currencyVND")) == (
+        "Value by region (VND)"
+    )
+    assert charts.titled("Orders", charts.Style(unit="short"), 10_800) == "Orders (per 3 h)"
+    assert charts.titled("Value per second (VND/s)", charts.Style(unit="currencyVND")) == (
+        "Value per second (VND/s)"
+    )  # the title names its unit already
+    assert charts.titled("Mix", charts.Style(unit="short", stacking="percent")) == "Mix (%)"
+
+
+@pytest.mark.parametrize("horizontal", [True, False], ids=["horizontal", "vertical"])
+@pytest.mark.parametrize("count", [34, 63])
+def test_many_bars_get_room_and_their_labels_do_not_overlap(count: int, horizontal: bool) -> None:
+    result = Result(
+        ("unit", "vnd"), tuple((f"Tỉnh số {i} Đắk Lắk", 100.0 + i) for i in range(count))
+    )
+    style = charts.Style(unit="currencyVND", horizontal=horizontal, x_field="unit")
+    fig, ax = _axes("bars", result, style)  # a vertical chart of that many turns horizontal
+    assert fig.get_size_inches()[1] >= charts.BAR_INCHES * count
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    boxes = sorted(
+        (t.get_window_extent(renderer) for t in ax.get_yticklabels()), key=lambda b: b.y0
+    )
+    assert len(boxes) == count
+    assert all(lower.y1 <= upper.y0 for lower, upper in itertools.pairwise(boxes))
+
+
+@pytest.mark.parametrize(
+    ("days", "sample", "at_least", "step"),
+    [
+        (30, 1_000_000, 10_800, 10_800),  # plenty: the range's own 3-hour bucket
+        (30, 24_000, 10_800, 3 * 3_600),  # 240 buckets of 100
+        (30, 12_000, 10_800, 6 * 3_600),  # 100 a 6-hour bucket
+        (30, 1_000, 10_800, 7 * 86_400),  # even daily is thin: weekly
+        (30, 100, 10_800, 7 * 86_400),  # the coarsest; the caption says it is rough
+        (30, 10_000_000, 86_400, 86_400),  # never finer than the panel's own minimum
+    ],
+)
+def test_share_buckets_hold_a_minimum_sample(
+    days: int, sample: int, at_least: int, step: int
+) -> None:
+    assert share_interval_s(days * 86_400, sample, at_least) == step
+
+
+def test_share_panels_are_captioned_with_their_bucket_and_sample() -> None:
+    series = panel("timeseries", "Rural share", interval="1m",
+                   targets=[{"rawSql": "SELECT $__timeInterval(minute) AS time"}])  # fmt: skip
+    daily = panel("timeseries", "Daily share", interval="1d",
+                  targets=[{"rawSql": "SELECT toDateTime(day) AS time"}])  # fmt: skip
+    month = make_range(T0, T0 + timedelta(days=30))
+    ranged, note = share_range(series, month, Sample("mobile_money", 1_000))
+    assert ranged.interval_s == 7 * 86_400
+    assert note.startswith(
+        "Shares per 7 d, sized for the rarest event type (Mobile Money): on average 233 of its"
+    )
+    ranged, note = share_range(daily, month, Sample("mobile_money", 1_000))
+    assert ranged.interval_s == 86_400  # its SQL has its own (daily) bucket
+    assert note.startswith("Shares per 1 d,") and "on average 33 of its" in note
+    assert "rough" in note
+
+
+def test_the_issue_17_panels_wait_outside_the_selection_in_story_order() -> None:
+    titles = {r.title for r in REALISM_PANELS}
+    assert titles == {
+        "Hà Nội and TP. Hồ Chí Minh vs the other provinces", "Average ticket: rural vs urban",
+        "Channel mix: rural vs urban", "Mobile Money rural share by region", "Platform shares",
+        "Cash on delivery: rural vs urban", "Monthly growth: count and value",
+        "Average online-payment ticket by month",
+    }  # fmt: skip
+    assert not titles & {r.title for r in SELECTION}
+    merged = in_story_order(CORE_PANELS + REALISM_PANELS)
+    chapters = [r.chapter for r in merged]
+    assert chapters == sorted(chapters, key=list(CHAPTERS).index)
+    assert [r for r in merged if r in CORE_PANELS] == list(SELECTION)  # order kept within
+    with pytest.raises(ValueError, match="unknown report chapter"):
+        PanelRef("dxpulse-overview", "Events per second", "epilogue")
+
+
+def test_chapters_head_their_sections_in_the_page() -> None:
+    a = SelectedPanel("d", "D", {"type": "table", "title": "A"}, (), "regions")
+    b = SelectedPanel("d", "D", {"type": "table", "title": "B"}, (), "trends")
+    text = page(_report(_section(a, Result(("x",), ((1,),))), _section(b, Result(("x",), ((2,),)))))
+    order = [m.group(0) for m in re.finditer(r'id="chapter-[\w-]+"|<h3>\w</h3>', text)]
+    assert order == ['id="chapter-regions"', "<h3>A</h3>", 'id="chapter-trends"', "<h3>B</h3>"]
+
+
+def _headline(growth: Growth | None) -> Headline:
+    return Headline(12_345, 6_700_000_000, 1_000, 720, 400_000_000, 70_000_000, growth,
+                    "" if growth else "needs 60 whole days of history")  # fmt: skip
+
+
+def test_the_headline_shows_totals_shares_and_growth() -> None:
+    growth = Growth("last 30 days vs the 30 before", "Whole days.", 1_100, 1_000, 950, 1_000)
+    text = html_headline(_headline(growth))
+    values = re.findall(r'<div class="value">([^<]*)</div>', text)
+    assert values == ["12,345", "6.7B ₫", "72.0%", "17.5%", "+10.0%", "−5.0%"]
+    assert "Hà Nội and TP. Hồ Chí Minh: share of e-commerce value" in text
+    assert "Growth in value: last 30 days vs the 30 before" in text
+    missing = html_headline(_headline(None))
+    assert missing.count("Not measured: needs 60 whole days of history.") == 2
+
+
+def test_growth_needs_the_whole_earlier_period() -> None:
+    last = date(2024, 3, 31)
+
+    def client(first: date, before: int) -> Any:
+        return _Client(("a", "b", "c", "d", "first"), [(10, before, 30, 40, first)])
+
+    growth, note = measure_growth(client(date(2024, 1, 31), 20), last)  # day before: whole
+    assert growth is not None and note == "" and growth.events_change == -0.5
+    growth, note = measure_growth(client(date(2024, 2, 1), 20), last)  # partial first day
+    assert (
+        growth is None and note == "needs 60 whole days of history; the data starts on 01 Feb 2024"
+    )
+    growth, _ = measure_growth(client(date(2024, 1, 31), 20), last)
+    assert growth is not None and growth.basis == "last 30 days vs the 30 before"
+    assert growth.compared.startswith("Whole Vietnam days 02 Mar 2024 – 31 Mar 2024")  # 30 days
+    assert last_whole_day(datetime(2024, 4, 1, 13, 0, tzinfo=UTC)) == date(2024, 3, 31)  # 20:00 VN
+    assert last_whole_day(datetime(2024, 3, 31, 17, 0, tzinfo=UTC)) == date(2024, 3, 31)  # midnight
+
+
+class _Replies:
+    """A client answering each query with the next of ``replies`` (columns, rows)."""
+
+    def __init__(self, *replies: list[tuple[Any, ...]]) -> None:
+        self.replies, self.sql = list(replies), []
+
+    def query(self, sql: str) -> Any:
+        self.sql.append(sql)
+        rows = self.replies.pop(0)
+        return type(
+            "R", (), {"column_names": tuple("abcde"[: len(rows[0])]), "result_rows": rows}
+        )()
+
+
+@pytest.mark.parametrize(
+    ("last", "month"),
+    [(date(2024, 3, 31), date(2024, 3, 1)), (date(2024, 3, 30), date(2024, 2, 1))],
+)
+def test_the_latest_whole_month_is_the_one_last_day_completes(last: date, month: date) -> None:
+    assert last_whole_month(last) == month
+
+
+def test_growth_is_year_on_year_when_the_data_spans_the_same_month_a_year_before() -> None:
+    last = date(2024, 3, 31)
+    thirty_days = [(10, 20, 30, 40, date(2023, 2, 28))]  # data from before March 2023
+    client = _Replies(thirty_days, [(1_200, 1_000, 660, 600)])
+    growth, note = measure_growth(client, last)  # type: ignore[arg-type]
+    assert note == "" and growth is not None
+    assert growth.basis == "March 2024 vs March 2023"
+    assert (growth.events_change, growth.value_change) == pytest.approx((0.2, 0.1))
+    assert "toDate('2024-03-01')" in client.sql[1]
+    one_day_short = _Replies([(10, 20, 30, 40, date(2023, 3, 1))])  # March 2023 partial
+    growth, _ = measure_growth(one_day_short, last)  # type: ignore[arg-type]
+    assert growth is not None and growth.basis == "last 30 days vs the 30 before"
