@@ -52,19 +52,12 @@ CORE_PANELS: tuple[PanelRef, ...] = (
     PanelRef("dxpulse-trends", "Value per capita by 2025 provincial unit", "regions"),
     PanelRef("dxpulse-regions", "Rural vs urban by channel", "rural-urban"),
     PanelRef("dxpulse-regions", "Mobile Money rural share vs 72% reference", "mobile-money"),
-    PanelRef("dxpulse-trends", "Mobile Money: rural share of customers and value", "mobile-money"),
     PanelRef("dxpulse-mobile-money", "Transaction mix", "mobile-money"),
     PanelRef("dxpulse-ecommerce", "Orders by platform", "ecommerce"),
     PanelRef("dxpulse-ecommerce", "Cash on delivery vs online payment", "ecommerce"),
-    PanelRef("dxpulse-trends", "E-commerce: cashless share vs cash on delivery", "ecommerce"),
-    PanelRef("dxpulse-overview", "Events per second", "trends"),
-    PanelRef("dxpulse-overview", "Value per second (VND/s)", "trends"),
     PanelRef("dxpulse-trends", "Value by event type, hourly", "trends"),
-    PanelRef("dxpulse-trends", "Average online-payment ticket", "trends"),
 )
-# The panels the dashboards branch adds (issue 17). Not in SELECTION yet: resolve() fails on
-# a panel that does not exist, and they do not exist on this branch. Once they do, SELECTION
-# becomes in_story_order(CORE_PANELS + REALISM_PANELS).
+# The panels that show the realism of issue 17: the two cities, the rural-urban gaps, growth.
 REALISM_PANELS: tuple[PanelRef, ...] = (
     PanelRef("dxpulse-regions", "Hà Nội and TP. Hồ Chí Minh vs the other provinces", "cities"),
     PanelRef("dxpulse-regions", "Average ticket: rural vs urban", "rural-urban"),
@@ -83,7 +76,7 @@ def in_story_order(refs: Sequence[PanelRef]) -> tuple[PanelRef, ...]:
     return tuple(sorted(refs, key=lambda ref: order.index(ref.chapter)))
 
 
-SELECTION: tuple[PanelRef, ...] = in_story_order(CORE_PANELS)
+SELECTION: tuple[PanelRef, ...] = in_story_order(CORE_PANELS + REALISM_PANELS)
 
 
 class SelectionError(DxpulseError):

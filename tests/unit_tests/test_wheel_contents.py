@@ -36,6 +36,7 @@ READ_AT_RUN_TIME: list[tuple[str, str, str]] = [
     ("schemas/reference", "calibration_targets.yaml", "dxpulse/schemas/reference"),
     ("schemas/json", "*.schema.json", "dxpulse/schemas/json"),
     ("dxpulse/calibrate/sql", "*.sql", "dxpulse/calibrate/sql"),
+    ("dxpulse/report/sql", "*.sql", "dxpulse/report/sql"),
 ]
 
 
