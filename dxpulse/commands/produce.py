@@ -111,8 +111,9 @@ def produce(
     settings = require_kafka(load_settings(kafka__bootstrap_servers=bootstrap_servers))
     ensure_topics(settings.kafka)
     seed = announce_seed(seed)
+    started = datetime.now(UTC)  # also the ticket trend's anchor: history had larger tickets
     generator = EventGenerator(
-        seed=seed, event_types=types or EVENT_TYPES, run_start=datetime.now(UTC)
+        seed=seed, event_types=types or EVENT_TYPES, run_start=started, trend_origin=started
     )
     sent = [0]  # for the abort line: the watcher thread cannot ask the producer
     with StopSignals(_say_stopping, lambda signum: _abort_produce(signum, sent[0])) as signals:
