@@ -466,11 +466,29 @@ def _tickets(rng: np.random.Generator, median: FloatArray, sigma: FloatArray) ->
     return tickets
 
 
+_DAY_MS = 86_400_000
+
+
 def _event_times(times_ms: npt.NDArray[np.int64]) -> list[bytes]:
-    """Epoch milliseconds as ``format_event_time`` writes them (UTC, ms, ``Z``)."""
-    text = np.datetime_as_string(np.asarray(times_ms, dtype="datetime64[ms]"), unit="ms")
-    stamps: list[bytes] = np.char.add(text.astype("S23"), b"Z").tolist()
-    return stamps
+    """Epoch milliseconds as ``format_event_time`` writes them (UTC, ms, ``Z``).
+
+    Times within one UTC day (every live step, every backfill chunk) share the date: the
+    clock part is written as digits with integer arithmetic, 10× cheaper than numpy's
+    datetime formatting, which is kept for steps that cross midnight.
+    """
+    day = int(times_ms.min()) // _DAY_MS
+    if int(times_ms.max()) // _DAY_MS != day:
+        text = np.datetime_as_string(np.asarray(times_ms, dtype="datetime64[ms]"), unit="ms")
+        stamps: list[bytes] = np.char.add(text.astype("S23"), b"Z").tolist()
+        return stamps
+    date = str(np.datetime64(day, "D")).encode() + b"T"
+    ms = (np.asarray(times_ms, dtype=np.int64) - day * _DAY_MS).astype(np.intp)
+    return _strings(
+        _join(
+            date, _digits(ms // 3_600_000, 2), b":", _digits(ms // 60_000 % 60, 2), b":",
+            _digits(ms // 1000 % 60, 2), b".", _digits(ms % 1000, 3), b"Z",
+        )
+    )  # fmt: skip
 
 
 # --- event ids ------------------------------------------------------------------------
@@ -861,8 +879,9 @@ def _hex(raw: ByteMatrix) -> ByteMatrix:
     return out
 
 
-def _digits(values: IntArray) -> ByteMatrix:
-    powers = 10 ** np.arange(_AGENT_DIGITS - 1, -1, -1)
+def _digits(values: IntArray, width: int = _AGENT_DIGITS) -> ByteMatrix:
+    """Non-negative integers as zero-padded ASCII digits, ``width`` columns."""
+    powers = 10 ** np.arange(width - 1, -1, -1)
     return ((values[:, None] // powers) % 10 + ord("0")).astype(np.uint8)
 
 
