@@ -427,6 +427,32 @@ def test_a_producer_sized_batch_validates_strictly():
             assert result.province_code.encode() == key
 
 
+def test_batch_at_gives_each_event_its_own_time_and_validates():
+    # The live path: one event per given time, each type's events in time order.
+    gen = EventGenerator(seed=7)
+    validator = EventValidator()
+    ctx = validator.context()
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    times = now_ms - 60_000 + np.arange(6_000, dtype=np.int64) * 10  # 100/s for a minute
+    chunks = gen.batch_at(times)
+    assert {c.event_type for c in chunks} == set(EVENT_TYPES)
+    stamps = []
+    for chunk in chunks:
+        mine = []
+        for key, value in zip(chunk.keys, chunk.values, strict=True):
+            result = validator.validate(value, expected_type=chunk.event_type, context=ctx)
+            assert isinstance(result, Envelope), (result, value)
+            assert result.province_code.encode() == key
+            mine.append(result.event_time)
+        assert mine == sorted(mine)
+        stamps.extend(mine)
+    expected = [datetime.fromtimestamp(int(t) / 1000, UTC) for t in times]
+    assert sorted(stamps) == expected
+    payments = sum(len(c.values) for c in chunks if c.event_type == "online_payment")
+    share = type_weights(expected[0])
+    assert payments / 6_000 == pytest.approx(_share(share, "online_payment"), abs=0.03)
+
+
 # --- Customers -----------------------------------------------------------------------------
 
 
