@@ -212,7 +212,10 @@ def status_metrics(events: int, failed: int) -> Metrics:
 def derive(results: Mapping[str, Sequence[Sequence[Any]]]) -> Metrics:
     """Every metric from the result rows of each query (keyed by the .sql file's stem)."""
     ((rural, customers),) = results["mobile_money"]
-    ((payments, median, amount, qr_ewallet, *areas),) = results["online_payment"]
+    # On an empty table the median and the sums of brought-to-today tickets are NULL.
+    ((payments, median, amount, qr_ewallet, *areas),) = (
+        [0 if v is None else v for v in row] for row in results["online_payment"]
+    )
     by_area = AreaTickets(int(areas[0]), float(areas[1]), int(areas[2]), float(areas[3]))
     ((events, failed),) = results["status"]
     return {
