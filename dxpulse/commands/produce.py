@@ -55,7 +55,8 @@ _SIGNALS_HELP = (
     type=click.FloatRange(min=0),
     default=1000,
     show_default=True,
-    help="Mean events per second; 0 sends as fast as possible.",
+    help="Mean events per second; 0 sends as fast as possible. Events are stamped one every "
+    "1/RATE s from the start (N events cover N/RATE s of event time); at 0, when each is made.",
 )
 @click.option(
     "--diurnal/--flat",
