@@ -46,8 +46,13 @@ def _mean(total: float, n: int) -> Measurement:
     return Measurement(total / n if n else None, n)
 
 
-def mobile_money_metrics(rural_customers: int, customers: int) -> Metrics:
-    return {"mobile_money.rural_customer_share": _share(rural_customers, customers)}
+def mobile_money_metrics(
+    rural_customers: int, customers: int, transactions: int = 0, amount_vnd: int = 0
+) -> Metrics:
+    return {
+        "mobile_money.rural_customer_share": _share(rural_customers, customers),
+        "mobile_money.mean_vnd": _mean(amount_vnd, transactions),
+    }
 
 
 def ecommerce_metrics(rows: Iterable[tuple[str, int, int, int]]) -> Metrics:
@@ -211,7 +216,7 @@ def status_metrics(events: int, failed: int) -> Metrics:
 
 def derive(results: Mapping[str, Sequence[Sequence[Any]]]) -> Metrics:
     """Every metric from the result rows of each query (keyed by the .sql file's stem)."""
-    ((rural, customers),) = results["mobile_money"]
+    ((rural, customers, transactions, mm_vnd),) = results["mobile_money"]
     # On an empty table the median and the sums of brought-to-today tickets are NULL.
     ((payments, median, amount, qr_ewallet, *areas),) = (
         [0 if v is None else v for v in row] for row in results["online_payment"]
@@ -219,7 +224,7 @@ def derive(results: Mapping[str, Sequence[Sequence[Any]]]) -> Metrics:
     by_area = AreaTickets(int(areas[0]), float(areas[1]), int(areas[2]), float(areas[3]))
     ((events, failed),) = results["status"]
     return {
-        **mobile_money_metrics(int(rural), int(customers)),
+        **mobile_money_metrics(int(rural), int(customers), int(transactions), int(mm_vnd)),
         **ecommerce_metrics(
             (str(p), int(o), int(c), int(a)) for p, o, c, a in results["ecommerce"]
         ),
@@ -240,7 +245,7 @@ def derive(results: Mapping[str, Sequence[Sequence[Any]]]) -> Metrics:
 
 QUERIES = ("mobile_money", "ecommerce", "online_payment", "provinces", "status", "daily")
 _EMPTY: dict[str, list[list[int]]] = {
-    "mobile_money": [[0, 0]],
+    "mobile_money": [[0, 0, 0, 0]],
     "online_payment": [[0, 0, 0, 0, 0, 0, 0, 0]],
     "status": [[0, 0]],
     "ecommerce": [],
