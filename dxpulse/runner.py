@@ -382,7 +382,10 @@ def _produce_all(
     Events that were not delivered are counted, not raised: what was delivered still lands."""
     # One generator for both: the live events continue its random streams. Its ids depend
     # on when this run started, so they differ from an earlier run's.
-    generator = EventGenerator(seed=seed, run_start=datetime.now(UTC))
+    # The ticket trend is anchored at the start too: the backfill's past has the larger
+    # tickets of the past, the live events today's (producers/calibration.py).
+    started = datetime.now(UTC)
+    generator = EventGenerator(seed=seed, run_start=started, trend_origin=started)
     past, plan = None, None
     if backfill is not None and display.history is not None:
         # Planned up to now, just before it is produced: the live events that follow are

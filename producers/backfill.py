@@ -2,7 +2,8 @@
 
 Pure logic, no I/O. The span is cut into clock-aligned bins (a minute by default); each
 bin and event type gets a weight from the hour-of-day and weekday rhythm times the named
-peaks of its local day (``intensity.type_weights(at, peaks=True)``), and one seeded
+peaks of its local day (``intensity.type_weights(at, peaks=True)``) times the type's yearly
+growth up to the span's end (``intensity.count_growth``), and one seeded
 multinomial draw spreads exactly ``count`` events over the (bin, type) cells, with the
 day-to-day noise real traffic has. Each event then gets its own millisecond inside its
 bin, so the raw events do not pile up on whole minutes.
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dxpulse.core.config import EVENT_TYPES
-from dxpulse.producers.intensity import type_weights
+from dxpulse.producers.intensity import count_growth, type_weights
 from dxpulse.producers.peaks import peaks_on
 
 Int64Array = npt.NDArray[np.int64]
@@ -168,13 +169,18 @@ def _bin_edges(start_ms: int, end_ms: int, bin_ms: int) -> Int64Array:
 
 
 def _weights(edges: Int64Array, event_types: tuple[str, ...]) -> npt.NDArray[np.float64]:
-    """(bins, types): each type's peak-adjusted weight in its bin's hour times bin length."""
+    """(bins, types): each type's peak-adjusted weight in its bin's hour, times its growth
+    from that hour to the span's end (the mix at the end is today's), times bin length."""
     starts = edges[:-1]
+    end = _utc(int(edges[-1]))
     hours, bin_hour = np.unique(starts // _HOUR_MS, return_inverse=True)
     per_hour = np.array(
         [
-            [w[t] for t in event_types]
-            for w in (type_weights(_utc(h * _HOUR_MS), peaks=True) for h in hours.tolist())
+            [w[t] * count_growth(t, at, end) for t in event_types]
+            for at, w in (
+                (at, type_weights(at, peaks=True))
+                for at in (_utc(h * _HOUR_MS) for h in hours.tolist())
+            )
         ],
         dtype=np.float64,
     )

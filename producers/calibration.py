@@ -23,27 +23,71 @@ EVENT_TYPE_WEIGHTS: Final = {"online_payment": 26.0, "ecommerce_order": 2.0, "mo
 # (schemas/events.py) is generated once its distribution is written here, with no code.
 FIELD_WEIGHTS: Final[dict[str, dict[str, dict[str, float]]]] = {}
 
+# --- Geography: who is active where (producers/geography.py) --------------------------
+# Per-capita activity of a province follows its VECOM E-Business Index 2023
+# (schemas/reference/ebi.csv: 5 published scores, 58 estimates): a type's customers are
+# drawn by population × EBI^β, β set so that Hà Nội and TP. Hồ Chí Minh together get the
+# share of the type's events below. Mobile Money is not drawn this way (see below).
+BIG_CITIES: Final = ("01", "79")  # GSO codes of Hà Nội and TP. Hồ Chí Minh
+# E-commerce: VECOM EBI 2016–2021, the two cities "continuously accounted for over 70% of
+# the national e-commerce scale"; Decision 645/QĐ-TTg aimed at 50% for the other provinces
+# by 2025, and the EBI 2025 B2C gap (cities ≥ 62.9, best other province 4.5) says it was not
+# reached. Derived: 60% of orders, between the two (their value share is higher: urban
+# tickets are larger, see RURAL_TICKET_RATIO).
+# Online payments: no provincial split is published; assumption 40%, below e-commerce's
+# because QR at markets, bills and public services reach every province (S001: online
+# payment reaches 50% of Hải Phòng's public-service payments).
+BIG_CITY_SHARE: Final = {"online_payment": 0.40, "ecommerce_order": 0.60}
+# Within a province, an urban resident makes this many times a rural resident's events
+# (assumption: the urban–rural gap of the seed articles' "leave no one behind", S003).
+URBAN_ACTIVITY_RATIO: Final = {"online_payment": 2.0, "ecommerce_order": 2.5}
+# Rural tickets as a fraction of urban ones, the type's national mean ticket unchanged
+# (assumption, shaped on GSO's urban/rural income-per-head gap of roughly 1.5×).
+RURAL_TICKET_RATIO: Final = {"online_payment": 0.65, "ecommerce_order": 0.80, "mobile_money": 0.75}
+
 # --- Mobile Money --------------------------------------------------------------------
 # Seed 001: 8.8 million customers, 6.3 million in rural, mountainous and remote areas.
 MOBILE_MONEY_RURAL_SHARE: Final = 6.3 / 8.8  # 0.716
 # Assumption: Viettel Money holds most Mobile Money customers; VNPT and MobiFone share the rest.
 MOBILE_MONEY_PROVIDERS: Final = {"viettel_money": 80, "vnpt_money": 12, "mobifone_money": 8}
-MOBILE_MONEY_KINDS: Final = {
-    "cash_in": 22,
-    "cash_out": 18,
-    "p2p_transfer": 22,
-    "bill_payment": 14,
-    "merchant_payment": 10,
-    "airtime": 14,
+# Cash in and out go through an agent: assumption, rural customers use agents more (cash
+# economy, fewer bank branches), urban ones pay merchants and bills more from the app.
+MOBILE_MONEY_KINDS_BY_AREA: Final = {
+    "rural": {
+        "cash_in": 25,
+        "cash_out": 21,
+        "p2p_transfer": 22,
+        "bill_payment": 12,
+        "merchant_payment": 7,
+        "airtime": 13,
+    },
+    "urban": {
+        "cash_in": 14,
+        "cash_out": 10,
+        "p2p_transfer": 22,
+        "bill_payment": 19,
+        "merchant_payment": 18,
+        "airtime": 17,
+    },
 }
-# Median ticket per kind (VND) and log-normal sigma; assumption, agent cash dominates value.
+# The kinds, and their mix at an even rural–urban split: the vocabulary the schema's
+# MobileMoneyKind must match; the generator draws by area from the table above.
+MOBILE_MONEY_KINDS: Final = {
+    k: MOBILE_MONEY_KINDS_BY_AREA["rural"][k] + MOBILE_MONEY_KINDS_BY_AREA["urban"][k]
+    for k in MOBILE_MONEY_KINDS_BY_AREA["rural"]
+}
+# Median ticket per kind (VND) and log-normal sigma. SBV (Sept 2025): 290 million Mobile
+# Money transactions worth ~8.5 trillion VND since launch, ≈ 29,300 VND each: small
+# top-ups, airtime and bills. The split by kind is an assumption (agent cash the largest);
+# the medians are scaled so that the mean over kinds and areas is ≈ 29,200 VND
+# (tests/unit_tests/test_calibrate.py holds it to the published figure).
 MOBILE_MONEY_TICKETS: Final = {
-    "cash_in": (500_000, 0.9),
-    "cash_out": (700_000, 0.9),
-    "p2p_transfer": (300_000, 1.0),
-    "bill_payment": (250_000, 0.7),
-    "merchant_payment": (120_000, 0.9),
-    "airtime": (30_000, 0.6),
+    "cash_in": (28_000, 0.9),
+    "cash_out": (33_000, 0.9),
+    "p2p_transfer": (17_000, 1.0),
+    "bill_payment": (15_000, 0.7),
+    "merchant_payment": (9_000, 0.9),
+    "airtime": (8_000, 0.6),
 }
 # Feature phones: part of rural Mobile Money goes through USSD (84% of subscribers are on
 # smartphones, seed 001), the rest through the app; cash kinds go through an agent.
@@ -54,6 +98,17 @@ AGENTS_PER_100K_PEOPLE: Final = 20  # assumption, sizes each province's agent po
 # Seeds 000/002: in 2023 online payments grew +66% in count but only +4% in value, so the
 # average ticket shrinks by 1.04 / 1.66 ≈ 0.63 a year (many small QR / e-wallet payments).
 TICKET_TREND_PER_YEAR: Final = 1.04 / 1.66
+# Events of each type per year, as a factor (the history backfill's counts grow by it; the
+# trend is anchored at the backfill's end, "now", so data do not depend on the date).
+# Online payments: S000, +66% in count (2023). E-commerce: S001, top-5 platforms +80% y/y
+# in H1 2024, in value; the order ticket is flat, so orders grow as much. Mobile Money:
+# derived, customers 8.8 million (S001, mid-2024) to 10.89 million accounts (SBV, Sept
+# 2025): (10.89 / 8.8)^(12 / 15) = 1.186 a year.
+COUNT_GROWTH_PER_YEAR: Final = {
+    "online_payment": 1.66,
+    "ecommerce_order": 1.80,
+    "mobile_money": 1.186,
+}
 # VietQR grew 2.2x in count in 2024 (NAPAS): QR and e-wallets carry most small payments.
 PAYMENT_METHODS: Final = {
     "vietqr": 38,
@@ -114,14 +169,17 @@ MERCHANT_CATEGORIES: Final = {
 # the five follows public H1-2024 market-share reports (assumption, not in the seeds).
 PLATFORMS: Final = {"shopee": 69.7, "tiktok_shop": 23.6, "lazada": 5.6, "tiki": 1.0, "sendo": 0.1}
 ORDER_TICKET: Final = (180_000, 0.9)  # median VND, sigma: mean ≈ 270k VND
-# Cash on delivery is still the single largest way to pay for orders (assumption ~45%).
+# Cash on delivery is still the single largest way to pay for orders, more so in the
+# countryside (assumption: ~38% urban, ~60% rural; the national share follows, ~47%).
+ORDER_PAYMENTS_BY_AREA: Final = {
+    "rural": {"cod": 60, "ewallet": 17, "bank_transfer": 9, "card": 4, "vietqr": 7, "bnpl": 3},
+    "urban": {"cod": 38, "ewallet": 28, "bank_transfer": 10, "card": 10, "vietqr": 8, "bnpl": 6},
+}
+# The ways to pay, and their mix at an even rural–urban split: the vocabulary the schema's
+# OrderPayment must match; the generator draws by area from the table above.
 ORDER_PAYMENTS: Final = {
-    "cod": 45,
-    "ewallet": 25,
-    "bank_transfer": 10,
-    "card": 8,
-    "vietqr": 7,
-    "bnpl": 5,
+    k: ORDER_PAYMENTS_BY_AREA["rural"][k] + ORDER_PAYMENTS_BY_AREA["urban"][k]
+    for k in ORDER_PAYMENTS_BY_AREA["rural"]
 }
 ORDER_STATUSES: Final = {
     "delivered": 78,

@@ -39,9 +39,10 @@ import orjson
 
 from dxpulse.core.config import EVENT_TYPES
 from dxpulse.producers import calibration as cal
+from dxpulse.producers.geography import TypeGeography, ordered_provinces, type_geography
 from dxpulse.producers.intensity import type_weights
 from dxpulse.schemas.events import SCHEMA_VERSION, format_event_time
-from dxpulse.schemas.provinces import Province, provinces
+from dxpulse.schemas.provinces import Province
 
 _SECONDS_PER_YEAR = 365.25 * 86_400
 _ID_PREFIX = {"online_payment": "P", "ecommerce_order": "E", "mobile_money": "M"}
@@ -95,7 +96,10 @@ class EventGenerator:
         run_start: datetime | None = None,
     ) -> None:
         """``run_start``: when the run using this generator started; only the event ids
-        depend on it. Without it, each stream counts from the time of its first event."""
+        depend on it. Without it, each stream counts from the time of its first event.
+        ``trend_origin``: where the online-payment ticket trend is 1 (a run passes its
+        start, so history before it has the larger tickets of the past); without it, the
+        first event's time."""
         unknown = set(event_types) - set(EVENT_TYPES)
         if unknown or not event_types:
             raise ValueError(f"unknown event types: {sorted(unknown) or 'none given'}")
@@ -113,12 +117,12 @@ class EventGenerator:
         self._providers = {k: _Choice(w) for k, w in cal.PAYMENT_PROVIDERS.items()}
         self._merchants = _Choice(cal.MERCHANT_CATEGORIES)
         self._platforms = _Choice(cal.PLATFORMS)
-        self._order_payments = _Choice(cal.ORDER_PAYMENTS)
+        self._order_payments = {a: _Choice(w) for a, w in cal.ORDER_PAYMENTS_BY_AREA.items()}
         self._order_statuses = _Choice(cal.ORDER_STATUSES)
         self._products = _Choice(cal.PRODUCT_CATEGORIES)
         self._order_channels = _Choice(cal.ORDER_CHANNELS)
         self._mm_providers = _Choice(cal.MOBILE_MONEY_PROVIDERS)
-        self._mm_kinds = _Choice(cal.MOBILE_MONEY_KINDS)
+        self._mm_kinds = {a: _Choice(w) for a, w in cal.MOBILE_MONEY_KINDS_BY_AREA.items()}
         self._further = {
             t: {name: _Choice(w) for name, w in cal.FIELD_WEIGHTS.get(t, {}).items()}
             for t in EVENT_TYPES
@@ -150,9 +154,9 @@ class EventGenerator:
             "customer_id": customer.customer_id,
         }
         if etype == "online_payment":
-            self._fill_payment(event, at)
+            self._fill_payment(event, at, customer)
         elif etype == "ecommerce_order":
-            self._fill_order(event)
+            self._fill_order(event, customer)
         else:
             self._fill_mobile_money(event, customer)
         for name, choice in self._further[etype].items():
@@ -177,6 +181,30 @@ class EventGenerator:
                 type_ids = ids[done : done + count]
                 out.append(self._encode(etype, type_ids, at, event_time, self._np_rng))
                 done += count
+        return out
+
+    def batch_at(self, times_ms: npt.NDArray[np.int64]) -> list[EncodedEvents]:
+        """One event per time in ``times_ms`` (ascending epoch ms, UTC), grouped by type.
+
+        The live path: unlike :meth:`batch`, whose events share one time, these spread over
+        the times a rate gives them (producers/producer.py ``EventClock``). Types follow the
+        mix at the first time, one draw per event; fields and ids as :meth:`batch`'s.
+        """
+        n = len(times_ms)
+        if n == 0:
+            return []
+        at = datetime.fromtimestamp(int(times_ms[0]) / 1000, UTC)
+        ids: ObjectArray = np.array(self._ids.many(_BATCH_STREAM, times_ms), dtype=object)
+        if len(self.event_types) == 1:
+            which = np.zeros(n, dtype=np.intp)
+        else:
+            which = _pick(np.cumsum(self._mix_at(at)), self._np_rng.random(n))
+        out = []
+        for j, etype in enumerate(self.event_types):
+            mine = which == j
+            if mine.any():
+                times = _event_times(times_ms[mine])
+                out.append(self._encode(etype, ids[mine].tolist(), at, times, self._np_rng))
         return out
 
     def batch_times(self, event_type: str, times_ms: npt.NDArray[np.int64]) -> EncodedEvents:
@@ -236,30 +264,36 @@ class EventGenerator:
         years = (at - self._trend_origin).total_seconds() / _SECONDS_PER_YEAR
         return float(cal.TICKET_TREND_PER_YEAR**years)
 
-    def _fill_payment(self, event: dict[str, Any], at: datetime) -> None:
+    def _fill_payment(self, event: dict[str, Any], at: datetime, customer: Customer) -> None:
         rng = self._rng
         method = self._methods(rng)
         median, sigma = cal.PAYMENT_TICKETS[method]
         event["channel"] = self._pay_channels[method](rng)
-        event["amount_vnd"] = self._ticket(median * self._trend(at), sigma)
+        scale = self._trend(at) * _area_ticket("online_payment", customer.area)
+        event["amount_vnd"] = self._ticket(median * scale, sigma)
         event["method"] = method
         event["provider"] = self._providers[_payment_family(method)](rng)
         event["merchant_category"] = self._merchants(rng)
 
-    def _fill_order(self, event: dict[str, Any]) -> None:
+    def _fill_order(self, event: dict[str, Any], customer: Customer) -> None:
         rng = self._rng
+        median, sigma = cal.ORDER_TICKET
         event["channel"] = self._order_channels(rng)
-        event["amount_vnd"] = self._ticket(*cal.ORDER_TICKET)
+        event["amount_vnd"] = self._ticket(
+            median * _area_ticket("ecommerce_order", customer.area), sigma
+        )
         event["platform"] = self._platforms(rng)
         event["product_category"] = self._products(rng)
-        event["payment_method"] = self._order_payments(rng)
+        event["payment_method"] = self._order_payments[customer.area](rng)
         failed = event["status"] == "failed"
         event["order_status"] = "cancelled" if failed else self._order_statuses(rng)
 
     def _fill_mobile_money(self, event: dict[str, Any], customer: Customer) -> None:
         rng = self._rng
-        kind = self._mm_kinds(rng)
-        event["amount_vnd"] = self._ticket(*cal.MOBILE_MONEY_TICKETS[kind])
+        kind = self._mm_kinds[customer.area](rng)
+        median, sigma = cal.MOBILE_MONEY_TICKETS[kind]
+        scale = _area_ticket("mobile_money", customer.area)
+        event["amount_vnd"] = self._ticket(median * scale, sigma)
         event["provider"] = self._mm_providers(rng)
         event["kind"] = kind
         if kind in _CASH_KINDS:
@@ -295,10 +329,11 @@ class EventGenerator:
         index = (cal.CUSTOMER_POOL[etype] * skewed).astype(np.intp)
         table.ensure(index)
         head = [ids, table.fragments[index].tolist()]
+        rural = table.rural[index]
         if etype == "online_payment":
-            rest = _payment_columns(rng, n, self._trend(at))
+            rest = _payment_columns(rng, rural, self._trend(at))
         elif etype == "ecommerce_order":
-            rest = _order_columns(rng, n)
+            rest = _order_columns(rng, rural)
         else:
             rest = _mobile_money_columns(rng, table, index)
         further = _further_fields(etype)
@@ -340,6 +375,7 @@ class _Fragments:
     """A categorical draw whose outcomes are ready-made JSON fragments."""
 
     def __init__(self, outcomes: Mapping[bytes, float]) -> None:
+        self.outcomes = dict(outcomes)
         self.fragments: ObjectArray = np.array(list(outcomes), dtype=object)
         cum = np.cumsum(np.fromiter(outcomes.values(), dtype=np.float64))
         self._cum: FloatArray = cum / cum[-1]
@@ -352,21 +388,49 @@ class _Fragments:
         return taken
 
 
-def _payment_columns(rng: np.random.Generator, n: int, trend: float) -> list[Iterable[Any]]:
-    tables = _payment_tables()
+class _AreaFragments(_Fragments):
+    """A categorical draw whose weights depend on the customer's area (same outcomes)."""
+
+    def __init__(self, by_area: Mapping[str, Mapping[bytes, float]]) -> None:
+        super().__init__(by_area["urban"])
+        rural = _Fragments(by_area["rural"])
+        if list(rural.fragments) != list(self.fragments):
+            raise ValueError("rural and urban draws must have the same outcomes, in order")
+        self._rural_cum = rural._cum
+
+    def draw_by_area(self, rng: np.random.Generator, rural: npt.NDArray[np.bool_]) -> IntArray:
+        u = rng.random(len(rural))
+        return np.where(rural, _pick(self._rural_cum, u), _pick(self._cum, u)).astype(np.intp)
+
+
+def _area_ticket(event_type: str, area: str) -> float:
+    geo = type_geography(event_type)
+    return geo.rural_ticket if area == "rural" else geo.urban_ticket
+
+
+def _area_tickets(event_type: str, rural: npt.NDArray[np.bool_]) -> FloatArray:
+    geo = type_geography(event_type)
+    return np.where(rural, geo.rural_ticket, geo.urban_ticket)
+
+
+def _payment_columns(
+    rng: np.random.Generator, rural: npt.NDArray[np.bool_], trend: float
+) -> list[Iterable[Any]]:
+    tables, n = _payment_tables(), len(rural)
     drawn = tables.channel_method_provider.draw(rng, n)
-    median, sigma = tables.medians[drawn] * trend, tables.sigmas[drawn]
+    scale = trend * _area_tickets("online_payment", rural)
+    median, sigma = tables.medians[drawn] * scale, tables.sigmas[drawn]
     tail = tables.status_merchant.take(tables.status_merchant.draw(rng, n))
     return [tables.channel_method_provider.take(drawn), _tickets(rng, median, sigma), tail]
 
 
-def _order_columns(rng: np.random.Generator, n: int) -> list[Iterable[Any]]:
-    tables = _order_tables()
+def _order_columns(rng: np.random.Generator, rural: npt.NDArray[np.bool_]) -> list[Iterable[Any]]:
+    tables, n = _order_tables(), len(rural)
     median, sigma = cal.ORDER_TICKET
     return [
         tables.channel_platform.take(tables.channel_platform.draw(rng, n)),
-        _tickets(rng, np.full(n, median), np.full(n, sigma)),
-        tables.product_payment.take(tables.product_payment.draw(rng, n)),
+        _tickets(rng, median * _area_tickets("ecommerce_order", rural), np.full(n, sigma)),
+        tables.product_payment.take(tables.product_payment.draw_by_area(rng, rural)),
         tables.status_order.take(tables.status_order.draw(rng, n)),
     ]
 
@@ -375,13 +439,15 @@ def _mobile_money_columns(
     rng: np.random.Generator, table: _CustomerTable, index: IntArray
 ) -> list[Iterable[Any]]:
     tables, geo, n = _mobile_money_tables(), _geography(), len(index)
-    kind = tables.kinds.draw(rng, n)
+    rural = table.rural[index]
+    kind = tables.kinds.draw_by_area(rng, rural)
     provider = tables.providers.draw(rng, n)
-    amounts = _tickets(rng, tables.medians[kind], tables.sigmas[kind])
+    medians = tables.medians[kind] * _area_tickets("mobile_money", rural)
+    amounts = _tickets(rng, medians, tables.sigmas[kind])
     status = tables.status.take(tables.status.draw(rng, n))
     provider_kind = tables.provider_kind[provider * len(tables.kinds.fragments) + kind]
     province = table.province[index]
-    ussd_share = np.where(table.rural[index], tables.ussd_rural, tables.ussd_urban)
+    ussd_share = np.where(rural, tables.ussd_rural, tables.ussd_urban)
     ussd = rng.random(n) < ussd_share
     agent_no = (rng.random(n) * geo.agents[province]).astype(np.intp)
     channel = tables.app_or_ussd[ussd.astype(np.intp)]
@@ -400,11 +466,29 @@ def _tickets(rng: np.random.Generator, median: FloatArray, sigma: FloatArray) ->
     return tickets
 
 
+_DAY_MS = 86_400_000
+
+
 def _event_times(times_ms: npt.NDArray[np.int64]) -> list[bytes]:
-    """Epoch milliseconds as ``format_event_time`` writes them (UTC, ms, ``Z``)."""
-    text = np.datetime_as_string(np.asarray(times_ms, dtype="datetime64[ms]"), unit="ms")
-    stamps: list[bytes] = np.char.add(text.astype("S23"), b"Z").tolist()
-    return stamps
+    """Epoch milliseconds as ``format_event_time`` writes them (UTC, ms, ``Z``).
+
+    Times within one UTC day (every live step, every backfill chunk) share the date: the
+    clock part is written as digits with integer arithmetic, 10× cheaper than numpy's
+    datetime formatting, which is kept for steps that cross midnight.
+    """
+    day = int(times_ms.min()) // _DAY_MS
+    if int(times_ms.max()) // _DAY_MS != day:
+        text = np.datetime_as_string(np.asarray(times_ms, dtype="datetime64[ms]"), unit="ms")
+        stamps: list[bytes] = np.char.add(text.astype("S23"), b"Z").tolist()
+        return stamps
+    date = str(np.datetime64(day, "D")).encode() + b"T"
+    ms = (np.asarray(times_ms, dtype=np.int64) - day * _DAY_MS).astype(np.intp)
+    return _strings(
+        _join(
+            date, _digits(ms // 3_600_000, 2), b":", _digits(ms // 60_000 % 60, 2), b":",
+            _digits(ms // 1000 % 60, 2), b".", _digits(ms % 1000, 3), b"Z",
+        )
+    )  # fmt: skip
 
 
 # --- event ids ------------------------------------------------------------------------
@@ -536,13 +620,13 @@ class _PaymentTables:
 @dataclass(frozen=True)
 class _OrderTables:
     channel_platform: _Fragments
-    product_payment: _Fragments
+    product_payment: _AreaFragments
     status_order: _Fragments
 
 
 @dataclass(frozen=True)
 class _MobileMoneyTables:
-    kinds: _Fragments
+    kinds: _AreaFragments  # by area: rural customers go to agents more
     providers: _Fragments
     provider_kind: ObjectArray  # fragment of provider p and kind k at p * len(kinds) + k
     medians: FloatArray  # by kind
@@ -587,7 +671,12 @@ def _order_tables() -> _OrderTables:
             status_order[_fields(status=status, order_status=order_status)] = p_status * p_order
     return _OrderTables(
         _joint(channel=cal.ORDER_CHANNELS, platform=cal.PLATFORMS),
-        _joint(product_category=cal.PRODUCT_CATEGORIES, payment_method=cal.ORDER_PAYMENTS),
+        _AreaFragments(
+            {
+                area: _joint(product_category=cal.PRODUCT_CATEGORIES, payment_method=w).outcomes
+                for area, w in cal.ORDER_PAYMENTS_BY_AREA.items()
+            }
+        ),
         _Fragments(status_order),
     )
 
@@ -599,7 +688,12 @@ def _mobile_money_tables() -> _MobileMoneyTables:
         _fields(provider=p, kind=k) for p, k in product(cal.MOBILE_MONEY_PROVIDERS, kinds)
     ]
     return _MobileMoneyTables(
-        kinds=_Fragments({k.encode(): w for k, w in cal.MOBILE_MONEY_KINDS.items()}),
+        kinds=_AreaFragments(
+            {
+                area: {k.encode(): w for k, w in weights.items()}
+                for area, weights in cal.MOBILE_MONEY_KINDS_BY_AREA.items()
+            }
+        ),
         providers=_Fragments({p.encode(): w for p, w in cal.MOBILE_MONEY_PROVIDERS.items()}),
         provider_kind=np.array(provider_kind, dtype=object),
         medians=np.array([cal.MOBILE_MONEY_TICKETS[k][0] for k in kinds], dtype=np.float64),
@@ -652,18 +746,12 @@ class _Geography:
     provinces: tuple[Province, ...]
     codes: ByteMatrix  # (P, 2) ASCII
     keys: ObjectArray  # code as bytes: the Kafka key
-    urban_share: FloatArray
-    by_population: FloatArray  # cumulative shares
-    by_urban: FloatArray
-    by_rural: FloatArray
     agents: npt.NDArray[np.int64]
 
 
 @cache
 def _geography() -> _Geography:
-    provs = tuple(provinces().values())
-    pop = np.array([p.population for p in provs], dtype=np.float64)
-    urban = np.array([p.urban_share for p in provs], dtype=np.float64)
+    provs = ordered_provinces()
     agents = np.array([_agent_pool(p) for p in provs], dtype=np.int64)
     if agents.max() > 10**_AGENT_DIGITS:
         raise ValueError(f"agent pools above {10**_AGENT_DIGITS} do not fit the agent id")
@@ -673,12 +761,15 @@ def _geography() -> _Geography:
             len(provs), 2
         ),
         keys=np.array([p.code.encode() for p in provs], dtype=object),
-        urban_share=urban,
-        by_population=_cumulative(pop),
-        by_urban=_cumulative(pop * urban),
-        by_rural=_cumulative(pop * (1 - urban)),
         agents=agents,
     )
+
+
+@cache
+def _customer_draws(event_type: str) -> tuple[FloatArray, FloatArray]:
+    """The type's cumulative province weights and P(urban | province), in code order."""
+    geo: TypeGeography = type_geography(event_type)
+    return _cumulative(geo.weights), geo.urban
 
 
 class _CustomerTable:
@@ -724,15 +815,11 @@ class _CustomerTable:
         bits = _derived_bits(f"{self._seed}:{self._event_type}:customers:{block}")
         raw = np.asarray(bits.random_raw(3 * n), dtype=np.uint64).reshape(3, n)
         u_area, u_place = _unit(raw[0]), _unit(raw[1])
-        if self._event_type == "mobile_money":
-            # Seed 001: ~72% of Mobile Money customers are rural; the province then
-            # follows where rural (or urban) people live.
-            rural = u_area < cal.MOBILE_MONEY_RURAL_SHARE
-            by_urban = _pick(geo.by_urban, u_place)
-            province = np.where(rural, _pick(geo.by_rural, u_place), by_urban)
-        else:
-            province = _pick(geo.by_population, u_place)
-            rural = u_area >= geo.urban_share[province]
+        # The province by the type's weights, then the area by its urban probability there
+        # (producers/geography.py: the e-business index, Mobile Money's rural share).
+        cumulative, urban = _customer_draws(self._event_type)
+        province = _pick(cumulative, u_place)
+        rural = u_area >= urban[province]
         prefix = _ID_PREFIX[self._event_type].encode()
         ids = _join(prefix, _hex(raw[2].astype(">u8").view(np.uint8).reshape(n, 8)))
         area = np.where(rural[:, None], _ascii(b"rural"), _ascii(b"urban"))
@@ -792,8 +879,9 @@ def _hex(raw: ByteMatrix) -> ByteMatrix:
     return out
 
 
-def _digits(values: IntArray) -> ByteMatrix:
-    powers = 10 ** np.arange(_AGENT_DIGITS - 1, -1, -1)
+def _digits(values: IntArray, width: int = _AGENT_DIGITS) -> ByteMatrix:
+    """Non-negative integers as zero-padded ASCII digits, ``width`` columns."""
+    powers = 10 ** np.arange(width - 1, -1, -1)
     return ((values[:, None] // powers) % 10 + ord("0")).astype(np.uint8)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from dxpulse.producers.calibration import EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
+from dxpulse.producers.calibration import COUNT_GROWTH_PER_YEAR, EVENT_TYPE_WEIGHTS, HOURLY, WEEKDAY
 from dxpulse.producers.peaks import peak_factor
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no DST in Vietnam
+SECONDS_PER_YEAR = 365.25 * 86_400
 
 
 def _mean_daily(event_type: str) -> float:
@@ -41,3 +42,11 @@ def total_intensity(at: datetime, peaks: bool = False) -> float:
     """All-types intensity at ``at``, 1.0 being the weekly average (scales the live rate)."""
     base = sum(EVENT_TYPE_WEIGHTS.values())
     return sum(type_weights(at, peaks=peaks).values()) / base
+
+
+def count_growth(event_type: str, at: datetime, anchor: datetime) -> float:
+    """How many times the type's events at ``at`` outnumber those at ``anchor``, by the
+    yearly growth (``COUNT_GROWTH_PER_YEAR``). Relative to an anchor, not to a calendar
+    date: a backfill anchored at its end has today's mix at its end whatever today is."""
+    years = (at - anchor).total_seconds() / SECONDS_PER_YEAR
+    return float(COUNT_GROWTH_PER_YEAR[event_type] ** years)

@@ -1,6 +1,8 @@
-"""The 63 provinces (GSO codes) with region, population, urban share and centroid.
+"""The 63 provinces (GSO codes) with region, population, urban share and centroid, and
+each province's e-business index.
 
-Loaded once from ``reference/provinces.csv``; see ``reference/SOURCES.md`` for provenance.
+Loaded once from ``reference/provinces.csv`` and ``reference/ebi.csv``; see
+``reference/SOURCES.md`` for provenance (which index values are published, which estimated).
 """
 
 from __future__ import annotations
@@ -72,3 +74,30 @@ def province_codes() -> frozenset[str]:
 
 def region_of(code: str) -> str:
     return provinces()[code].region
+
+
+EBI_BASES = ("published", "estimate")
+
+
+@dataclass(frozen=True, slots=True)
+class EbiScore:
+    """A province's VECOM E-Business Index 2023 score and whether VECOM published it."""
+
+    score: float
+    basis: str
+
+
+@cache
+def ebi_scores() -> dict[str, EbiScore]:
+    """EBI 2023 by GSO code, for every one of the 63 provinces (code order)."""
+    text = resources.files("dxpulse.schemas").joinpath("reference/ebi.csv").read_text("utf-8")
+    scores = {
+        row["code"]: EbiScore(float(row["ebi_2023"]), row["basis"])
+        for row in csv.DictReader(text.splitlines())
+    }
+    if set(scores) != set(provinces()):
+        raise ValueError("ebi.csv must have exactly the 63 province codes of provinces.csv")
+    bad = [c for c, s in scores.items() if s.basis not in EBI_BASES or s.score <= 0]
+    if bad:
+        raise ValueError(f"ebi.csv: bad score or basis for {', '.join(bad)}")
+    return dict(sorted(scores.items()))

@@ -71,6 +71,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{value:.2f}%"
     if unit == "vnd":
         return f"{value:,.0f} VND"
+    if unit == "ratio":
+        return f"{value:.3f}"
     return f"{value:,.0f}"
 
 
@@ -79,6 +81,8 @@ def format_deviation(deviation: float, unit: str) -> str:
         return f"{deviation:+.2f} points"
     if unit == "vnd":
         return f"{deviation:+,.0f} VND"
+    if unit == "ratio":
+        return f"{deviation:+.3f}"
     return f"{deviation:+,.0f}"
 
 

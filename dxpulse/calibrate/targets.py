@@ -15,7 +15,7 @@ from dxpulse.calibrate.implied import implied_values
 from dxpulse.calibrate.measure import METRICS
 from dxpulse.core.errors import DxpulseError
 
-Unit = Literal["percent", "vnd", "count"]
+Unit = Literal["percent", "vnd", "count", "ratio"]  # ratio: a plain number, e.g. 0.65
 # published: a figure stated by the source; derived: arithmetic on published figures;
 # assumption: the project's own choice where no published figure pins the value down.
 Basis = Literal["published", "derived", "assumption"]

@@ -55,7 +55,8 @@ _SIGNALS_HELP = (
     type=click.FloatRange(min=0),
     default=1000,
     show_default=True,
-    help="Mean events per second; 0 sends as fast as possible.",
+    help="Mean events per second; 0 sends as fast as possible. Events are stamped one every "
+    "1/RATE s from the start (N events cover N/RATE s of event time); at 0, when each is made.",
 )
 @click.option(
     "--diurnal/--flat",
@@ -111,8 +112,9 @@ def produce(
     settings = require_kafka(load_settings(kafka__bootstrap_servers=bootstrap_servers))
     ensure_topics(settings.kafka)
     seed = announce_seed(seed)
+    started = datetime.now(UTC)  # also the ticket trend's anchor: history had larger tickets
     generator = EventGenerator(
-        seed=seed, event_types=types or EVENT_TYPES, run_start=datetime.now(UTC)
+        seed=seed, event_types=types or EVENT_TYPES, run_start=started, trend_origin=started
     )
     sent = [0]  # for the abort line: the watcher thread cannot ask the producer
     with StopSignals(_say_stopping, lambda signum: _abort_produce(signum, sent[0])) as signals:

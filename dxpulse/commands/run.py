@@ -46,7 +46,9 @@ _DEFAULT_RUN_COUNT = 100_000
     type=click.FloatRange(min=0),
     default=0,
     show_default=True,
-    help="Events per second; 0 sends as fast as possible.",
+    help="Events per second; 0 sends as fast as possible. Live events are stamped one every "
+    "1/RATE s from the start, so N events cover N/RATE s of event time; at 0 each is stamped "
+    "when it is made, so a large run covers only the few seconds it takes.",
 )
 @click.option(
     "--backfill",

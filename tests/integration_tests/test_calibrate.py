@@ -45,6 +45,17 @@ ALL_REGIONS = {
     "region_share_south_east",
     "region_share_mekong_delta",
 }
+BIG_CITIES = {"big_city_order_share", "big_city_value_share", "big_city_payment_share"}
+# Figures a week of events cannot judge: growth needs 300 days, the rank correlation of
+# value per head 200,000 events (the fixture has 136,000).
+NOT_JUDGED = {
+    "payment_count_growth",
+    "payment_value_growth",
+    "ecommerce_count_growth",
+    "ecommerce_value_growth",
+    "value_per_head_follows_ebi",
+}
+FIGURES = 31
 
 
 # The module-scoped fixture below is set up once per xdist worker that runs a test of this
@@ -104,14 +115,16 @@ def test_generated_events_pass_every_figure(
     db = settings.clickhouse.database
     insert_events(ch, db, generated)
     results = calibrate(ch, db)
-    failed = {r.target.spec.id: r.reason for r in results if not r.passed}
+    failed = {r.target.spec.id: r.reason for r in results if r.failed}
     assert failed == {}
+    assert {r.target.spec.id for r in results if not r.judged} == NOT_JUDGED
     by_id = {r.target.spec.id: r for r in results}
     assert by_id["mobile_money_rural_customers"].sample > 8_500
     assert by_id["online_payment_median_ticket"].sample == SIZES["online_payment"]
     assert by_id["provinces_present"].measured == 63
-    assert by_id["province_distance_from_population"].measured is not None
-    assert 0 < by_id["province_distance_from_population"].measured < 3
+    assert by_id["province_distance_from_model"].measured is not None
+    assert 0 < by_id["province_distance_from_model"].measured < 3
+    assert by_id["rural_urban_payment_ticket"].judged
     for r in results:  # the values, for whoever reads the test log (-s)
         print(f"{r.target.spec.id:45} {r.measured!s:>22} {r.sample:>8,}")
 
@@ -128,16 +141,19 @@ def test_the_command_passes_and_exits_0(
     table = capsys.readouterr()
     assert code == 0, table.err
     assert table.err == ""
-    assert "all 21 calibration figures pass" in table.out
-    assert table.out.count("PASS") == 21
+    judged = FIGURES - len(NOT_JUDGED)
+    words = " ".join(table.out.split())  # the summary may wrap
+    assert f"{judged} of {FIGURES} calibration figures pass; {len(NOT_JUDGED)} not judged" in words
+    assert table.out.count("PASS") == judged
+    assert table.out.count("SAMPLE TOO SMALL") == len(NOT_JUDGED)
     assert "FAIL" not in table.out
     code = run_cli(monkeypatch, settings, "--format", "json")
     out = orjson.loads(capsys.readouterr().out)
     assert code == 0
     assert out["passed"] is True
     assert out["table"] == f"{settings.clickhouse.database}.events"
-    assert {f["result"] for f in out["figures"]} == {"PASS"}
-    assert len(out["figures"]) == 21
+    assert {f["result"] for f in out["figures"]} == {"PASS", "SAMPLE TOO SMALL"}
+    assert len(out["figures"]) == FIGURES
 
 
 # --- Clearly wrong data fails the figures it breaks, and only those ----------------------------
@@ -184,7 +200,10 @@ def _tickets_a_year_too_small(flats: list[FlatEvent]) -> list[FlatEvent]:
             _one_platform,
             {"platform_share_shopee", "platform_share_tiktok_shop", "platform_share_lazada"},
         ),
-        (_all_in_hanoi, {*ALL_REGIONS, "province_distance_from_population", "provinces_present"}),
+        (
+            _all_in_hanoi,
+            {*ALL_REGIONS, *BIG_CITIES, "province_distance_from_model", "provinces_present"},
+        ),
         (
             _tickets_a_year_too_small,
             {"online_payment_median_ticket", "online_payment_mean_ticket"},
@@ -204,15 +223,16 @@ def test_skewed_data_fails_the_figures_it_breaks(
     db = settings.clickhouse.database
     insert_events(ch, db, skew(generated))
     results = calibrate(ch, db)
-    failed = {r.target.spec.id for r in results if not r.passed}
+    failed = {r.target.spec.id for r in results if r.failed}
     assert failed == should_fail
-    assert all(r.reason.startswith("off by") for r in results if not r.passed)
+    assert all(r.reason.startswith("off by") for r in results if r.failed)
     code = run_cli(monkeypatch, settings)
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1
-    assert err.startswith(f"dxpulse: error: {len(should_fail)} of 21 calibration figures fail: ")
-    assert set(err.split(": ")[-1].strip().split(", ")) == should_fail
+    start = f"dxpulse: error: {len(should_fail)} of {FIGURES} calibration figures fail: "
+    assert err.startswith(start)
+    assert set(err.split(";")[0].removeprefix(start).split(", ")) == should_fail
 
 
 def test_a_province_code_outside_the_63_fails(ch: Client, settings: Settings) -> None:
@@ -258,7 +278,7 @@ def dxpulse(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_command_on_an_empty_table_judges_no_figure_and_exits_1(
+def test_the_command_on_an_empty_table_judges_no_figure_and_exits_0(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "chdb"
@@ -269,17 +289,19 @@ def test_the_command_on_an_empty_table_judges_no_figure_and_exits_1(
     )
     assert not data.exists()  # a read creates nothing
     assert dxpulse("migrate", data=data).returncode == 0
+    # Not judged is its own verdict and never a failure: only FAIL sets the exit code.
     empty = dxpulse("calibrate", data=data)
-    assert empty.returncode == 1, empty.stderr
-    assert empty.stderr == (
-        "dxpulse: error: no calibration figure could be judged: "
-        "the sample is too small for all 21\n"
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stderr == ""
+    assert (
+        f"no calibration figure could be judged: the sample is too small for all {FIGURES}"
+        in empty.stdout
     )
-    assert empty.stdout.count("SAMPLE TOO SMALL: no data") == 21
+    assert empty.stdout.count("SAMPLE TOO SMALL: no data") == FIGURES
     as_json = dxpulse("calibrate", "--format", "json", data=data)
-    assert as_json.returncode == 1
+    assert as_json.returncode == 0
     out = orjson.loads(as_json.stdout)
-    assert out["passed"] is False
+    assert out["passed"] is True
     assert {f["reason"] for f in out["figures"]} >= {"no data: no customers", "no data: no orders"}
     assert all(f["measured"] is None and f["result"] == "SAMPLE TOO SMALL" for f in out["figures"])
 
@@ -287,9 +309,10 @@ def test_the_command_on_an_empty_table_judges_no_figure_and_exits_1(
 def test_the_verdict_is_printed_once(tmp_path: Path) -> None:
     data = tmp_path / "chdb"
     assert dxpulse("migrate", data=data).returncode == 0
-    for fmt in ("table", "json"):
-        done = dxpulse("calibrate", "--format", fmt, data=data)
-        assert done.returncode == 1
-        verdict = "no calibration figure could be judged"
-        assert done.stderr.count(verdict) == 1
-        assert verdict not in done.stdout.replace(f'"summary": "{verdict}', "")
+    verdict = "no calibration figure could be judged"
+    table = dxpulse("calibrate", data=data)
+    assert table.returncode == 0 and table.stderr == ""
+    assert table.stdout.count(verdict) == 1
+    as_json = dxpulse("calibrate", "--format", "json", data=data)
+    assert as_json.returncode == 0 and as_json.stderr == ""
+    assert as_json.stdout.count(verdict) == 1  # in the JSON's summary only

@@ -13,7 +13,9 @@ import orjson
 import pytest
 from rich.console import Console
 
+from dxpulse.calibrate.stats import yearly_growth
 from dxpulse.core.config import EVENT_TYPES
+from dxpulse.producers import calibration as cal
 from dxpulse.producers.backfill import MAX_SPAN_S, BackfillPlan, Step, default_count, plan_backfill
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.intensity import VN_TZ, total_intensity, type_weights
@@ -401,3 +403,52 @@ def test_bad_backfill_arguments_are_one_line(tmp_path, args, mentions):
 def test_a_good_backfill_still_needs_a_broker(tmp_path):
     done = dxpulse(tmp_path, "produce", "--backfill", "7d")
     assert "no Kafka configured" in _assert_one_line_error(done)
+
+
+# --- Growth over a long backfill (COUNT_GROWTH_PER_YEAR, anchored at the span's end) --------
+
+
+def _planned_growth(plan: BackfillPlan, event_type: str) -> float:
+    """Yearly growth of the plan's full, peak-free days, as dxpulse calibrate fits it."""
+    days = [d for d in plan.days() if not d.partial and not d.peaks]
+    return yearly_growth([d.day.toordinal() for d in days], [d.by_type[event_type] for d in days])
+
+
+@pytest.mark.parametrize(
+    "end", [datetime(2024, 6, 1, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)]
+)
+def test_a_400_day_backfill_grows_by_the_yearly_growth_whatever_its_end(end):
+    # Relative to the span's end, not to a date: a plan ending in 2024 grows as one in 2026.
+    plan = plan_backfill(400 * DAY, 3_000_000, end=end, seed=2)
+    for event_type, growth in cal.COUNT_GROWTH_PER_YEAR.items():
+        assert _planned_growth(plan, event_type) == pytest.approx(100 * (growth - 1), abs=3)
+
+
+def test_the_mix_at_the_end_of_a_long_backfill_is_todays():
+    end = datetime(2026, 3, 25, tzinfo=VN_TZ)
+    long, short = (plan_backfill(span, 2_000_000, end=end, seed=3) for span in (400 * DAY, 7 * DAY))
+    last_week = [d for d in long.days() if d.day >= (end - timedelta(days=7)).date()]
+    for event_type in EVENT_TYPES:
+        mine = sum(d.by_type[event_type] for d in last_week) / sum(d.total for d in last_week)
+        assert mine == pytest.approx(short.by_type()[event_type] / 2_000_000, abs=0.01)
+
+
+def test_online_tickets_shrink_over_a_long_backfill_anchored_at_its_end():
+    end = datetime(2026, 11, 22, tzinfo=UTC)
+    plan = plan_backfill(400 * DAY, 400_000, end=end, seed=4, event_types=["online_payment"])
+    gen = EventGenerator(seed=4, trend_origin=end)
+    first_ms, last_ms = int(plan.bin_edges_ms[0]), int(plan.bin_edges_ms[-1])
+    month = 30 * DAY * 1000
+    early, late = [], []
+    for step in plan.steps():
+        amounts = [
+            orjson.loads(v)["amount_vnd"]
+            for v in gen.batch_times("online_payment", step.times_ms).values
+        ]
+        if step.times_ms[-1] < first_ms + month:
+            early.extend(amounts)
+        elif step.times_ms[0] >= last_ms - month:
+            late.extend(amounts)
+    years = (400 - 30) / 365.25  # between the two months' middles
+    ratio = np.median(late) / np.median(early)
+    assert ratio == pytest.approx(cal.TICKET_TREND_PER_YEAR**years, rel=0.05)

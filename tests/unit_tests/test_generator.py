@@ -24,6 +24,7 @@ import pytest
 
 from dxpulse.producers import calibration as cal
 from dxpulse.producers.generator import EncodedEvents, EventGenerator, _EventIds
+from dxpulse.producers.geography import type_geography
 from dxpulse.producers.intensity import VN_TZ, type_weights
 from dxpulse.schemas.events import EVENT_TYPES, Envelope
 from dxpulse.schemas.provinces import provinces
@@ -170,29 +171,68 @@ def test_online_payment_method_shares_and_small_qr_tickets(payments):
     assert median_by["internet_banking"] > 10 * median_by["vietqr"]
 
 
-def test_online_payment_province_shares_follow_population(payments):
+def test_online_payment_province_shares_follow_the_intensity_model(payments):
+    # Population × EBI^β (producers/geography.py), not population: the two cities get
+    # BIG_CITY_SHARE, far above their 18% of the population.
     provs = provinces()
-    total_pop = sum(p.population for p in provs.values())
+    model = dict(zip(provs, type_geography("online_payment").weights.tolist(), strict=True))
     counts = Counter(e["province_code"] for e in payments)
     assert set(counts) == set(provs)  # every province shows up
     top_two = [code for code, _ in counts.most_common(2)]
     assert set(top_two) == {"79", "01"}
     shares = {c: counts[c] / len(payments) for c in provs}
-    pop_shares = {c: p.population / total_pop for c, p in provs.items()}
+    cities = shares["01"] + shares["79"]
+    assert cities == pytest.approx(cal.BIG_CITY_SHARE["online_payment"], abs=0.03)
     for code, p in provs.items():
         if p.population >= 2_000_000:
-            assert shares[code] == pytest.approx(pop_shares[code], rel=0.15), code
-        assert abs(shares[code] - pop_shares[code]) < 0.006, code
+            assert shares[code] == pytest.approx(model[code], rel=0.15), code
+        assert abs(shares[code] - model[code]) < 0.006, code
     codes = sorted(provs)
-    correlation = statistics.correlation([shares[c] for c in codes], [pop_shares[c] for c in codes])
+    correlation = statistics.correlation([shares[c] for c in codes], [model[c] for c in codes])
     assert correlation > 0.98
 
 
-def test_online_payment_area_follows_province_urban_share(payments):
+def test_online_payment_area_follows_the_urban_activity_model(payments):
+    # More urban than the population (38%): an urban resident is URBAN_ACTIVITY_RATIO times
+    # as active, and the most active provinces are the most urban.
     urban = _fraction(payments, lambda e: e["area"] == "urban")
-    provs = provinces().values()
-    national = sum(p.population * p.urban_share for p in provs) / sum(p.population for p in provs)
-    assert urban == pytest.approx(national, abs=0.03)
+    assert urban == pytest.approx(type_geography("online_payment").urban_share, abs=0.03)
+    assert urban > 0.5
+
+
+@pytest.mark.parametrize("event_type", ["online_payment", "ecommerce_order", "mobile_money"])
+def test_rural_tickets_are_smaller_and_the_mean_is_kept(event_type, week):
+    events = {"online_payment": week.mix, "ecommerce_order": week.orders}.get(
+        event_type, week.mobile_money
+    )
+    # Within one Mobile Money kind: rural customers also choose the larger cash kinds more.
+    mine = [
+        e
+        for e in events
+        if e["event_type"] == event_type and e.get("kind", "p2p_transfer") == "p2p_transfer"
+    ]
+    by_area = {
+        area: statistics.fmean(e["amount_vnd"] for e in mine if e["area"] == area)
+        for area in ("rural", "urban")
+    }
+    ratio = by_area["rural"] / by_area["urban"]
+    assert ratio == pytest.approx(cal.RURAL_TICKET_RATIO[event_type], abs=0.08)
+
+
+def test_rural_customers_go_to_agents_more(week):
+    cash = {
+        area: _fraction(
+            (e for e in week.mobile_money if e["area"] == area), lambda e: e["channel"] == "agent"
+        )
+        for area in ("rural", "urban")
+    }
+    expected = {
+        area: _share(w, "cash_in") + _share(w, "cash_out")
+        for area, w in cal.MOBILE_MONEY_KINDS_BY_AREA.items()
+    }
+    assert cash["rural"] == pytest.approx(expected["rural"], abs=0.02)
+    assert cash["urban"] == pytest.approx(expected["urban"], abs=0.03)
+    assert cash["rural"] > cash["urban"] + 0.15
 
 
 def _payment_amounts(gen: EventGenerator, path: str, at: datetime, n: int) -> list[int]:
@@ -226,8 +266,17 @@ def test_ecommerce_platform_shares(week):
 
 
 def test_cash_on_delivery_share(week):
+    by_area = cal.ORDER_PAYMENTS_BY_AREA
+    for area in ("rural", "urban"):
+        mine = [e for e in week.orders if e["area"] == area]
+        cod = _fraction(mine, lambda e: e["payment_method"] == "cod")
+        assert cod == pytest.approx(_share(by_area[area], "cod"), abs=0.025), area
+    urban = type_geography("ecommerce_order").urban_share
+    national = urban * _share(by_area["urban"], "cod") + (1 - urban) * _share(
+        by_area["rural"], "cod"
+    )
     cod = _fraction(week.orders, lambda e: e["payment_method"] == "cod")
-    assert cod == pytest.approx(_share(cal.ORDER_PAYMENTS, "cod"), abs=0.015)
+    assert cod == pytest.approx(national, abs=0.015)
     methods = Counter(e["payment_method"] for e in week.orders)
     assert methods.most_common(1)[0][0] == "cod"
 
@@ -378,6 +427,32 @@ def test_a_producer_sized_batch_validates_strictly():
             assert result.province_code.encode() == key
 
 
+def test_batch_at_gives_each_event_its_own_time_and_validates():
+    # The live path: one event per given time, each type's events in time order.
+    gen = EventGenerator(seed=7)
+    validator = EventValidator()
+    ctx = validator.context()
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    times = now_ms - 60_000 + np.arange(6_000, dtype=np.int64) * 10  # 100/s for a minute
+    chunks = gen.batch_at(times)
+    assert {c.event_type for c in chunks} == set(EVENT_TYPES)
+    stamps = []
+    for chunk in chunks:
+        mine = []
+        for key, value in zip(chunk.keys, chunk.values, strict=True):
+            result = validator.validate(value, expected_type=chunk.event_type, context=ctx)
+            assert isinstance(result, Envelope), (result, value)
+            assert result.province_code.encode() == key
+            mine.append(result.event_time)
+        assert mine == sorted(mine)
+        stamps.extend(mine)
+    expected = [datetime.fromtimestamp(int(t) / 1000, UTC) for t in times]
+    assert sorted(stamps) == expected
+    payments = sum(len(c.values) for c in chunks if c.event_type == "online_payment")
+    share = type_weights(expected[0])
+    assert payments / 6_000 == pytest.approx(_share(share, "online_payment"), abs=0.03)
+
+
 # --- Customers -----------------------------------------------------------------------------
 
 
@@ -438,8 +513,9 @@ def test_customers_do_not_change_between_versions():
     # here renames every customer of every seed; make it on purpose, not by accident.
     gen = EventGenerator(seed=11)
     mm, op = gen.customer("mobile_money", 5), gen.customer("online_payment", 299_999)
-    assert (mm.customer_id, mm.province.code, mm.area) == ("Mc1b5b1b329b696e5", "20", "urban")
-    assert (op.customer_id, op.province.code, op.area) == ("P13ca9154b8e2a9c9", "75", "rural")
+    # Re-pinned on purpose (issue 17): same ids, provinces now drawn by the intensity model.
+    assert (mm.customer_id, mm.province.code, mm.area) == ("Mc1b5b1b329b696e5", "19", "rural")
+    assert (op.customer_id, op.province.code, op.area) == ("P13ca9154b8e2a9c9", "79", "urban")
 
 
 @pytest.mark.parametrize("index", [-1, 80_000])

@@ -9,14 +9,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dxpulse.core.config import Settings
 from dxpulse.core.errors import DxpulseError
 from dxpulse.producers import producer as producer_module
 from dxpulse.producers.backfill import plan_backfill
-from dxpulse.producers.generator import EventGenerator
+from dxpulse.producers.generator import EncodedEvents, EventGenerator
 from dxpulse.producers.producer import (
+    EventClock,
     ProduceReport,
     RatePacer,
     SharedProducer,
@@ -154,3 +156,67 @@ def test_undelivered_backfill_events_are_counted_too(clean_env, reports):
     (report,) = reports
     assert (report.sent, report.failed, report.delivered) == (40, 40, 0)
     assert sum(progressed) == 40 and sum(report.by_type.values()) == 40
+
+
+# --- Live event times: at the rate, not at the producer's speed ----------------------------
+
+
+def test_event_clock_spaces_events_at_the_rate():
+    clock = EventClock(rate=100, start_ms=1_000_000)
+    first = clock.times(600, now_ms=2_000_000)
+    second = clock.times(400, now_ms=2_000_000)
+    times = np.concatenate([first, second])
+    # 1,000 events at 100/s: one every 10 ms, covering 9.99 s of event time
+    assert times[0] == 1_000_000 and times[-1] == 1_000_000 + 999 * 10
+    assert set(np.diff(times).tolist()) == {10}
+
+
+def test_event_clock_never_stamps_the_future():
+    clock = EventClock(rate=10, start_ms=5_000)
+    times = clock.times(100, now_ms=5_500)  # asked for 10 s of events 0.5 s in
+    assert times.max() == 5_500 and (np.diff(times) >= 0).all()
+
+
+def test_event_clock_without_a_rate_spreads_over_the_time_taken():
+    clock = EventClock(rate=0, start_ms=10_000)
+    first = clock.times(4, now_ms=10_400)
+    assert first.tolist() == [10_100, 10_200, 10_300, 10_400]
+    assert clock.times(2, now_ms=10_600).tolist() == [10_500, 10_600]
+
+
+def test_event_clock_follows_the_diurnal_factor(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(producer_module, "total_intensity", lambda _at: 2.0)
+    clock = EventClock(rate=100, start_ms=0, diurnal=True)
+    assert np.diff(clock.times(3, now_ms=10**9)).tolist() == [5, 5]  # twice the rate
+
+
+class _Recording(EventGenerator):
+    """A generator that keeps the times produce() asks it for."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+        self.asked: list[np.ndarray] = []
+
+    def batch_at(self, times_ms: np.ndarray) -> list[EncodedEvents]:
+        self.asked.append(times_ms)
+        return super().batch_at(times_ms)
+
+
+def test_produce_stamps_live_events_at_the_configured_rate(clean_env, reports):
+    """N events at rate R cover (N − 1) / R seconds of event time, as one per 1 / R."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(kafka={"bootstrap_servers": f"127.0.0.1:{port}"})
+    real_config = producer_module.producer_config
+    clean_env.setattr(
+        producer_module,
+        "producer_config",
+        lambda s: {**real_config(s), "message.timeout.ms": 300, "log_level": 0},
+    )
+    generator = _Recording()
+    with pytest.raises(DxpulseError, match="not delivered"):
+        produce(settings, generator, count=1_000, rate=4_000)
+    times = np.concatenate(generator.asked)
+    assert len(times) == 1_000 and (np.diff(times) >= 0).all()
+    assert times[-1] - times[0] == pytest.approx(999 * 0.25, abs=1)  # ms, from integer stamps

@@ -6,7 +6,14 @@ from collections import Counter
 
 import pytest
 
-from dxpulse.schemas.provinces import REGIONS, _parse, province_codes, provinces, region_of
+from dxpulse.schemas.provinces import (
+    REGIONS,
+    _parse,
+    ebi_scores,
+    province_codes,
+    provinces,
+    region_of,
+)
 
 _ROW = {
     "code": "99",
@@ -161,3 +168,23 @@ def test_every_province_maps_to_exactly_one_2025_unit():
     for p in provs.values():
         by_code.setdefault(p.unit_2025_code, set()).add(p.unit_2025_name)
     assert all(len(names) == 1 for names in by_code.values())  # one name per unit code
+
+
+# --- The e-business index (schemas/reference/ebi.csv) -------------------------------------
+
+
+def test_ebi_has_every_province_and_the_published_scores() -> None:
+    scores = ebi_scores()
+    assert list(scores) == list(provinces())
+    published = {c: s.score for c, s in scores.items() if s.basis == "published"}
+    # VECOM EBI 2023 (SOURCES.md): TP.HCM, Hà Nội, Đà Nẵng; Đắk Nông and Kon Tum last
+    assert published == {"79": 89.2, "01": 85.7, "48": 39.5, "67": 10.6, "62": 10.2}
+
+
+def test_ebi_estimates_keep_the_published_average_and_places() -> None:
+    scores = ebi_scores()
+    average = sum(s.score for s in scores.values()) / len(scores)
+    assert average == pytest.approx(19.24, abs=0.01)  # published average 19.24
+    estimates = [s.score for s in scores.values() if s.basis == "estimate"]
+    assert len(estimates) == 58
+    assert min(estimates) > 10.6 and max(estimates) < 39.5  # between 4th-from-top and last two

@@ -1,8 +1,9 @@
--- Events per province code: all of them, and those of the types whose customers are drawn
--- by population (Mobile Money's are drawn by rural or urban population instead).
+-- Events and their value per province code and event type: the geography figures (regions,
+-- the two cities' shares, value per head against the e-business index) are arithmetic on it.
 SELECT
     province_code,
+    event_type,
     count() AS events,
-    countIf(event_type IN ('online_payment', 'ecommerce_order')) AS population_weighted
+    sum(amount_vnd) AS total_vnd
 FROM {db}.events
-GROUP BY province_code
+GROUP BY province_code, event_type
