@@ -20,6 +20,7 @@ from dxpulse.dashboards.panels import (
     with_variables,
 )
 from dxpulse.schemas.labels import LABELS
+from dxpulse.schemas.provinces import TWO_CITIES
 
 UID = "dxpulse-regions"
 # S001 in docs/calibration.md: "Sơ kết 6 tháng đầu năm 2024 về chuyển đổi số quốc gia và Đề
@@ -37,7 +38,7 @@ AGGREGATES = """
     window_seconds = $window_seconds
   AND $__timeFilter(window_start)"""
 # The two metropolises (GSO codes): Hà Nội and TP. Hồ Chí Minh, named from the label table.
-METROPOLISES = ("01", "79")
+METROPOLISES = TWO_CITIES
 AREA_NAMES = dict(LABELS["area"])
 
 
@@ -252,9 +253,7 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         "dxpulse · Regions, rural and urban",
         "The 63 provinces and 6 socio-economic regions; the rural/urban gap by channel.",
     )
-    board = with_variables(
-        board, ctx, "region", "province", "event_type", "area", "window_seconds"
-    )
+    board = with_variables(board, ctx, "region", "province", "event_type", "area", "window_seconds")
     # Rows of 24 columns, each row's panels the same height: no holes in the grid.
     return (
         board.with_panel(
@@ -269,23 +268,38 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         )
         .with_panel(
             bar_chart(
-                ctx, "Value by region", "Which socio-economic regions carry the most value?",
-                _by_region(), "currencyVND", "region_name", horizontal=True, height=16,
+                ctx,
+                "Value by region",
+                "Which socio-economic regions carry the most value?",
+                _by_region(),
+                "currencyVND",
+                "region_name",
+                horizontal=True,
+                height=16,
             ).min(0)
         )
         .with_panel(
             bar_chart(
-                ctx, "Events per 1,000 people", "Where is digital adoption deepest per head?",
-                _per_capita(), "short", "region_name", horizontal=True,
+                ctx,
+                "Events per 1,000 people",
+                "Where is digital adoption deepest per head?",
+                _per_capita(),
+                "short",
+                "region_name",
+                horizontal=True,
             ).min(0)
         )
         .with_panel(
             fields(
                 bar_chart(
-                    ctx, "Rural vs urban by channel",
+                    ctx,
+                    "Rural vs urban by channel",
                     "How do rural and urban users pay, by channel?" + NO_AREA,
-                    _rural_urban_by_channel(), "short", "channel_name",
-                    stacking=common.StackingMode.PERCENT, legend=True,
+                    _rural_urban_by_channel(),
+                    "short",
+                    "channel_name",
+                    stacking=common.StackingMode.PERCENT,
+                    legend=True,
                 ),
                 AREA_NAMES,
             )
@@ -293,20 +307,30 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         .with_panel(
             fields(
                 bar_chart(
-                    ctx, "Channel mix: rural vs urban",
+                    ctx,
+                    "Channel mix: rural vs urban",
                     "Which channels do rural and urban users choose? Each area's bars sum to "
                     "100%." + NO_AREA,
-                    _channel_mix(), "percentunit", "channel_name", legend=True,
-                ).min(0).max(1),
+                    _channel_mix(),
+                    "percentunit",
+                    "channel_name",
+                    legend=True,
+                )
+                .min(0)
+                .max(1),
                 AREA_NAMES,
             )
         )
         .with_panel(
             fields(
                 bar_chart(
-                    ctx, "Average ticket: rural vs urban",
+                    ctx,
+                    "Average ticket: rural vs urban",
                     "Do rural customers pay smaller amounts, per event type?" + NO_AREA,
-                    _ticket_by_area(), "currencyVND", "event_type_name", legend=True,
+                    _ticket_by_area(),
+                    "currencyVND",
+                    "event_type_name",
+                    legend=True,
                 ).min(0),
                 AREA_NAMES,
             )
@@ -314,12 +338,18 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         .with_panel(
             fields(
                 bar_chart(
-                    ctx, "Hà Nội and TP. Hồ Chí Minh vs the other provinces",
+                    ctx,
+                    "Hà Nội and TP. Hồ Chí Minh vs the other provinces",
                     "How concentrated is the digital economy in the two metropolises? Shares "
                     "of the whole country: the region, province and event type variables do "
                     "not apply.",
-                    _metropolises(), "percentunit", "provinces", legend=True,
-                ).min(0).max(1),
+                    _metropolises(),
+                    "percentunit",
+                    "provinces",
+                    legend=True,
+                )
+                .min(0)
+                .max(1),
                 {
                     "ecommerce_value_share": "E-commerce value",
                     "ecommerce_order_share": "E-commerce orders",
@@ -330,13 +360,18 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         .with_panel(
             fields(
                 bar_chart(
-                    ctx, "Mobile Money rural share by region",
+                    ctx,
+                    "Mobile Money rural share by region",
                     "What share of each region's Mobile Money customers are rural, against "
                     "the national 72% (6.3 of 8.8 million customers; S001, 10 Jul 2024, "
                     "docs/calibration.md)?" + NO_AREA_OR_TYPE,
-                    _mobile_money_rural_by_region(), "percentunit", "region_name",
+                    _mobile_money_rural_by_region(),
+                    "percentunit",
+                    "region_name",
                     legend=True,
-                ).min(0).max(1),
+                )
+                .min(0)
+                .max(1),
                 RURAL_SHARE,
                 extra={"reference_72pct": BAR_REFERENCE_STYLE},
             )
@@ -344,22 +379,33 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         .with_panel(
             fields(
                 stat_panel(
-                    ctx, "Mobile Money customers who are rural",
+                    ctx,
+                    "Mobile Money customers who are rural",
                     "Does Mobile Money reach rural Vietnam as the pilot does (~72%)?"
                     + NO_AREA_OR_TYPE,
-                    _rural_share_now(), "percentunit", width=6, height=8,
-                ).min(0).max(1),
+                    _rural_share_now(),
+                    "percentunit",
+                    width=6,
+                    height=8,
+                )
+                .min(0)
+                .max(1),
                 RURAL_SHARE,
             )
         )
         .with_panel(
             fields(
                 time_series(
-                    ctx, "Mobile Money rural share vs 72% reference",
+                    ctx,
+                    "Mobile Money rural share vs 72% reference",
                     "Is the rural share of Mobile Money customers holding at the pilot's 72%?"
                     + NO_AREA_OR_TYPE,
-                    _rural_share(), "percentunit", width=18,
-                ).min(0).max(1),
+                    _rural_share(),
+                    "percentunit",
+                    width=18,
+                )
+                .min(0)
+                .max(1),
                 RURAL_SHARE,
                 extra={"reference_72pct": REFERENCE_STYLE},
             )

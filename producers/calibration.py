@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from dxpulse.schemas.provinces import TWO_CITIES
+
 # --- Mix of event types -------------------------------------------------------------
 # NAPAS switched ~26 million retail payments a day in 2024; the top-5 platforms sold
 # ~530 billion VND a day in H1 2024 (≈ 2 million orders at the ~270k VND mean order
@@ -28,7 +30,7 @@ FIELD_WEIGHTS: Final[dict[str, dict[str, dict[str, float]]]] = {}
 # (schemas/reference/ebi.csv: 5 published scores, 58 estimates): a type's customers are
 # drawn by population × EBI^β, β set so that Hà Nội and TP. Hồ Chí Minh together get the
 # share of the type's events below. Mobile Money is not drawn this way (see below).
-BIG_CITIES: Final = ("01", "79")  # GSO codes of Hà Nội and TP. Hồ Chí Minh
+BIG_CITIES: Final = TWO_CITIES  # Hà Nội and TP. Hồ Chí Minh (schemas/provinces.py)
 # E-commerce: VECOM EBI 2016–2021, the two cities "continuously accounted for over 70% of
 # the national e-commerce scale"; Decision 645/QĐ-TTg aimed at 50% for the other provinces
 # by 2025, and the EBI 2025 B2C gap (cities ≥ 62.9, best other province 4.5) says it was not

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+# Hà Nội and TP. Hồ Chí Minh (GSO codes): the two centrally-run cities that VECOM's
+# E-Business Index has put first every year, "over 70% of the national e-commerce scale"
+# (EBI 2016-2021). The generator, calibrate, the dashboards and the report compare them with
+# the other 61 provinces; this is their one list.
+TWO_CITIES: tuple[str, ...] = ("01", "79")
+
 REGIONS: dict[str, str] = {
     "northern_midlands_mountains": "Northern Midlands and Mountains",
     "red_river_delta": "Red River Delta",

@@ -116,7 +116,7 @@ def run(
         settings, result = run_pipeline(
             settings, console, control, count, duration, rate, seed, history
         )
-    code = _run_summary(settings, result, control.stopped_by, rows_before, count)
+    code = _run_summary(settings, result, control.stopped_by, rows_before, count, rate)
     if code:
         raise click.exceptions.Exit(code)
 
@@ -142,6 +142,7 @@ def _run_summary(
     stopped_by: signal.Signals | None,
     rows_before: int,
     asked: int | None,
+    rate: float = 0,
 ) -> int:
     """Print what the run produced and the exactness checks over what was delivered; the
     exit status: 1 if a check failed or (without a signal) an event was not delivered,
@@ -156,6 +157,8 @@ def _run_summary(
         )
         return exit_code(stopped_by)
     _print_produced(result, stopped_by, asked)
+    if (line := live_times_line(result, rate)) is not None:
+        console.print(line)
     if not _print_checks(settings, result, rows_before):
         raise DxpulseError("exactness checks failed")
     if result.undelivered and stopped_by is None:
@@ -199,6 +202,23 @@ def _print_produced(
             f"{LAND_AFTER_STOP_S:.0f} s after the stop signal; the worker's final flush may "
             "have landed some: the checks below count what is there."
         )
+
+
+def live_times_line(result: RunResult, rate: float) -> str | None:
+    """How the live events' times were spread, when it matters for the charts: at --rate 0
+    they are stamped as they are made, so a large run is one spike of event time."""
+    past = result.backfill
+    live = result.produced.delivered - (past.delivered if past else 0)
+    if live <= 0:
+        return None
+    if rate > 0:
+        return f"Live event times: {live:,} events at {rate:,g}/s cover {live / rate:,.1f} s."
+    seconds = result.produced.seconds - (past.seconds if past else 0.0)
+    return (
+        f"Live event times: {live:,} events stamped as they were made (--rate 0), so they span "
+        f"only the ~{max(seconds, 0.0):,.1f} s that took; --rate R spreads N events over N/R s, "
+        "--backfill SPAN gives them a history."
+    )
 
 
 def _print_checks(settings: Settings, result: RunResult, rows_before: int) -> bool:

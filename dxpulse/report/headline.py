@@ -15,9 +15,8 @@ from clickhouse_connect.driver.client import Client
 from dxpulse.report.queries import range_params, report_sql, run
 from dxpulse.report.timerange import VN_TZ, TimeRange
 from dxpulse.schemas.labels import label
+from dxpulse.schemas.provinces import TWO_CITIES
 
-# Hà Nội and TP. Hồ Chí Minh by their GSO codes: the two cities people compare the rest with.
-TWO_CITIES = ("01", "79")
 # Growth compares this many whole days with as many before them.
 GROWTH_DAYS = 30
 

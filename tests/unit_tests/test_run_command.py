@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,28 @@ def test_help_says_the_first_limit_stops(tmp_path: Path, command: str) -> None:
     done = dxpulse(tmp_path, command, "--help")
     assert done.returncode == 0
     assert "whichever comes first" in " ".join(done.stdout.split())
+
+
+def _result(delivered: int, seconds: float, past: tuple[int, float] | None = None) -> Any:
+    from dxpulse.producers.producer import ProduceReport
+    from dxpulse.runner import RunResult
+
+    history = ProduceReport(delivered=past[0], seconds=past[1]) if past else None
+    return RunResult(ProduceReport(delivered=delivered, seconds=seconds), {}, backfill=history)
+
+
+def test_run_says_how_its_live_event_times_are_spread() -> None:
+    """A live run at --rate 0 is one spike of event time on every chart: `run` says so, and
+    what spreads it; at a rate it says the span the events cover."""
+    from dxpulse.commands.run import live_times_line
+
+    fast = live_times_line(_result(300_000, 2.5), 0)
+    assert fast is not None and fast.startswith("Live event times: 300,000 events stamped as")
+    assert "~2.5 s" in fast and "--rate R" in fast
+    paced = live_times_line(_result(300_000, 30.2), 10_000)
+    assert paced == "Live event times: 300,000 events at 10,000/s cover 30.0 s."
+    after_history = live_times_line(_result(150_000, 9.0, past=(100_000, 6.0)), 0)
+    assert (
+        after_history is not None and "50,000 events" in after_history and "~3.0 s" in after_history
+    )
+    assert live_times_line(_result(100_000, 6.0, past=(100_000, 6.0)), 0) is None

@@ -34,6 +34,7 @@ READ_AT_RUN_TIME: list[tuple[str, str, str]] = [
     ("deploy/grafana", "provisioning/*/*.yaml", "dxpulse/deploy/grafana"),
     ("schemas/reference", "provinces.csv", "dxpulse/schemas/reference"),
     ("schemas/reference", "calibration_targets.yaml", "dxpulse/schemas/reference"),
+    ("schemas/reference", "ebi.csv", "dxpulse/schemas/reference"),
     ("schemas/json", "*.schema.json", "dxpulse/schemas/json"),
     ("dxpulse/calibrate/sql", "*.sql", "dxpulse/calibrate/sql"),
     ("dxpulse/report/sql", "*.sql", "dxpulse/report/sql"),
