@@ -48,6 +48,7 @@ from dxpulse.producers.intensity import VN_TZ
 from dxpulse.producers.producer import ProduceReport, UndeliveredError, produce, produce_backfill
 from dxpulse.progress import PlainLines, per_second
 from dxpulse.run_control import RunControl, Tally
+from dxpulse.schemas.labels import label
 from dxpulse.topics import ensure_topics
 
 # The worker flushes, commits and exits on SIGTERM (well within 10 s); this bound is twice
@@ -485,13 +486,13 @@ def backfill_table(plan: BackfillPlan, report: ProduceReport) -> Table:
     )
     table.add_column("day", footer="total")
     for t in plan.event_types:
-        table.add_column(t, justify="right", footer=f"{report.by_type[t]:,}")
+        table.add_column(label("event_type", t), justify="right", footer=f"{report.by_type[t]:,}")
     table.add_column("total", justify="right", footer=f"{report.delivered:,}")
     table.add_column("peaks")
     for day in rows:
         mark = "*" if day.partial else ""
-        label = f"{day.day:%Y-%m-%d %a}{mark}"
-        table.add_row(label, *_counts(day.by_type, plan), f"{day.total:,}", ", ".join(day.peaks))
+        when = f"{day.day:%Y-%m-%d %a}{mark}"
+        table.add_row(when, *_counts(day.by_type, plan), f"{day.total:,}", ", ".join(day.peaks))
     ordinary = [d for d in days if not d.peaks and not d.partial]
     if len(rows) < len(days) and ordinary:
         n = len(ordinary)

@@ -365,6 +365,9 @@ def test_the_table_lists_every_day_and_names_the_peaks(november):
     assert "2026-11-11 Wed" in text and "11.11 mega sale" in text and "payday" in text
     assert text.count("\n2026-11-") + text.count("│ 2026-11-") >= 21
     assert f"{november.count:,}" in text
+    header = text.split("\n2026-11-")[0]
+    assert "Online payments" in header and "Mobile Money" in header  # names, not codes
+    assert "online_payment" not in text and "mobile_money" not in text
 
 
 def test_a_long_span_shows_its_peak_days_and_an_ordinary_mean():
