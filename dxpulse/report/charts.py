@@ -59,6 +59,10 @@ BAR_MARGIN_INCHES = 1.3
 # Beyond this many categories, vertical bars are drawn horizontally: upright labels would
 # overlap and slanted ones are hard to read; a horizontal chart grows with its bars.
 MAX_VERTICAL_BARS = 12
+# ... and so are fewer bars whose names would not fit side by side under them: at the
+# report's width about this many characters in all ("Northern Midlands and Mountains" and
+# five more regions ran into each other).
+MAX_VERTICAL_LABEL_CHARS = 70
 # The unit a title names (Grafana unit -> words); "short" is a plain count: no unit shown.
 UNIT_WORDS = {
     "currencyVND": "VND",
@@ -238,7 +242,7 @@ def figure(
     }
     if kind not in draw:
         raise ChartError(f"{kind!r} is rendered as HTML, not as a chart")
-    if kind == "bars" and len(result.rows) > MAX_VERTICAL_BARS:
+    if kind == "bars" and not style.horizontal and _crowded(result, style):
         style = replace(style, horizontal=True)
     fig = Figure(figsize=figsize(kind, result, style), dpi=DPI, layout="constrained")
     if title:
@@ -359,6 +363,16 @@ def _categories(result: Result, style: Style) -> tuple[str, list[str], list[str]
     if not columns:
         raise ChartError(f"no numbers to draw in {result.columns}")
     return x_field, names, columns
+
+
+def _crowded(result: Result, style: Style) -> bool:
+    """Whether vertical bars' names would overlap: too many bars, or too long names."""
+    if len(result.rows) > MAX_VERTICAL_BARS:
+        return True
+    x_field = style.x_field or next(iter(label_columns(result)), None)
+    if x_field is None or x_field not in result.columns:
+        return False  # draw_bars says what is missing
+    return sum(len(str(v)) for v in result.column(x_field)) > MAX_VERTICAL_LABEL_CHARS
 
 
 def draw_bars(ax: Axes, result: Result, style: Style) -> None:

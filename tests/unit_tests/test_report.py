@@ -585,6 +585,33 @@ def test_many_bars_get_room_and_their_labels_do_not_overlap(count: int, horizont
 
 
 @pytest.mark.parametrize(
+    ("names", "turned"),
+    [
+        (["Northern Midlands and Mountains", "Mekong River Delta", "Central Highlands",
+          "North Central and Central Coast", "Red River Delta", "South East"], True),
+        (["Urban", "Rural"], False),
+    ],
+)  # fmt: skip
+def test_few_bars_with_long_names_turn_horizontal_so_names_do_not_overlap(
+    names: list[str], turned: bool
+) -> None:
+    result = Result(("region_name", "share"), tuple((n, 0.5) for n in names))
+    style = charts.Style(unit="percentunit", x_field="region_name")
+    fig, ax = _axes("bars", result, style)
+    labels = ax.get_yticklabels() if turned else ax.get_xticklabels()
+    assert [t.get_text() for t in labels] == (names[::-1] if turned else names) or (
+        sorted(t.get_text() for t in labels) == sorted(names)
+    )
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: (b.x0, b.y0))
+    if turned:
+        boxes.sort(key=lambda b: b.y0)
+        assert all(a.y1 <= b.y0 for a, b in itertools.pairwise(boxes))
+    else:
+        assert all(a.x1 <= b.x0 for a, b in itertools.pairwise(boxes))
+
+
+@pytest.mark.parametrize(
     ("days", "sample", "at_least", "step"),
     [
         (30, 1_000_000, 10_800, 10_800),  # plenty: the range's own 3-hour bucket
