@@ -4,8 +4,6 @@ headline views (deploy/clickhouse/008_rollups.sql, 009_headline_views.sql)."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models import dashboard as dm
 
 from dxpulse.dashboards.labels import label_sql
 from dxpulse.dashboards.panels import (
@@ -101,14 +99,27 @@ def _daily(view: str, columns: str) -> str:
 
 
 def _monthly_growth() -> str:
+    """Each type's count and value a day, month by month, as an index: its first month in the
+    range = 100. Why an index: counts (thousands) and values (billions of VND) on one axis
+    hide the counts, and the types differ by orders of magnitude; why a day's average: the
+    range's first and last months are partial, and a partial month's total would look like
+    a collapse."""
     return sql(
         """
-        SELECT {month}, {event_type},
-               sum(events) AS events, sum(amount_vnd) AS value_vnd
-        FROM event_aggregates_daily
-        WHERE {where}
-        GROUP BY time, event_type_name
-        ORDER BY time""",
+        SELECT time, event_type_name,
+               100 * events_a_day / first_value(events_a_day) OVER by_type AS count_index,
+               100 * value_a_day / first_value(value_a_day) OVER by_type AS value_index
+        FROM (
+            SELECT {month}, {event_type},
+                   sum(events) / uniqExact(day) AS events_a_day,
+                   sum(amount_vnd) / uniqExact(day) AS value_a_day
+            FROM event_aggregates_daily
+            WHERE {where}
+            GROUP BY time, event_type_name
+        )
+        WINDOW by_type AS (PARTITION BY event_type_name ORDER BY time
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ORDER BY time, event_type_name""",
         month=MONTH,
         event_type=label_sql("event_type"),
         where=MONTHLY_WHERE,
@@ -129,14 +140,6 @@ def _monthly_ticket() -> str:
         where=DAILY_WHERE,
         filters=filters("region", "province", "area"),
     )
-
-
-# Count and value share a panel: the value on its own axis, on the right, in VND. byName
-# matches the field name, so every event type's value series takes it.
-VALUE_AXIS = [
-    dm.DynamicConfigValue(id_val="unit", value="currencyVND"),
-    dm.DynamicConfigValue(id_val="custom.axisPlacement", value="right"),
-]
 
 
 def build(ctx: BuildContext) -> dashboard.Dashboard:
@@ -239,14 +242,14 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
             fields(
                 time_series(
                     ctx, "Monthly growth: count and value",
-                    "How do each event type's monthly count (left axis) and value (right "
-                    "axis) grow? The range's first and last months may be partial.",
+                    "How fast does each event type grow, in count and in value? Its events "
+                    "and value a day, month by month, as an index: its first month in the "
+                    "range = 100 (a day's average, so partial first and last months compare).",
                     _monthly_growth(), "short", min_interval="1d",
                 )
-                .draw_style(common.GraphDrawStyle.BARS)
                 .min(0),
-                {},
-                extra={"value_vnd": VALUE_AXIS},
+                {"count_index": "Count (first month = 100)",
+                 "value_index": "Value (first month = 100)"},
             )
         )
         .with_panel(

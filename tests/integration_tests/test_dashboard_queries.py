@@ -397,13 +397,15 @@ def test_ticket_and_cod_by_area_match_the_raw_events(data: PipelineData) -> None
     assert by_area["Rural"] == pytest.approx(rural_cod)
 
 
-def test_monthly_growth_counts_every_event_of_the_range(data: PipelineData) -> None:
+def test_monthly_growth_is_an_index_of_each_types_first_month(data: PipelineData) -> None:
     result = _run_panel(data, "dxpulse-trends", "Monthly growth: count and value")
     columns = list(result.column_names)
-    assert {"time", "event_type_name", "events", "value_vnd"} <= set(columns)
-    (on_time,) = data.client.query("SELECT countIf(is_late = 0) FROM events").result_rows[0]
-    # The events are all on one Vietnam day, which the range touches: every on-time event.
-    assert sum(r[columns.index("events")] for r in result.result_rows) == on_time
+    assert columns == ["time", "event_type_name", "count_index", "value_index"]
+    (types,) = data.client.query("SELECT uniqExact(event_type) FROM events").result_rows[0]
+    # The events are all on one Vietnam day: one month, each type's own first = 100.
+    assert len(result.result_rows) == types
+    assert {r[1] for r in result.result_rows} <= set(LABELS["event_type"].values())
+    assert all(r[2:] == (pytest.approx(100), pytest.approx(100)) for r in result.result_rows)
     ticket = _run_panel(data, "dxpulse-trends", "Average online-payment ticket by month")
     (raw_ticket,) = data.client.query(
         "SELECT avg(amount_vnd) FROM events WHERE is_late = 0 AND event_type = 'online_payment'"

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import clickhouse_connect
@@ -37,6 +37,7 @@ from dxpulse.producers.generator import EventGenerator
 from dxpulse.producers.producer import produce_backfill
 from dxpulse.report.macros import QueryContext, expand
 from dxpulse.report.selection import SELECTION
+from dxpulse.report.timerange import VN_TZ
 from dxpulse.schemas.labels import LABELS
 from dxpulse.topics import ensure_topics
 from tests.integration_tests.conftest import RunningIngest, isolated_settings
@@ -202,3 +203,39 @@ def test_an_empty_database_is_a_one_line_error(
         "(produce some with `dxpulse run`)"
     ]
     assert not out.exists()
+
+
+def test_monthly_growth_indexes_each_months_daily_average_to_the_first(data: PipelineData) -> None:
+    """The panel over the whole 62-day history (three Vietnam months, the first and last
+    partial) against the raw events: per type and month, events and value a day (days with
+    events), over the type's first month, × 100."""
+    models = build.dashboards(build.context(data.settings))
+    model = next(m for m in models if m["uid"] == "dxpulse-trends")
+    panel = next(p for p in model["panels"] if p["title"] == "Monthly growth: count and value")
+    first, last = data.client.query(
+        "SELECT min(window_start), max(window_start) FROM event_aggregates"
+    ).result_rows[0]
+    variables = resolve(data.client, model, "all")
+    ctx = QueryContext(first, last + timedelta(minutes=1), 86_400, variables)
+    rows = data.client.query(expand(panel["targets"][0]["rawSql"], ctx)).result_rows
+    raw = data.client.query(
+        """
+        SELECT toStartOfMonth(day) AS month, event_type,
+               count() / uniqExact(day) AS n, sum(amount_vnd) / uniqExact(day) AS v
+        FROM (SELECT toDate(event_time, 'Asia/Ho_Chi_Minh') AS day, event_type, amount_vnd
+              FROM events WHERE is_late = 0)
+        GROUP BY month, event_type ORDER BY month"""
+    ).result_rows
+    base: dict[str, tuple[float, float]] = {}
+    expected = {}
+    for month, etype, n, v in raw:
+        base.setdefault(etype, (n, v))
+        name = LABELS["event_type"][etype]
+        expected[(month, name)] = (100 * n / base[etype][0], 100 * v / base[etype][1])
+    assert len({m for m, _ in expected}) == 3  # the history spans three months
+    # The panel's time is the month's start in Vietnam time (naive: UTC, as the driver gives).
+    vn = {t: (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(VN_TZ) for t, *_ in rows}
+    got = {(vn[t].date(), name): (c, v) for t, name, c, v in rows}
+    assert got.keys() == expected.keys()
+    for key, (count_index, value_index) in expected.items():
+        assert got[key] == (pytest.approx(count_index), pytest.approx(value_index)), key
