@@ -245,7 +245,7 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
                     "How fast does each event type grow, in count and in value? Its events "
                     "and value a day, month by month, as an index: its first month in the "
                     "range = 100 (a day's average, so partial first and last months compare).",
-                    _monthly_growth(), "short", min_interval="1d",
+                    _monthly_growth(), "none", min_interval="1d",
                 )
                 .min(0),
                 {"count_index": "Count (first month = 100)",
