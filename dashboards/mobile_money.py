@@ -24,6 +24,26 @@ UID = "dxpulse-mobile-money"
 WHERE = MINUTE_ROLLUP_WHERE
 
 
+def rural_share_by_region(reference: float | None = None) -> str:
+    """Each region's rural share of Mobile Money customers, with a ``reference`` column when
+    given (the Regions dashboard's 72%). Penetration is about people: distinct customers,
+    not transactions. Area is the breakdown, so the area variable does not filter it."""
+    extra = "" if reference is None else f",\n{reference} AS reference_72pct"
+    return sql(
+        """
+        SELECT {region},
+               uniqMergeIf(customers, area = 'rural') / uniqMerge(customers) AS rural_share{extra}
+        FROM mobile_money_minute
+        WHERE $__timeFilter(minute)
+        AND {filters}
+        GROUP BY region_name
+        ORDER BY rural_share DESC""",
+        region=label_sql("region"),
+        extra=extra,
+        filters=filters("region", "province"),
+    )
+
+
 def build(ctx: BuildContext) -> dashboard.Dashboard:
     mix = sql(
         """
@@ -48,20 +68,7 @@ def build(ctx: BuildContext) -> dashboard.Dashboard:
         WHERE {where}""",
         where=WHERE,
     )
-    # Penetration is about people: distinct customers, not transactions. Area is the
-    # breakdown here, so the area variable does not filter it.
-    rural_by_region = sql(
-        """
-        SELECT {region},
-               uniqMergeIf(customers, area = 'rural') / uniqMerge(customers) AS rural_share
-        FROM mobile_money_minute
-        WHERE $__timeFilter(minute)
-        AND {filters}
-        GROUP BY region_name
-        ORDER BY rural_share DESC""",
-        region=label_sql("region"),
-        filters=filters("region", "province"),
-    )
+    rural_by_region = rural_share_by_region()
     agents = sql(
         """
         SELECT $__timeInterval(minute) AS time, {provider}, uniqMerge(agents) AS active_agents

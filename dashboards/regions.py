@@ -7,6 +7,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dxpulse.dashboards.labels import label_sql, quote
+from dxpulse.dashboards.mobile_money import rural_share_by_region
 from dxpulse.dashboards.panels import (
     BuildContext,
     bar_chart,
@@ -195,21 +196,7 @@ def _metropolises() -> str:
 
 
 def _mobile_money_rural_by_region() -> str:
-    # Penetration is about people: distinct customers, not transactions.
-    return sql(
-        """
-        SELECT {region},
-               uniqMergeIf(customers, area = 'rural') / uniqMerge(customers) AS rural_share,
-               {reference} AS reference_72pct
-        FROM mobile_money_minute
-        WHERE $__timeFilter(minute)
-        AND {filters}
-        GROUP BY region_name
-        ORDER BY rural_share DESC""",
-        region=label_sql("region"),
-        reference=str(MOBILE_MONEY_RURAL_REFERENCE),
-        filters=filters("region", "province"),
-    )
+    return rural_share_by_region(MOBILE_MONEY_RURAL_REFERENCE)
 
 
 def _rural_share() -> str:
