@@ -17,6 +17,7 @@ from dxpulse.streams.batch import PartitionBatch
 from dxpulse.streams.faults import FaultHook
 from dxpulse.streams.flush import Flush
 from dxpulse.streams.health import health_rows, health_token
+from dxpulse.streams.memory import release_free_memory
 from dxpulse.streams.sink import ClickHouseSink
 from dxpulse.streams.state import BatchIntent, SinkStateStore
 
@@ -91,6 +92,9 @@ class FlushWriter:
         fault("before_health")
         self._write_health(flush)
         fault("before_commit")
+        # Earlier flushes' events, columns and blocks are garbage by now: hand their pages
+        # back to the system (streams/memory.py).
+        release_free_memory()
         return flush
 
     def _write_health(self, flush: Flush) -> None:
