@@ -9,7 +9,7 @@ active customers merge across flushes, workers, hours and days like the sums do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -94,6 +94,45 @@ class WindowAggregator:
             group[5] = amount
         if amount > group[6]:
             group[6] = amount
+
+    @classmethod
+    def merged(cls, aggregators: Sequence[WindowAggregator]) -> WindowAggregator:
+        """One aggregator holding the groups of all of these (a flush's batches), each key's
+        partials combined as ClickHouse would combine them.
+
+        Why: a flush of 20,000 events over 24 partitions held ~6,200 groups, ~3 events
+        each; merged, a key shared by partitions is one row, so the aggregates insert and
+        its rollup chain take fewer rows. The insert is deduplicated by the flush's token,
+        not by its content, so a replay of a flush recorded before this change is dropped
+        all the same.
+        """
+        if len(aggregators) == 1:
+            return aggregators[0]
+        merged = cls(aggregators[0].window_seconds if aggregators else 60)
+        groups = merged._groups
+        copied: set[Key] = set()  # keys whose group is the merge's own (not a batch's)
+        for aggregator in aggregators:
+            if aggregator.window_seconds != merged.window_seconds:
+                raise ValueError("cannot merge aggregators of different window sizes")
+            for key, group in aggregator._groups.items():
+                into = groups.get(key)
+                if into is None:  # borrowed until a second batch has the key: batches stay
+                    groups[key] = group  # as they are, a failed flush is merged again
+                    continue
+                if key not in copied:
+                    copied.add(key)
+                    into = groups[key] = [*into[:7], set(into[7])]
+                into[0] += group[0]
+                into[1] += group[1]
+                into[2] += group[2]
+                into[3] += group[3]
+                into[4] += group[4]
+                if group[5] < into[5]:
+                    into[5] = group[5]
+                if group[6] > into[6]:
+                    into[6] = group[6]
+                into[7] |= group[7]
+        return merged
 
     def rows(self) -> Iterator[list[object]]:
         """Rows in AGGREGATE_COLUMNS order, sorted so a re-sent batch is byte-identical."""

@@ -1,4 +1,4 @@
-"""ClickHouse's Native format for the raw ``events`` block, encoded a column at a time.
+"""ClickHouse's Native format for the ``events`` and aggregates blocks, a column at a time.
 
 Why not clickhouse-connect's own insert: its Python codec spends ~7 µs per event on the
 events table's fifteen LowCardinality columns (building a dictionary per column, value by
@@ -10,7 +10,7 @@ as String, which the engine converts (``input_format_native_allow_types_conversi
 on by default). The block goes to ``Client.raw_insert(fmt="Native")``, the same on chDB
 and on a server.
 
-Only the types the events table uses are known; anything else is an error, so a new
+Only the types these tables use are known; anything else is an error, so a new
 column type cannot be sent wrongly (tests/unit_tests/test_native.py reads every column
 back).
 """
@@ -44,16 +44,43 @@ def _string(value: str) -> bytes:
 
 
 def _strings(column: Sequence[Any]) -> bytes:
-    """String or LowCardinality(String): length-prefixed UTF-8, each distinct value
-    encoded once (categorical columns hold a handful; ids are mostly distinct anyway)."""
-    cache: dict[str, bytes] = {}
-    parts = []
-    for value in column:
-        encoded = cache.get(value)
-        if encoded is None:
-            encoded = cache[value] = _string(value)
-        parts.append(encoded)
-    return b"".join(parts)
+    """String or LowCardinality(String): length-prefixed UTF-8.
+
+    Two ways, both exact for any text, chosen by the column: a categorical one (few distinct
+    values) encodes each distinct value once and joins them; a column of mostly distinct
+    values (customer and agent ids) is encoded in C-level passes, the lengths and bytes laid
+    out by numpy (measured on 20,000 ids: 1.4 ms against 7.2 ms one by one). A value of
+    128 bytes or more needs a longer length prefix: that column goes one by one.
+    """
+    distinct = set(column)
+    if 4 * len(distinct) <= len(column):
+        encoded = {value: _string(value) for value in distinct}
+        return b"".join(map(encoded.__getitem__, column))
+    data = list(map(str.encode, column))
+    lengths = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+    if not len(data) or int(lengths.max()) >= 0x80:
+        return b"".join(_leb128(len(b)) + b for b in data)
+    out = np.empty(len(data) + int(lengths.sum()), dtype=np.uint8)
+    heads = np.arange(len(data), dtype=np.int64)  # where each value's length byte goes
+    heads[1:] += np.cumsum(lengths[:-1])
+    out[heads] = lengths
+    body = np.ones(len(out), dtype=bool)
+    body[heads] = False
+    out[body] = np.frombuffer(b"".join(data), dtype=np.uint8)
+    return out.tobytes()
+
+
+def _string_arrays(column: Sequence[Sequence[str]]) -> bytes:
+    """Array(String): each row's end offset (UInt64), then all the rows' strings."""
+    ends = np.cumsum(np.fromiter(map(len, column), dtype=np.uint64, count=len(column)))
+    return ends.astype("<u8").tobytes() + _strings([v for row in column for v in row])
+
+
+def _datetimes(column: Sequence[Any]) -> bytes:
+    """DateTime: epoch seconds (UInt32), from aware datetimes or ints."""
+    return np.asarray(
+        [v if isinstance(v, int) else int(v.timestamp()) for v in column], dtype="<u4"
+    ).tobytes()
 
 
 def _uuids(column: Sequence[Any]) -> bytes:
@@ -76,6 +103,10 @@ def _encoder(type_name: str) -> tuple[str, Callable[[Sequence[Any]], bytes]]:
         return type_name, lambda column: np.asarray(column, dtype=dtype).tobytes()
     if type_name.startswith("DateTime64(3"):  # epoch milliseconds, as the rows hold them
         return type_name, lambda column: np.asarray(column, dtype="<i8").tobytes()
+    if type_name == "DateTime" or type_name.startswith("DateTime("):
+        return type_name, _datetimes
+    if type_name in ("Array(String)", "Array(LowCardinality(String))"):
+        return "Array(String)", _string_arrays
     raise ValueError(f"no Native encoder for ClickHouse type {type_name}")
 
 

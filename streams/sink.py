@@ -11,7 +11,12 @@ from itertools import chain
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
-from dxpulse.streams.aggregate import AGGREGATE_COLUMNS, AGGREGATE_TABLE, LATE_COLUMNS
+from dxpulse.streams.aggregate import (
+    AGGREGATE_COLUMNS,
+    AGGREGATE_TABLE,
+    LATE_COLUMNS,
+    WindowAggregator,
+)
 from dxpulse.streams.batch import PartitionBatch
 from dxpulse.streams.faults import InsertFault
 from dxpulse.streams.health import HEALTH_COLUMNS
@@ -44,7 +49,7 @@ class ClickHouseSink:
         self.fault: InsertFault | None = None
         # Column types per table, read once: otherwise every insert costs a DESCRIBE query.
         self._types: dict[str, Sequence[ClickHouseType]] = {}
-        self._events_block: NativeBlock | None = None  # the events table's encoder
+        self._blocks: dict[str, NativeBlock] = {}  # Native encoders, per table
 
     def write(self, batch: PartitionBatch, checkpoint: Checkpoint = _no_checkpoint) -> None:
         """One batch as a flush of its own, under the batch's token (what a single-batch
@@ -70,9 +75,10 @@ class ClickHouseSink:
         """
         self._insert_events(batches, token)
         checkpoint("aggregates")
-        aggregates = [row for b in batches for row in b.aggregator.rows()]
+        aggregates = list(WindowAggregator.merged([b.aggregator for b in batches]).rows())
         if aggregates:
-            self._insert(AGGREGATE_TABLE, AGGREGATE_COLUMNS, aggregates, token)
+            columns = [list(c) for c in zip(*aggregates, strict=True)]
+            self._insert_native(AGGREGATE_TABLE, AGGREGATE_COLUMNS, columns, token)
         checkpoint("late_events")
         late = [row for b in batches for row in b.late.rows()]
         if late:
@@ -96,21 +102,31 @@ class ClickHouseSink:
         columns = parts[0]
         if len(parts) > 1:
             columns = [list(chain(*c)) for c in zip(*parts, strict=True)]
-        name = f"{self.database}.events"
+        self._insert_native("events", EVENT_COLUMNS, columns, token)
+
+    def _insert_native(
+        self,
+        table: str,
+        names: tuple[str, ...],
+        columns: Sequence[Sequence[object]],
+        token: str,
+    ) -> None:
+        """One block of these columns in Native format (streams/native.py)."""
+        name = f"{self.database}.{table}"
         with self.lock:
             if self.fault is not None:
-                self.fault("events")
-            if self._events_block is None:
-                context = self.client.create_insert_context(name, list(EVENT_COLUMNS))
-                self._events_block = NativeBlock(
-                    EVENT_COLUMNS, [t.name for t in context.column_types]
+                self.fault(table)
+            encoder = self._blocks.get(table)
+            if encoder is None:
+                context = self.client.create_insert_context(name, list(names))
+                encoder = self._blocks[table] = NativeBlock(
+                    names, [t.name for t in context.column_types]
                 )
-            block = self._events_block.encode(columns, len(columns[0]))
             self.client.raw_insert(
                 name,
-                list(EVENT_COLUMNS),
-                block,
-                settings={"insert_deduplication_token": f"{token}:events"},
+                list(names),
+                encoder.encode(columns, len(columns[0])),
+                settings={"insert_deduplication_token": f"{token}:{table}"},
                 fmt="Native",
             )
 

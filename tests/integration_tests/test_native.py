@@ -3,6 +3,7 @@ the rows clickhouse-connect's codec writes, on the real engine."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,3 +66,48 @@ def test_an_empty_or_odd_event_id_is_encoded_one_at_a_time() -> None:
     want = (x >> 64).to_bytes(8, "little") + (x & (2**64 - 1)).to_bytes(8, "little")
     assert block.encode([[good, ""]], 2).endswith(want + bytes(16))
     assert block.encode([[good]], 1).endswith(want)
+
+
+def _text_rows(distinct: bool) -> list[list[object]]:
+    """Rows of every text shape: ASCII, Vietnamese, empty, 127 bytes (the longest with a
+    one-byte length), 128 and 300 bytes; mostly distinct values or a handful; arrays empty
+    and long. Column ``short`` has no text of 128 bytes or more, ``edge`` has 128 bytes."""
+    rng = random.Random(distinct)
+    short = ["", "Hà Nội", "TP. Hồ Chí Minh", "x" * 127, "C0001"]
+    edge = [*short, "đ" * 64]  # 128 bytes
+    rows: list[list[object]] = []
+    for i in range(2_000):
+        unique = f"C{i:07d}" if distinct and i % 5 else None
+        at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(10**8))
+        ids = [f"K{rng.randrange(10**6)}" for _ in range(rng.choice((0, 1, 3, 40)))]
+        long = rng.choice([*edge, "y" * 300])
+        rows.append([
+            unique or rng.choice(short), unique or rng.choice(edge), long, at,
+            ids + ([long] if i % 7 else []),
+        ])  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("distinct", [True, False], ids=["mostly-distinct", "categorical"])
+def test_strings_times_and_string_arrays_read_back_as_the_library_writes_them(
+    settings: Settings, ch: Client, distinct: bool
+) -> None:
+    db = settings.clickhouse.database
+    names = ["short", "edge", "lc", "at", "ids"]
+    for table in ("text_native", "text_library"):
+        ch.command(
+            f"CREATE TABLE {db}.{table} (short String, edge String, lc LowCardinality(String), "
+            "at DateTime('Asia/Ho_Chi_Minh'), ids Array(String), n UInt32) "
+            "ENGINE = MergeTree ORDER BY n"
+        )
+    rows = [[*row, n] for n, row in enumerate(_text_rows(distinct))]
+    types = ["String", "String", "LowCardinality(String)", "DateTime('Asia/Ho_Chi_Minh')",
+             "Array(String)"]  # fmt: skip
+    block = NativeBlock([*names, "n"], [*types, "UInt32"])
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    ch.raw_insert(f"{db}.text_native", [*names, "n"], block.encode(columns, len(rows)),
+                  fmt="Native")  # fmt: skip
+    ch.insert(f"{db}.text_library", rows, column_names=[*names, "n"])
+    ours = ch.query(f"SELECT * FROM {db}.text_native ORDER BY n").result_rows
+    library = ch.query(f"SELECT * FROM {db}.text_library ORDER BY n").result_rows
+    assert len(ours) == 2_000 and ours == library

@@ -139,3 +139,39 @@ def test_row_columns_match_declared_columns(flat):
     agg.add(flat())
     (row,) = agg.rows()
     assert len(row) == len(AGGREGATE_COLUMNS)
+
+
+def _week_flat(events: list[dict[str, object]], validator, ctx) -> list[object]:
+    flats = [validator.validate_flat(orjson.dumps(e), None, ctx) for e in events]
+    assert all(isinstance(f, tuple) for f in flats)
+    return flats
+
+
+@pytest.mark.parametrize("batches", [2, 3, 24])
+def test_a_flush_s_merged_aggregators_equal_one_aggregator_over_all_its_events(
+    mix_events, validator, ctx, batches: int
+) -> None:
+    """The sink inserts one merged row per key of a flush (WindowAggregator.merged): the
+    same rows as aggregating every event of every batch in one aggregator."""
+    flats = _week_flat(mix_events[:6_000], validator, ctx)
+    rng = random.Random(batches)
+    parts = [WindowAggregator(3600) for _ in range(batches)]
+    whole = WindowAggregator(3600)
+    for event in flats:
+        parts[rng.randrange(batches)].add(event)
+        whole.add(event)
+    before = [list(p.rows()) for p in parts]
+    merged = list(WindowAggregator.merged(parts).rows())
+    assert merged == list(whole.rows())
+    assert len(merged) < sum(len(p) for p in parts)  # keys shared by batches are one row
+    # The batches are left as they were: a failed flush is merged again, to the same rows.
+    assert [list(p.rows()) for p in parts] == before
+    assert list(WindowAggregator.merged(parts).rows()) == merged
+
+
+def test_one_batch_is_its_own_merge_and_windows_must_match(flat) -> None:
+    one = WindowAggregator(60)
+    one.add(flat())
+    assert WindowAggregator.merged([one]) is one
+    with pytest.raises(ValueError, match="different window sizes"):
+        WindowAggregator.merged([one, WindowAggregator(300)])
