@@ -74,6 +74,7 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
         # and still holds ~50,000 events, more than one consume() call takes.
         "queued.max.messages.kbytes": 16_384,
         "enable.partition.eof": False,
+        "fetch.wait.max.ms": kafka.fetch_wait_max_ms,
     }
 
 

@@ -97,6 +97,15 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = Field(
         default=10_000, ge=1_000, description="Consumer group session timeout."
     )
+    fetch_wait_max_ms: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description=(
+            "Longest a broker may hold the worker's fetch when no data waits (librdkafka's "
+            "default 500 ms cost 130 ms of p50 and 150 ms of p99 freshness at 10,000/s)."
+        ),
+    )
     security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None

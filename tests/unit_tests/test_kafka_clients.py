@@ -70,3 +70,12 @@ def test_the_faust_app_gets_the_brokers_and_credentials(tmp_path):
     assert auth["security_protocol"] == "SASL_PLAINTEXT"
     assert auth["sasl_mechanism"] == "SCRAM-SHA-512"
     assert (auth["sasl_plain_username"], auth["sasl_plain_password"]) == ("svc", "s3cret")
+
+
+def test_the_worker_consumer_s_fetch_wait_is_the_setting(tmp_path, clean_env):
+    """librdkafka's default 500 ms fetch wait cost freshness (issue 16): the worker asks
+    for 50 ms unless DXPULSE_KAFKA__FETCH_WAIT_MAX_MS says otherwise."""
+    clean_env.setenv("DXPULSE_KAFKA__BOOTSTRAP_SERVERS", "k1:9092")
+    assert consumer_config(Settings(data_dir=tmp_path))["fetch.wait.max.ms"] == 50
+    clean_env.setenv("DXPULSE_KAFKA__FETCH_WAIT_MAX_MS", "250")
+    assert consumer_config(Settings(data_dir=tmp_path))["fetch.wait.max.ms"] == 250
