@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -199,3 +200,25 @@ def test_rows_read_back_are_the_topics_own(settings: Settings, ch: Client) -> No
     rows = state.written_rows("mobile_money", "new-topic", 2, 0, 5)
     assert [offset for offset, _, _ in rows] == fresh.offsets
     assert {event_id for _, _, event_id in rows} == {e[0] for e in fresh.events}
+
+
+def test_recording_intents_describes_the_table_once(
+    settings: Settings, ch: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every flush records its intents: an insert without column types would cost a DESCRIBE
+    query each time. The real client writes; the spy only notes what each insert knew."""
+    asked: list[bool] = []
+    real = ch.create_insert_context
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        # create_insert_context(table, column_names, database, column_types, ...)
+        types = args[3] if len(args) > 3 else kwargs.get("column_types")
+        asked.append(types is None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ch, "create_insert_context", spy)
+    state = SinkStateStore(ch, settings.clickhouse.database, "g", threading.Lock())
+    for first in (0, 100, 200):
+        state.record([_intent(first, first + 99)])
+    assert asked == [True, False, False, False]  # the first look, then three inserts
+    assert state.latest("t.x", "tid", 0) == _intent(200, 299)
