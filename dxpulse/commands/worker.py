@@ -54,6 +54,7 @@ def worker(
     from dxpulse.streams.app import create_app
     from dxpulse.streams.faults import hook_from_env
     from dxpulse.streams.ingest import IngestLoop
+    from dxpulse.streams.memory import tune_collector
     from dxpulse.streams.shutdown import BoundedStopWorker, quiet_thread_errors
     from dxpulse.streams.sink import ClickHouseSink
     from dxpulse.streams.startup import ensure_port_free, startup_line
@@ -87,4 +88,5 @@ def worker(
     faust_worker.spinner = None  # its cursor escapes litter terminals and log files alike
     sys.stdout.write(startup_line(settings) + "\n")
     sys.stdout.flush()
+    tune_collector()
     faust_worker.execute_from_commandline()
