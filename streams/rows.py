@@ -9,7 +9,9 @@ its int path skips that (issue 16: 0.76–0.90 of the UUID column's time, the sa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain, repeat
 from operator import itemgetter
+from typing import Protocol
 from uuid import UUID
 
 import numpy as np
@@ -64,11 +66,11 @@ def uuid_ints(ids: Sequence[str]) -> list[int]:
 
 def event_columns(
     events: Sequence[FlatEvent],
-    partition: int,
+    partition: int | Sequence[int],
     offsets: Sequence[int],
     ingested_ms: Sequence[int],
     late_rows: Sequence[int] = (),
-    topic_id: str = "",
+    topic_id: str | Sequence[str] = "",
     text_ids: bool = False,
 ) -> list[Sequence[object]]:
     """Columns in EVENT_COLUMNS order; times as epoch milliseconds (UTC), event ids as
@@ -78,6 +80,9 @@ def event_columns(
     ``topic_id`` tells this topic's rows from those of an earlier topic of the same name
     (a recreated topic, a fresh broker) whose offsets started again at 0: a restarted
     worker reads back exactly its own topic's rows (streams/state.py).
+
+    ``partition`` and ``topic_id`` are one value for every row, or a value per row (a
+    flush's batches in one block: see :func:`flush_event_columns`).
     """
     # One C-level pass per column: ~6x faster than zip(*events) over thousands of rows.
     flat = [list(map(itemgetter(i), events)) for i in range(len(FLAT_FIELDS))]
@@ -91,9 +96,49 @@ def event_columns(
         *flat[:_REGION_AT],
         regions,
         *flat[_REGION_AT:],
-        [partition] * len(events),
+        [partition] * len(events) if isinstance(partition, int) else partition,
         offsets,
         is_late,
         ingested_ms,
-        [topic_id] * len(events),
+        [topic_id] * len(events) if isinstance(topic_id, str) else topic_id,
     ]
+
+
+class BatchRows(Protocol):
+    """What :func:`flush_event_columns` reads of a batch (streams.batch.PartitionBatch)."""
+
+    partition: int
+    topic_id: str
+    events: list[FlatEvent]
+    offsets: list[int]
+    ingested_ms: list[int]
+    late_rows: list[int]
+
+
+def flush_event_columns(
+    batches: Sequence[BatchRows], text_ids: bool = False
+) -> list[Sequence[object]]:
+    """The columns of several batches' rows as one block, built in one pass per column.
+
+    Why not one :func:`event_columns` per batch, chained: a flush of 20,000 events over 24
+    partitions then copied every column twice (12% of the sink thread in py-spy).
+    """
+    live = [b for b in batches if b.events]
+    if len(live) == 1:
+        b = live[0]
+        return event_columns(b.events, b.partition, b.offsets, b.ingested_ms, b.late_rows,
+                             b.topic_id, text_ids)  # fmt: skip
+    late_rows: list[int] = []
+    start = 0
+    for b in live:
+        late_rows.extend(start + row for row in b.late_rows)
+        start += len(b.events)
+    return event_columns(
+        list(chain.from_iterable(b.events for b in live)),
+        list(chain.from_iterable(repeat(b.partition, len(b.events)) for b in live)),
+        list(chain.from_iterable(b.offsets for b in live)),
+        list(chain.from_iterable(b.ingested_ms for b in live)),
+        late_rows,
+        list(chain.from_iterable(repeat(b.topic_id, len(b.events)) for b in live)),
+        text_ids,
+    )

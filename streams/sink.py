@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from itertools import chain
 
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
@@ -21,7 +20,7 @@ from dxpulse.streams.batch import PartitionBatch
 from dxpulse.streams.faults import InsertFault
 from dxpulse.streams.health import HEALTH_COLUMNS
 from dxpulse.streams.native import NativeBlock
-from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
+from dxpulse.streams.rows import EVENT_COLUMNS, flush_event_columns
 
 DEAD_LETTER_COLUMNS = (
     "source_topic",
@@ -90,18 +89,9 @@ class ClickHouseSink:
 
     def _insert_events(self, batches: Sequence[PartitionBatch], token: str) -> None:
         """The raw rows of every batch in one column-oriented block."""
-        parts = [
-            event_columns(
-                b.events, b.partition, b.offsets, b.ingested_ms, b.late_rows, b.topic_id, True
-            )
-            for b in batches
-            if b.events
-        ]
-        if not parts:
+        if not any(b.events for b in batches):
             return
-        columns = parts[0]
-        if len(parts) > 1:
-            columns = [list(chain(*c)) for c in zip(*parts, strict=True)]
+        columns = flush_event_columns(batches, text_ids=True)
         self._insert_native("events", EVENT_COLUMNS, columns, token)
 
     def _insert_native(

@@ -13,7 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dxpulse.schemas.flat import FlatEvent
-from dxpulse.streams.rows import EVENT_COLUMNS, TYPE_COLUMNS, event_columns, uuid_ints
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.rows import (
+    EVENT_COLUMNS,
+    TYPE_COLUMNS,
+    event_columns,
+    flush_event_columns,
+    uuid_ints,
+)
 from dxpulse.streams.windows import epoch_ms
 
 INGESTED_MS = epoch_ms(datetime(2024, 3, 4, 10, 5, tzinfo=UTC))
@@ -127,3 +134,40 @@ def test_the_driver_writes_the_same_bytes_for_the_ints_as_for_the_texts(ids: lis
     uuid_type.write_column(ids, from_text, context)
     uuid_type.write_column(uuid_ints(ids), from_ints, context)
     assert from_ints == from_text
+
+
+
+def _batch(
+    partition: int, topic_id: str, events: list[FlatEvent], late: list[int]
+) -> PartitionBatch:
+    batch = PartitionBatch("t.x", partition, 60, topic_id=topic_id)
+    batch.events = events
+    batch.offsets = [1_000 * partition + i for i in range(len(events))]
+    batch.ingested_ms = [INGESTED_MS + i for i in range(len(events))]
+    batch.late_rows = late
+    return batch
+
+
+@pytest.mark.parametrize("shape", [[3], [2, 0, 4, 1], [0, 5, 0]])
+def test_a_flush_s_block_is_its_batches_columns_one_after_another(
+    flat: Callable[..., FlatEvent], shape: list[int]
+) -> None:
+    """flush_event_columns builds the events block of a whole flush in one pass per column:
+    exactly the per-batch columns, chained, with each batch's partition, topic id, offsets
+    and late rows (row numbers are the batch's own)."""
+    kinds = ["online_payment", "ecommerce_order", "mobile_money"]
+    batches = []
+    for p, n in enumerate(shape):
+        events = [flat(kinds[(p + i) % 3]) for i in range(n)]
+        batches.append(_batch(p, f"id-{p}", events, [i for i in range(n) if (p + i) % 2]))
+    want: list[list[object]] = [[] for _ in EVENT_COLUMNS]
+    for b in batches:
+        columns = event_columns(
+            b.events, b.partition, b.offsets, b.ingested_ms, b.late_rows, b.topic_id, True
+        )
+        for into, column in zip(want, columns, strict=True):
+            into.extend(column)
+    got = flush_event_columns(batches, text_ids=True)
+    assert [list(c) for c in got] == want
+    late = EVENT_COLUMNS.index("is_late")
+    assert sum(got[late]) == sum(len(b.late_rows) for b in batches) > 0
