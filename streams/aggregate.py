@@ -106,9 +106,11 @@ class WindowAggregator:
         not by its content, so a replay of a flush recorded before this change is dropped
         all the same.
         """
+        if not aggregators:  # no window size to give the result; a flush has a batch
+            raise ValueError("no aggregators to merge")
         if len(aggregators) == 1:
             return aggregators[0]
-        merged = cls(aggregators[0].window_seconds if aggregators else 60)
+        merged = cls(aggregators[0].window_seconds)
         groups = merged._groups
         copied: set[Key] = set()  # keys whose group is the merge's own (not a batch's)
         for aggregator in aggregators:

@@ -4,7 +4,8 @@ flush's token."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from clickhouse_connect.datatypes.base import ClickHouseType
@@ -102,16 +103,11 @@ class ClickHouseSink:
         token: str,
     ) -> None:
         """One block of these columns in Native format (streams/native.py)."""
-        name = f"{self.database}.{table}"
-        with self.lock:
-            if self.fault is not None:
-                self.fault(table)
+        with self._inserting(table) as name:
             encoder = self._blocks.get(table)
             if encoder is None:
-                context = self.client.create_insert_context(name, list(names))
-                encoder = self._blocks[table] = NativeBlock(
-                    names, [t.name for t in context.column_types]
-                )
+                types = self._column_types(table, names)
+                encoder = self._blocks[table] = NativeBlock(names, [t.name for t in types])
             self.client.raw_insert(
                 name,
                 list(names),
@@ -134,22 +130,32 @@ class ClickHouseSink:
         token: str,
         column_oriented: bool = False,
     ) -> None:
-        name = f"{self.database}.{table}"
-        with self.lock:
-            if self.fault is not None:
-                self.fault(table)
-            types = self._types.get(table)
-            if types is None:
-                context = self.client.create_insert_context(name, list(columns))
-                types = self._types[table] = context.column_types
+        with self._inserting(table) as name:
             self.client.insert(
                 name,
                 data,
                 column_names=list(columns),
-                column_types=types,
+                column_types=self._column_types(table, columns),
                 column_oriented=column_oriented,
                 settings={"insert_deduplication_token": f"{token}:{table}"},
             )
+
+    @contextmanager
+    def _inserting(self, table: str) -> Iterator[str]:
+        """What every insert does first, under the lock: the fault seam (outage tests), then
+        the table's qualified name."""
+        with self.lock:
+            if self.fault is not None:
+                self.fault(table)
+            yield f"{self.database}.{table}"
+
+    def _column_types(self, table: str, names: Sequence[str]) -> Sequence[ClickHouseType]:
+        """The columns' types, asked of ClickHouse once per table: the ask is a query."""
+        types = self._types.get(table)
+        if types is None:
+            context = self.client.create_insert_context(f"{self.database}.{table}", list(names))
+            types = self._types[table] = context.column_types
+        return types
 
 
 def _dead_letter_rows(batch: PartitionBatch) -> list[list[object]]:

@@ -175,3 +175,10 @@ def test_one_batch_is_its_own_merge_and_windows_must_match(flat) -> None:
     assert WindowAggregator.merged([one]) is one
     with pytest.raises(ValueError, match="different window sizes"):
         WindowAggregator.merged([one, WindowAggregator(300)])
+
+
+def test_nothing_to_merge_is_an_error_not_a_guessed_window() -> None:
+    """No aggregator, no window size: merged() refuses rather than invent one (a flush
+    always holds a batch, streams/ingest.py and streams/replay.py)."""
+    with pytest.raises(ValueError, match="no aggregators"):
+        WindowAggregator.merged([])
