@@ -28,6 +28,7 @@ from dxpulse.core.waits import Pending, WaitTimedOut, poll
 from dxpulse.deploy import CLICKHOUSE, sql_files
 from dxpulse.migration_lock import LockHolder, MigrationLock
 from dxpulse.schemas.provinces import provinces
+from dxpulse.streams.native import NativeInserter
 
 logger = logging.getLogger(__name__)
 MIGRATIONS_DIR: Traversable = CLICKHOUSE
@@ -342,7 +343,7 @@ def _check_completed_step(database: str, migration: Migration, step: Step, check
 
 def _record(client: Client, table: str, row: dict[str, Any], what: str) -> None:
     try:
-        client.insert(table, [list(row.values())], column_names=list(row))
+        NativeInserter(client).insert_rows(table, list(row), [list(row.values())])
     except ClickHouseError as exc:
         raise DxpulseError(f"{what} ran, but could not be recorded: {one_line(exc)}") from exc
 
@@ -350,4 +351,4 @@ def _record(client: Client, table: str, row: dict[str, Any], what: str) -> None:
 def load_provinces(client: Client, database: str) -> None:
     rows = [[getattr(p, c) for c in PROVINCE_COLUMNS] for p in provinces().values()]
     client.command(f"TRUNCATE TABLE {database}.provinces")
-    client.insert(f"{database}.provinces", rows, column_names=list(PROVINCE_COLUMNS))
+    NativeInserter(client).insert_rows(f"{database}.provinces", PROVINCE_COLUMNS, rows)

@@ -10,20 +10,34 @@ as String, which the engine converts (``input_format_native_allow_types_conversi
 on by default). The block goes to ``Client.raw_insert(fmt="Native")``, the same on chDB
 and on a server.
 
+Every insert of the worker goes this way (:class:`NativeInserter`), not only the events
+block: clickhouse-connect's ``Client.insert`` imports pandas at its first row (to ask
+whether the data is a DataFrame), ~42 MB of private memory a worker never needs, and runs
+its Python codec under the GIL (issue 16, docs/benchmarks.md "Round 5").
+
 Only the types these tables use are known; anything else is an error, so a new
-column type cannot be sent wrongly (tests/unit_tests/test_native.py reads every column
-back).
+column type cannot be sent wrongly (tests/integration_tests/test_native.py reads every
+column back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import numpy as np
 
-_NUMBERS = {"UInt8": "<u1", "UInt16": "<u2", "UInt32": "<u4", "UInt64": "<u8", "Int64": "<i8"}
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+_NUMBERS = {
+    "UInt8": "<u1", "UInt16": "<u2", "UInt32": "<u4", "UInt64": "<u8", "Int64": "<i8",
+    "Float32": "<f4", "Float64": "<f8",
+}  # fmt: skip
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def _leb128(n: int) -> bytes:
@@ -76,11 +90,31 @@ def _string_arrays(column: Sequence[Sequence[str]]) -> bytes:
     return ends.astype("<u8").tobytes() + _strings([v for row in column for v in row])
 
 
+def _aware(value: datetime) -> datetime:
+    """The rows' datetimes carry their zone. A naive one is refused, not guessed:
+    clickhouse-connect would read it in the column's zone, ``timestamp()`` in the machine's."""
+    if value.utcoffset() is None:
+        raise ValueError(f"a naive datetime cannot be sent to ClickHouse: {value.isoformat()}")
+    return value
+
+
 def _datetimes(column: Sequence[Any]) -> bytes:
-    """DateTime: epoch seconds (UInt32), from aware datetimes or ints."""
+    """DateTime: epoch seconds (UInt32), from datetimes or ints."""
     return np.asarray(
-        [v if isinstance(v, int) else int(v.timestamp()) for v in column], dtype="<u4"
+        [v if isinstance(v, int) else int(_aware(v).timestamp()) for v in column], dtype="<u4"
     ).tobytes()
+
+
+def _datetimes_ms(column: Sequence[Any]) -> bytes:
+    """DateTime64(3): epoch milliseconds (Int64), as the rows hold them; datetimes (dead
+    letters' ingestion time) are converted exactly, in integer arithmetic."""
+    try:
+        return np.asarray(column, dtype="<i8").tobytes()
+    except TypeError:
+        return np.asarray(
+            [v if isinstance(v, int) else (_aware(v) - _EPOCH) // _MS for v in column],
+            dtype="<i8",
+        ).tobytes()
 
 
 def _uuids(column: Sequence[Any]) -> bytes:
@@ -94,6 +128,9 @@ def _uuids(column: Sequence[Any]) -> bytes:
 
 def _encoder(type_name: str) -> tuple[str, Callable[[Sequence[Any]], bytes]]:
     """The type to declare in the block and how to encode a column of it."""
+    if type_name.startswith("SimpleAggregateFunction("):
+        # Stored as its argument type, and sent as it: the block declares the argument.
+        return _encoder(type_name[len("SimpleAggregateFunction(") : -1].split(", ", 1)[1])
     if type_name in ("String", "LowCardinality(String)"):
         return "String", _strings
     if type_name == "UUID":
@@ -101,8 +138,8 @@ def _encoder(type_name: str) -> tuple[str, Callable[[Sequence[Any]], bytes]]:
     if type_name in _NUMBERS:
         dtype = _NUMBERS[type_name]
         return type_name, lambda column: np.asarray(column, dtype=dtype).tobytes()
-    if type_name.startswith("DateTime64(3"):  # epoch milliseconds, as the rows hold them
-        return type_name, lambda column: np.asarray(column, dtype="<i8").tobytes()
+    if type_name.startswith("DateTime64(3"):
+        return type_name, _datetimes_ms
     if type_name == "DateTime" or type_name.startswith("DateTime("):
         return type_name, _datetimes
     if type_name in ("Array(String)", "Array(LowCardinality(String))"):
@@ -125,3 +162,43 @@ class NativeBlock:
             parts.append(header)
             parts.append(encode(column))
         return b"".join(parts)
+
+
+class NativeInserter:
+    """Inserts through one client, each table's block encoder built once.
+
+    The columns' types are asked of ClickHouse at a table's first insert (a query), then
+    kept. ``table`` is the qualified name; ``settings`` go with the insert (the
+    deduplication tokens).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._blocks: dict[tuple[str, tuple[str, ...]], NativeBlock] = {}
+
+    def insert_columns(
+        self,
+        table: str,
+        names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        key = (table, tuple(names))
+        block = self._blocks.get(key)
+        if block is None:
+            types = self.client.create_insert_context(table, list(names)).column_types
+            block = self._blocks[key] = NativeBlock(names, [t.name for t in types])
+        self.client.raw_insert(
+            table, list(names), block.encode(columns, len(columns[0])),
+            settings=dict(settings or {}), fmt="Native",
+        )  # fmt: skip
+
+    def insert_rows(
+        self,
+        table: str,
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        if rows:
+            self.insert_columns(table, names, [list(c) for c in zip(*rows, strict=True)], settings)

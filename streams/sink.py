@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.streams.aggregate import (
@@ -20,7 +19,7 @@ from dxpulse.streams.aggregate import (
 from dxpulse.streams.batch import PartitionBatch
 from dxpulse.streams.faults import InsertFault
 from dxpulse.streams.health import HEALTH_COLUMNS
-from dxpulse.streams.native import NativeBlock
+from dxpulse.streams.native import NativeInserter
 from dxpulse.streams.rows import EVENT_COLUMNS, flush_event_columns
 
 DEAD_LETTER_COLUMNS = (
@@ -47,9 +46,9 @@ class ClickHouseSink:
         self.lock = lock or threading.Lock()
         # A test seam (streams/faults.py): outage tests raise from it before an insert.
         self.fault: InsertFault | None = None
-        # Column types per table, read once: otherwise every insert costs a DESCRIBE query.
-        self._types: dict[str, Sequence[ClickHouseType]] = {}
-        self._blocks: dict[str, NativeBlock] = {}  # Native encoders, per table
+        # Every insert in Native format, each table's encoder built once (its column types
+        # asked once: otherwise every insert costs a DESCRIBE query).
+        self._native = NativeInserter(client)
 
     def write(self, batch: PartitionBatch, checkpoint: Checkpoint = _no_checkpoint) -> None:
         """One batch as a flush of its own, under the batch's token (what a single-batch
@@ -104,16 +103,8 @@ class ClickHouseSink:
     ) -> None:
         """One block of these columns in Native format (streams/native.py)."""
         with self._inserting(table) as name:
-            encoder = self._blocks.get(table)
-            if encoder is None:
-                types = self._column_types(table, names)
-                encoder = self._blocks[table] = NativeBlock(names, [t.name for t in types])
-            self.client.raw_insert(
-                name,
-                list(names),
-                encoder.encode(columns, len(columns[0])),
-                settings={"insert_deduplication_token": f"{token}:{table}"},
-                fmt="Native",
+            self._native.insert_columns(
+                name, names, columns, {"insert_deduplication_token": f"{token}:{table}"}
             )
 
     def write_health(self, rows: Sequence[Sequence[object]], token: str) -> None:
@@ -123,22 +114,10 @@ class ClickHouseSink:
             self._insert("pipeline_flushes", HEALTH_COLUMNS, rows, token)
 
     def _insert(
-        self,
-        table: str,
-        columns: tuple[str, ...],
-        data: Sequence[Sequence[object]],
-        token: str,
-        column_oriented: bool = False,
+        self, table: str, names: tuple[str, ...], rows: Sequence[Sequence[object]], token: str
     ) -> None:
-        with self._inserting(table) as name:
-            self.client.insert(
-                name,
-                data,
-                column_names=list(columns),
-                column_types=self._column_types(table, columns),
-                column_oriented=column_oriented,
-                settings={"insert_deduplication_token": f"{token}:{table}"},
-            )
+        """Rows of a small table (late events, dead letters, health), as one Native block."""
+        self._insert_native(table, names, [list(c) for c in zip(*rows, strict=True)], token)
 
     @contextmanager
     def _inserting(self, table: str) -> Iterator[str]:
@@ -148,14 +127,6 @@ class ClickHouseSink:
             if self.fault is not None:
                 self.fault(table)
             yield f"{self.database}.{table}"
-
-    def _column_types(self, table: str, names: Sequence[str]) -> Sequence[ClickHouseType]:
-        """The columns' types, asked of ClickHouse once per table: the ask is a query."""
-        types = self._types.get(table)
-        if types is None:
-            context = self.client.create_insert_context(f"{self.database}.{table}", list(names))
-            types = self._types[table] = context.column_types
-        return types
 
 
 def _dead_letter_rows(batch: PartitionBatch) -> list[list[object]]:

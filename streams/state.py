@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
 from dxpulse.core.errors import DxpulseError
 from dxpulse.streams.dedup import Front
+from dxpulse.streams.native import NativeInserter
 
 INTENTS = "sink_intents"
 INTENT_COLUMNS = (
@@ -79,9 +79,9 @@ class SinkStateStore:
         self.database = database
         self.group_id = group_id
         self.lock = lock
-        # The intents table's column types, read once: without them every flush's record
-        # would cost a DESCRIBE query before its insert.
-        self._intent_types: Sequence[ClickHouseType] | None = None
+        # Its encoder asks the intents table's column types once: without that every flush's
+        # record would cost a DESCRIBE query before its insert.
+        self._native = NativeInserter(client)
 
     def record(self, intents: Iterable[BatchIntent]) -> None:
         """One insert for a flush's intents: at most one per partition, or rows would
@@ -99,14 +99,8 @@ class SinkStateStore:
         if len(partitions) != len(rows):
             raise DxpulseError("a flush must record at most one batch per partition")
         if rows:
-            name = f"{self.database}.{INTENTS}"
             with self.lock:
-                if self._intent_types is None:
-                    context = self.client.create_insert_context(name, list(INTENT_COLUMNS))
-                    self._intent_types = context.column_types
-                self.client.insert(
-                    name, rows, column_names=list(INTENT_COLUMNS), column_types=self._intent_types
-                )
+                self._native.insert_rows(f"{self.database}.{INTENTS}", INTENT_COLUMNS, rows)
 
     def latest(self, topic: str, topic_id: str, partition: int) -> BatchIntent | None:
         """The intent with the highest first offset: the last batch a worker set out to

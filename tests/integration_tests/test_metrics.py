@@ -217,6 +217,11 @@ def test_a_worker_process_serves_metrics_equal_to_what_was_produced(
     assert scrape.value("dxpulse_messages_replay_skipped_total") == 0
     assert scrape.value("process_resident_memory_bytes") > 50e6  # a Python with chDB
     assert scrape.value("process_cpu_seconds_total") > 0
+    # Its writes (migrations, events, aggregates, late events, dead letters, intents,
+    # health) all went as Native blocks: clickhouse-connect's row insert would have loaded
+    # pandas, ~42 MB of private memory (streams/native.py).
+    assert worker.proc is not None
+    assert not loaded_libraries(worker.proc.pid, "pandas")
 
     assert worker.terminate() == 0  # nothing left to flush: the counts above are final
     db = worker.settings.clickhouse.database
@@ -227,6 +232,12 @@ def test_a_worker_process_serves_metrics_equal_to_what_was_produced(
     # A flush is one (worker, flushed_at) in pipeline_flushes (tests/.../test_pipeline_health).
     assert scrape.value("dxpulse_flush_duration_seconds_count") == flushes
     assert scrape.value("dxpulse_flush_rows_sum") == rows == events
+
+
+def loaded_libraries(pid: int, package: str) -> set[str]:
+    """The files of ``package`` mapped into process ``pid`` (its compiled modules)."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in maps if f"/site-packages/{package}/" in line}
 
 
 # -- in-process loops ---------------------------------------------------------------------------

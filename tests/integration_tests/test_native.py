@@ -4,7 +4,8 @@ the rows clickhouse-connect's codec writes, on the real engine."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -13,7 +14,7 @@ from dxpulse.core.config import Settings
 from dxpulse.producers.generator import EventGenerator
 from dxpulse.schemas.validation import EventValidator, Rejection
 from dxpulse.streams.batch import PartitionBatch
-from dxpulse.streams.native import NativeBlock
+from dxpulse.streams.native import NativeBlock, NativeInserter
 from dxpulse.streams.rows import EVENT_COLUMNS, event_columns
 from dxpulse.streams.sink import ClickHouseSink
 
@@ -54,9 +55,56 @@ def test_the_native_block_writes_the_rows_the_library_writes(
     assert ours == library
 
 
-def test_an_unknown_column_type_is_refused() -> None:
-    with pytest.raises(ValueError, match="no Native encoder for ClickHouse type Float32"):
-        NativeBlock(["x"], ["Float32"])
+@pytest.mark.parametrize("type_name", ["Nullable(String)", "Decimal(18, 2)", "Map(String, UInt8)"])
+def test_an_unknown_column_type_is_refused(type_name: str) -> None:
+    with pytest.raises(
+        ValueError, match=re.escape(f"no Native encoder for ClickHouse type {type_name}")
+    ):
+        NativeBlock(["x"], [type_name])
+
+
+def test_the_small_tables_types_read_back_as_the_library_writes_them(
+    settings: Settings, ch: Client
+) -> None:
+    """Floats (provinces, flush durations), a SimpleAggregateFunction (late events) and
+    times given as aware datetimes or, for milliseconds, as ints too (dead letters, health),
+    through NativeInserter's rows path: exactly what clickhouse-connect's insert stores."""
+    db = settings.clickhouse.database
+    for table in ("small_native", "small_library"):
+        ch.command(
+            f"CREATE TABLE {db}.{table} (n UInt32, f4 Float32, f8 Float64, "
+            "total SimpleAggregateFunction(sum, UInt64), lo SimpleAggregateFunction(min, UInt64), "
+            "at_ms DateTime64(3, 'Asia/Ho_Chi_Minh'), at DateTime('Asia/Ho_Chi_Minh'), "
+            "i Int64) ENGINE = MergeTree ORDER BY n"
+        )
+    rng = random.Random(5)
+    base = datetime(2026, 3, 1, 23, 59, 59, 999_000, tzinfo=UTC)
+    ours_rows, library_rows = [], []
+    for n in range(500):
+        at = base + timedelta(milliseconds=rng.randrange(-(10**11), 10**11))
+        if n % 2:
+            at = at.astimezone(timezone(timedelta(hours=7)))
+        ms = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+        row = [
+            n, rng.uniform(-1e6, 1e6), rng.choice([0.1, 1 / 3, 21.0285, -105.8542, 1e300]),
+            rng.randrange(2**64), rng.randrange(2**32), at, at.replace(microsecond=0),
+            rng.randrange(-(2**63), 2**63),
+        ]  # fmt: skip
+        library_rows.append(row)
+        ours_rows.append([*row[:5], ms if n % 3 else at, *row[6:]])
+    names = ["n", "f4", "f8", "total", "lo", "at_ms", "at", "i"]
+    NativeInserter(ch).insert_rows(f"{db}.small_native", names, ours_rows)
+    ch.insert(f"{db}.small_library", library_rows, column_names=names)
+    ours = ch.query(f"SELECT * FROM {db}.small_native ORDER BY n").result_rows
+    library = ch.query(f"SELECT * FROM {db}.small_library ORDER BY n").result_rows
+    assert len(ours) == 500 and ours == library
+
+
+@pytest.mark.parametrize("type_name", ["DateTime64(3, 'UTC')", "DateTime('UTC')"])
+def test_a_naive_datetime_is_refused_not_guessed(type_name: str) -> None:
+    block = NativeBlock(["at"], [type_name])
+    with pytest.raises(ValueError, match="a naive datetime cannot be sent to ClickHouse"):
+        block.encode([[datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1)]], 2)
 
 
 def test_an_empty_or_odd_event_id_is_encoded_one_at_a_time() -> None:
