@@ -73,8 +73,11 @@ class Kind:
 
     Why not ``msgspec.Meta(pattern=...)``: msgspec 0.23 spends ~0.7 µs per constrained
     string beyond the regex itself (measured: a ``"^0"`` pattern 0.88 µs against 0.21 µs for
-    a plain str), while the same compiled regex called from Python, with the values already
-    seen remembered, costs a set lookup (docs/benchmarks.md).
+    a plain str), while the same compiled regex called from Python costs ~0.14 µs. Matched
+    values are not remembered: a cache of them saved ~0.1 µs per value but held every
+    customer id it saw (~160 bytes an id: 17.6 MB after 600,000 events of the generator,
+    ~80 MB at its cap of 100,000 values per field), memory the worker cannot spare
+    (issue 16, docs/benchmarks.md "Round 5").
     """
 
     type: Any
@@ -273,7 +276,6 @@ def event_ms_of(text: str) -> int | None:
 
 
 FlatOf = Callable[[Any, bytes, int], FlatEvent | None]
-_REMEMBERED_MAX: Final = 100_000
 
 
 class _Flattener:
@@ -286,9 +288,9 @@ class _Flattener:
     def __init__(self, event_type: str, fields: Sequence[Field]) -> None:
         self.event_type = event_type
         self.build = _builder(event_type, fields)
-        # Patterned fields: (name, search, values that matched already, with None if nullable).
+        # Patterned fields: (name, search, the value that passes unsearched: None if nullable).
         self.patterns = tuple(
-            (f.name, f.pattern.search, {None} if f.nullable else set())
+            (f.name, f.pattern.search, frozenset({None}) if f.nullable else frozenset())
             for f in fields
             if f.pattern is not None and f.pattern is not _UUID_TEXT
         )
@@ -345,7 +347,7 @@ def _encoded(field: Field) -> bytes:
 
 # One closure per event type, run per event: its branches stay inline (a helper per branch
 # would add calls on the hot path), hence over the complexity limit.
-def _flat_of(spec: _Flattener) -> FlatOf:  # noqa: C901
+def _flat_of(spec: _Flattener) -> FlatOf:
     """The per-event check and flattening of one type, with its tables bound as locals
     (it runs per event)."""
     encode, patterns, absent, checks, build = (
@@ -356,7 +358,7 @@ def _flat_of(spec: _Flattener) -> FlatOf:  # noqa: C901
         spec.build,
     )
 
-    def flat_of(obj: Any, payload: bytes, max_event_us: int) -> FlatEvent | None:  # noqa: C901
+    def flat_of(obj: Any, payload: bytes, max_event_us: int) -> FlatEvent | None:
         # msgspec keeps the last of a repeated member name, and such an event is ambiguous
         # (schemas.wire): its encoding, the shortest spelling of the values, must be exactly
         # as long as the message, less the optional members the message leaves out.
@@ -369,14 +371,10 @@ def _flat_of(spec: _Flattener) -> FlatOf:  # noqa: C901
         for check in checks:
             if not check(obj):
                 return None
-        for name, search, matched in patterns:
+        for name, search, passes in patterns:
             value = getattr(obj, name)
-            if value not in matched:
-                if search(value) is None:
-                    return None
-                if len(matched) > _REMEMBERED_MAX:  # many customers: keep memory bounded
-                    matched.clear()
-                matched.add(value)
+            if value not in passes and search(value) is None:
+                return None
         ms = event_ms_of(obj.event_time)
         if ms is None or ms < _EARLIEST_MS or ms * 1000 > max_event_us:
             return None  # the two time rules JSON Schema cannot express
