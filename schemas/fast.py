@@ -288,9 +288,10 @@ class _Flattener:
     def __init__(self, event_type: str, fields: Sequence[Field]) -> None:
         self.event_type = event_type
         self.build = _builder(event_type, fields)
-        # Patterned fields: (name, search, the value that passes unsearched: None if nullable).
+        # Patterned fields: (name, search). None is only ever a nullable field's absent
+        # value (msgspec gives a non-nullable one a str), and it has nothing to match.
         self.patterns = tuple(
-            (f.name, f.pattern.search, frozenset({None}) if f.nullable else frozenset())
+            (f.name, f.pattern.search)
             for f in fields
             if f.pattern is not None and f.pattern is not _UUID_TEXT
         )
@@ -371,9 +372,9 @@ def _flat_of(spec: _Flattener) -> FlatOf:
         for check in checks:
             if not check(obj):
                 return None
-        for name, search, passes in patterns:
+        for name, search in patterns:
             value = getattr(obj, name)
-            if value not in passes and search(value) is None:
+            if value is not None and search(value) is None:
                 return None
         ms = event_ms_of(obj.event_time)
         if ms is None or ms < _EARLIEST_MS or ms * 1000 > max_event_us:

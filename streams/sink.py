@@ -103,9 +103,7 @@ class ClickHouseSink:
     ) -> None:
         """One block of these columns in Native format (streams/native.py)."""
         with self._inserting(table) as name:
-            self._native.insert_columns(
-                name, names, columns, {"insert_deduplication_token": f"{token}:{table}"}
-            )
+            self._native.insert_columns(name, names, columns, _deduplicated(token, table))
 
     def write_health(self, rows: Sequence[Sequence[object]], token: str) -> None:
         """One insert of a flush's pipeline-health rows (streams.health), deduplicated by the
@@ -117,7 +115,8 @@ class ClickHouseSink:
         self, table: str, names: tuple[str, ...], rows: Sequence[Sequence[object]], token: str
     ) -> None:
         """Rows of a small table (late events, dead letters, health), as one Native block."""
-        self._insert_native(table, names, [list(c) for c in zip(*rows, strict=True)], token)
+        with self._inserting(table) as name:
+            self._native.insert_rows(name, names, rows, _deduplicated(token, table))
 
     @contextmanager
     def _inserting(self, table: str) -> Iterator[str]:
@@ -127,6 +126,11 @@ class ClickHouseSink:
             if self.fault is not None:
                 self.fault(table)
             yield f"{self.database}.{table}"
+
+
+def _deduplicated(token: str, table: str) -> dict[str, str]:
+    """The insert's settings: ClickHouse drops a block whose token it has seen."""
+    return {"insert_deduplication_token": f"{token}:{table}"}
 
 
 def _dead_letter_rows(batch: PartitionBatch) -> list[list[object]]:

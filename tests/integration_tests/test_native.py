@@ -1,5 +1,5 @@
-"""The sink's own Native encoding of the events block (streams/native.py) writes exactly
-the rows clickhouse-connect's codec writes, on the real engine."""
+"""The sink's own Native encoding (streams/native.py), of the events block and of the small
+tables' rows, writes exactly the rows clickhouse-connect's codec writes, on the real engine."""
 
 from __future__ import annotations
 
