@@ -10,7 +10,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -20,8 +20,10 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
+from dxpulse.cluster_ddl import ClusterLayout, ClusterStatement, fresh_schema, render, render_all
 from dxpulse.core import extras
-from dxpulse.core.config import Settings, redact_dsn
+from dxpulse.core.cluster import deduplication_window
+from dxpulse.core.config import EVENT_TYPES, Settings, redact_dsn
 from dxpulse.core.errors import DxpulseError, one_line
 from dxpulse.core.sqlsplit import split_statements
 from dxpulse.core.waits import Pending, WaitTimedOut, poll
@@ -61,6 +63,35 @@ def connect(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, **kwargs)
     except Exception as exc:  # driver raises many types; all mean "cannot connect"
         raise DxpulseError(f"cannot connect to ClickHouse at {redact_dsn(dsn)}: {exc}") from exc
+
+
+def connect_shards(settings: Settings) -> list[Client]:
+    """A client per shard of ``DXPULSE_CLICKHOUSE__SHARDS``, in order: its first replica that
+    answers (any replica of a shard holds the same tables and deduplication log)."""
+    clients = []
+    for number, replicas in enumerate(settings.clickhouse.shards, start=1):
+        errors = []
+        for dsn in replicas:
+            replica = settings.model_copy(
+                update={"clickhouse": settings.clickhouse.model_copy(update={"dsn": dsn})}
+            )
+            try:
+                clients.append(connect(replica))
+                break
+            except DxpulseError as exc:
+                errors.append(str(exc))
+        else:
+            raise DxpulseError(f"no replica of shard {number} answers: {'; '.join(errors)}")
+    return clients
+
+
+def migrate_for(settings: Settings, client: Client, **options: Any) -> list[str]:
+    """:func:`migrate` as the settings say: on one server, or on their cluster."""
+    layout = cluster_layout(settings)
+    shards = connect_shards(settings) if layout is not None else []
+    return migrate(
+        client, settings.clickhouse.database, cluster=layout, shard_clients=shards, **options
+    )
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -104,6 +135,19 @@ def client_options(dsn: str) -> dict[str, Any]:
     the port alone, so ``https://host`` would otherwise be plain HTTP on port 8123."""
     scheme = dsn.split("://", 1)[0].lower()
     return {"interface": scheme} if scheme in ("http", "https") else {}
+
+
+def cluster_layout(settings: Settings) -> ClusterLayout | None:
+    """Cluster mode's layout from the settings, or None on one server. The deduplication
+    window follows dxpulse.core.cluster.deduplication_window: every event topic's
+    partitions may each have a writer, and a replay may come as late as five session
+    timeouts and a minute (a worker's restart) after its original insert."""
+    if settings.clickhouse.cluster is None:
+        return None
+    partitions = settings.kafka.partitions * len(EVENT_TYPES)
+    replay_within_s = 5 * settings.kafka.session_timeout_ms / 1000 + 60
+    window = deduplication_window(partitions, settings.stream.flush_interval_s, replay_within_s)
+    return ClusterLayout(settings.clickhouse.cluster, window=max(window, 10_000))
 
 
 @dataclass(frozen=True)
@@ -197,6 +241,8 @@ def migrate(
     directory: Traversable = MIGRATIONS_DIR,
     lock_wait_s: float = 600.0,
     report: Callable[[MigrationEvent], None] = log_event,
+    cluster: ClusterLayout | None = None,
+    shard_clients: Sequence[Client] = (),
 ) -> list[str]:
     """Apply pending migrations in order, up to version ``target`` if given; returns the
     names applied. Safe to re-run, and to run from several processes at once:
@@ -211,10 +257,22 @@ def migrate(
       INSERT carries a token fixed per statement, so a target with a deduplication window
       drops the repeat as long as the rerun yields the same blocks (same source rows and
       settings). A statement that died half-way is not covered: its partial rows stay.
+
+    With a ``cluster`` layout (dxpulse.cluster_ddl) the same files give the cluster's
+    schema: a database with no migration recorded gets their end state in one go
+    (:func:`fresh_schema`: CREATE statements only), a migrated one the pending statements
+    one by one; a backfill runs on one replica of each shard (``shard_clients``, in
+    ``remote_servers`` order). Migrators of a cluster must use the same node: the lock is a
+    table on the node they talk to.
     """
     migrations = [m for m in load_migrations(directory) if target is None or m.version <= target]
     steps = {m.version: m.steps() for m in migrations}  # a broken file fails before any change
-    _run(client, f"CREATE DATABASE IF NOT EXISTS {database}", f"cannot create database {database}")
+    on = f" ON CLUSTER {cluster.cluster}" if cluster and cluster.on_cluster else ""
+    _run(
+        client,
+        f"CREATE DATABASE IF NOT EXISTS {database}{on}",
+        f"cannot create database {database}",
+    )
 
     def waiting(holder: LockHolder) -> None:
         text = f"waiting for the migration lock on {database}, held by {holder.describe()}"
@@ -222,13 +280,16 @@ def migrate(
 
     with MigrationLock(client, database, wait_s=lock_wait_s, on_wait=waiting):
         report(MigrationEvent("locked", f"holding the migration lock on {database}"))
-        done = _prepare(client, database)
+        done = _prepare(client, database, cluster)
+        if cluster is not None and not done:
+            return _create_cluster_schema(client, database, migrations, cluster, report)
         applied = []
+        runner = _Runner(client, database, cluster, shard_clients)
         for migration in migrations:
             if migration.version in done:
                 _check_unchanged(migration, done[migration.version])
                 continue
-            _apply(client, database, migration, steps[migration.version], report)
+            _apply(runner, migration, steps[migration.version], report)
             applied.append(migration.name)
             report(MigrationEvent("applied", f"applied {migration.name}", migration.name))
         _reload_provinces(client, database)  # under the lock: TRUNCATE + INSERT twice is 126
@@ -255,18 +316,24 @@ def _run(client: Client, sql: str, what: str) -> None:
         raise DxpulseError(f"{what}: {one_line(exc)}") from exc
 
 
-def _prepare(client: Client, database: str) -> dict[int, str]:
+_BOOKKEEPING = (
+    "CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+    "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now())\n"
+    "ENGINE = MergeTree ORDER BY version",
+    "CREATE TABLE IF NOT EXISTS {db}.schema_migration_steps "
+    "(version UInt32, step UInt32, checksum String, done_at DateTime DEFAULT now())\n"
+    "ENGINE = MergeTree ORDER BY (version, step)",
+)
+
+
+def _prepare(client: Client, database: str, cluster: ClusterLayout | None) -> dict[int, str]:
     """Create the bookkeeping tables if missing; the applied versions and their checksums.
-    Databases migrated before steps were recorded simply get an empty steps table."""
-    for sql in (
-        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
-        "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = MergeTree ORDER BY version",
-        f"CREATE TABLE IF NOT EXISTS {database}.schema_migration_steps "
-        "(version UInt32, step UInt32, checksum String, done_at DateTime DEFAULT now()) "
-        "ENGINE = MergeTree ORDER BY (version, step)",
-    ):
-        _run(client, sql, f"cannot create the migration tables in {database}")
+    Databases migrated before steps were recorded simply get an empty steps table. On a
+    cluster they are one replica set over every node (dxpulse.core.cluster)."""
+    for sql in _BOOKKEEPING:
+        for statement in render(sql, cluster) if cluster else [ClusterStatement(sql)]:
+            what = f"cannot create the migration tables in {database}"
+            _run(client, statement.sql.replace("{db}", database), what)
     return _versions(
         client, f"SELECT version, any(checksum) FROM {database}.schema_migrations GROUP BY version"
     )
@@ -287,14 +354,61 @@ def _check_unchanged(migration: Migration, checksum: str) -> None:
         )
 
 
-def _apply(
+@dataclass(frozen=True)
+class _Runner:
+    """Where a step's statements run: the one client on a server, and on a cluster the
+    statement's cluster form (``ON CLUSTER`` through the client, a backfill on each shard)."""
+
+    client: Client
+    database: str
+    cluster: ClusterLayout | None
+    shard_clients: Sequence[Client]
+
+    def run(self, sql: str, settings: dict[str, str] | None) -> None:
+        if self.cluster is None:
+            self.client.command(sql.replace("{db}", self.database), settings=settings)
+            return
+        for statement in render(sql, self.cluster):
+            if statement.where == "each_shard" and not self.shard_clients:
+                raise DxpulseError(
+                    "this migration backfills every shard: set DXPULSE_CLICKHOUSE__SHARDS"
+                )
+            clients = self.shard_clients if statement.where == "each_shard" else [self.client]
+            for client in clients:
+                client.command(statement.sql.replace("{db}", self.database), settings=settings)
+
+
+def _create_cluster_schema(
     client: Client,
     database: str,
+    migrations: list[Migration],
+    cluster: ClusterLayout,
+    report: Callable[[MigrationEvent], None],
+) -> list[str]:
+    """A new cluster database: the migrations' end state, then every migration recorded."""
+    statements = render_all(
+        fresh_schema(s for m in migrations for s in m.statements("{db}")), cluster
+    )
+    for number, statement in enumerate(statements, start=1):
+        where = f"cluster schema: statement {number} of {len(statements)}"
+        report(MigrationEvent("statement", where, statement=number))
+        _run(client, statement.sql.replace("{db}", database), f"{where} failed")
+    for migration in migrations:
+        row = {"version": migration.version, "name": migration.name, "checksum": migration.checksum}
+        _record(client, f"{database}.schema_migrations", row, f"migration {migration.name}")
+        report(MigrationEvent("applied", f"applied {migration.name}", migration.name))
+    _reload_provinces(client, database)
+    return [m.name for m in migrations]
+
+
+def _apply(
+    runner: _Runner,
     migration: Migration,
     steps: list[Step],
     report: Callable[[MigrationEvent], None],
 ) -> None:
     """Run the statements not yet completed, recording each, then record the migration."""
+    client, database = runner.client, runner.database
     completed = _versions(
         client,
         f"SELECT step, any(checksum) FROM {database}.schema_migration_steps "
@@ -312,7 +426,7 @@ def _apply(
             {"insert_deduplication_token": migration.dedup_token(step)} if step.is_insert else None
         )
         try:
-            client.command(step.sql.replace("{db}", database), settings=settings)
+            runner.run(step.sql, settings)
         except ClickHouseError as exc:
             raise DxpulseError(
                 f"migration {migration.name} failed at {where} ({step.summary()}): "
@@ -351,4 +465,8 @@ def _record(client: Client, table: str, row: dict[str, Any], what: str) -> None:
 def load_provinces(client: Client, database: str) -> None:
     rows = [[getattr(p, c) for c in PROVINCE_COLUMNS] for p in provinces().values()]
     client.command(f"TRUNCATE TABLE {database}.provinces")
-    NativeInserter(client).insert_rows(f"{database}.provinces", PROVINCE_COLUMNS, rows)
+    # insert_deduplicate=0: a replicated table remembers the hash of the last load's block,
+    # and would drop the same provinces loaded again after the TRUNCATE.
+    NativeInserter(client).insert_rows(
+        f"{database}.provinces", PROVINCE_COLUMNS, rows, {"insert_deduplicate": "0"}
+    )

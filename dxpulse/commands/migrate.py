@@ -54,8 +54,7 @@ def migrate(
     the work done. A migration that failed part-way resumes after its completed statements
     when run again.
     """
-    from dxpulse.clickhouse import MigrationEvent, connect, log_event
-    from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.clickhouse import MigrationEvent, connect, log_event, migrate_for
     from dxpulse.migration_lock import break_lock
 
     settings = load_settings(clickhouse__dsn=clickhouse_dsn, data_dir=data_dir)
@@ -74,7 +73,7 @@ def migrate(
         else:
             log_event(event)
 
-    applied = apply_migrations(client, db, lock_wait_s=lock_wait_s, report=report)
+    applied = migrate_for(settings, client, lock_wait_s=lock_wait_s, report=report)
     console.print(f"Applied: {', '.join(applied)}" if applied else "Schema is up to date.")
 
 
@@ -163,8 +162,7 @@ def _set_up(
     import time
 
     from dxpulse.access import apply_access
-    from dxpulse.clickhouse import migrate as apply_migrations
-    from dxpulse.clickhouse import wait_for_clickhouse
+    from dxpulse.clickhouse import migrate_for, wait_for_clickhouse
     from dxpulse.core.config import redact_dsn
     from dxpulse.topics import ensure_topics, wait_for_kafka
 
@@ -180,7 +178,7 @@ def _set_up(
         on_wait=lambda: err_console.print(f"waiting for ClickHouse at {where} ..."),
     )  # fmt: skip
     db = settings.clickhouse.database
-    applied = apply_migrations(client, db)
+    applied = migrate_for(settings, client)
     outcomes = apply_access(client, db, passwords) if passwords is not None else []
     return created, applied, outcomes
 

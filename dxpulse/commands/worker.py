@@ -48,8 +48,7 @@ def worker(
     with the status page on loopback, it also answers `dxpulse query`, `report` and
     `calibrate` on its data dir (read-only; see the README).
     """
-    from dxpulse.clickhouse import connect
-    from dxpulse.clickhouse import migrate as apply_migrations
+    from dxpulse.clickhouse import connect, migrate_for
     from dxpulse.data_dir import prepare_data_dir
     from dxpulse.streams.app import create_app
     from dxpulse.streams.faults import hook_from_env
@@ -75,7 +74,7 @@ def worker(
         ensure_topics(settings.kafka)
     client = connect(settings)
     if migrate:
-        apply_migrations(client, settings.clickhouse.database)
+        migrate_for(settings, client)
     status = WorkerStatus()
     sink = ClickHouseSink(client, settings.clickhouse.database)
     ingest = IngestLoop(settings, sink, status, faults=hook_from_env())

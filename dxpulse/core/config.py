@@ -268,6 +268,57 @@ class ClickHouseSettings(BaseModel):
         default=None, description="Password of dxpulse_analyst, the read-only SQL user."
     )
 
+    cluster: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description=(
+            "Cluster mode: the `remote_servers` cluster to create the tables on (Replicated "
+            "engines, `ON CLUSTER` DDL, Distributed tables for reads); unset: one server."
+        ),
+    )
+    # NoDecode: the environment gives JSON text, decoded (and checked) by _shard_list.
+    shards: Annotated[list[list[str]], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Cluster mode: each shard's replica DSNs, in `remote_servers` order, as JSON, "
+            'e.g. [["http://ch-s1-r1:8123","http://ch-s1-r2:8123"],["http://ch-s2-r1:8123"]]; '
+            "workers insert into the shard a partition routes to."
+        ),
+    )
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shard_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON list of lists of DSNs ({exc.msg})") from None
+        return value
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_dsns(cls, value: list[list[str]]) -> list[list[str]]:
+        for number, replicas in enumerate(value, start=1):
+            if not replicas:
+                raise ValueError(f"shard {number} lists no replica")
+            for dsn in replicas:
+                scheme = dsn.split("://", 1)[0].lower() if "://" in dsn else ""
+                if scheme not in ("http", "https"):
+                    raise ValueError(f"shard {number}: a replica must be http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _shards_need_a_cluster(self) -> ClickHouseSettings:
+        if self.shards and not self.cluster:
+            raise ValueError("shards are given but no cluster: set DXPULSE_CLICKHOUSE__CLUSTER")
+        if self.cluster and not (self.dsn or "").lower().startswith(("http://", "https://")):
+            raise ValueError(
+                "cluster mode needs DXPULSE_CLICKHOUSE__DSN to name a server (http:// or "
+                "https://): chDB has no cluster"
+            )
+        return self
+
     @field_validator("dsn")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
