@@ -290,7 +290,7 @@ def test_init_users_summary(
     letters = [TopicInfo("dxpulse.deadletter", 12, None)]
     clean_env.setattr(topics, "describe_topics", lambda kafka: letters)
     clean_env.setattr(topics, "ensure_topics", lambda kafka: [])
-    clean_env.setattr(clickhouse, "migrate", lambda client, db: [])
+    clean_env.setattr(clickhouse, "migrate", lambda client, db, **options: [])
     clean_env.setattr(access, "apply_access", applied)
     with pytest.raises(SystemExit) as done:
         main(["init", "--users", "--bootstrap-servers", "kafka:9092",
