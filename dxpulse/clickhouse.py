@@ -22,7 +22,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalErr
 
 from dxpulse.cluster_ddl import ClusterLayout, ClusterStatement, fresh_schema, render, render_all
 from dxpulse.core import extras
-from dxpulse.core.cluster import deduplication_window
+from dxpulse.core.cluster import SESSION_SETTINGS, deduplication_window
 from dxpulse.core.config import EVENT_TYPES, Settings, redact_dsn
 from dxpulse.core.errors import DxpulseError, one_line
 from dxpulse.core.sqlsplit import split_statements
@@ -55,6 +55,8 @@ def connect(settings: Settings) -> Client:
     if dsn.startswith("chdb://"):
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     kwargs = client_options(dsn)
+    if settings.clickhouse.cluster:
+        kwargs["settings"] = dict(SESSION_SETTINGS)
     if settings.clickhouse.username:
         kwargs["username"] = settings.clickhouse.username
     if settings.clickhouse.password:
@@ -83,6 +85,27 @@ def connect_shards(settings: Settings) -> list[Client]:
         else:
             raise DxpulseError(f"no replica of shard {number} answers: {'; '.join(errors)}")
     return clients
+
+
+def check_shards(settings: Settings, client: Client) -> None:
+    """Refuse a shard list that does not match the cluster: the routing's shard numbers are
+    positions in ``remote_servers``, so a list of another length would send a partition's
+    rows where its earlier blocks' deduplication log is not."""
+    cluster = settings.clickhouse.cluster
+    try:
+        found = client.query(
+            "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = {c:String}",
+            parameters={"c": cluster},
+        ).result_rows[0][0]
+    except ClickHouseError as exc:
+        raise DxpulseError(f"cannot read cluster {cluster}: {one_line(exc)}") from exc
+    given = len(settings.clickhouse.shards)
+    if found == 0:
+        raise DxpulseError(f"ClickHouse has no cluster {cluster} in its remote_servers")
+    if given != found:
+        raise DxpulseError(
+            f"DXPULSE_CLICKHOUSE__SHARDS lists {given} shards, cluster {cluster} has {found}"
+        )
 
 
 def migrate_for(settings: Settings, client: Client, **options: Any) -> list[str]:

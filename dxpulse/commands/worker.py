@@ -48,7 +48,7 @@ def worker(
     with the status page on loopback, it also answers `dxpulse query`, `report` and
     `calibrate` on its data dir (read-only; see the README).
     """
-    from dxpulse.clickhouse import connect, migrate_for
+    from dxpulse.clickhouse import check_shards, connect, connect_shards, migrate_for
     from dxpulse.data_dir import prepare_data_dir
     from dxpulse.streams.app import create_app
     from dxpulse.streams.faults import hook_from_env
@@ -76,7 +76,11 @@ def worker(
     if migrate:
         migrate_for(settings, client)
     status = WorkerStatus()
-    sink = ClickHouseSink(client, settings.clickhouse.database)
+    shards = []
+    if settings.clickhouse.cluster:
+        check_shards(settings, client)
+        shards = connect_shards(settings)
+    sink = ClickHouseSink(client, settings.clickhouse.database, shards=shards)
     ingest = IngestLoop(settings, sink, status, faults=hook_from_env())
     app = create_app(settings, ingest, status)
     quiet_thread_errors()

@@ -75,3 +75,16 @@ def deduplication_window(partitions: int, flush_interval_s: float, replay_within
     if partitions < 1 or flush_interval_s <= 0 or replay_within_s < 0:
         raise ValueError("partitions >= 1, flush interval > 0 and replay time >= 0")
     return partitions * (math.ceil(replay_within_s / flush_interval_s) + 1)
+
+
+# Every dxpulse session on a cluster (docs/reliability.md, "On a cluster"): an insert is
+# acknowledged once a majority of its shard's replicas has it, one at a time per table so
+# that a read with sequential consistency sees every acknowledged insert, whichever replica
+# it reaches: the next owner of a partition reads the intents and the written event ids
+# that way. A repeated block is dropped from the views' targets too.
+SESSION_SETTINGS = {
+    "insert_quorum": "auto",
+    "insert_quorum_parallel": "0",
+    "select_sequential_consistency": "1",
+    "deduplicate_blocks_in_dependent_materialized_views": "1",
+}

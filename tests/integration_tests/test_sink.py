@@ -222,3 +222,25 @@ def test_recording_intents_describes_the_table_once(
         state.record([_intent(first, first + 99)])
     assert asked == [True]  # the first look; the three Native inserts ask nothing more
     assert state.latest("t.x", "tid", 0) == _intent(200, 299)
+
+
+def test_in_cluster_mode_rows_go_to_the_shards_local_tables_once(
+    settings: Settings, ch: Client
+) -> None:
+    """Cluster mode's sink (one shard here: chDB cannot write replicated tables, so the
+    local tables are plain copies of the single-server ones, deduplication window and all):
+    every row lands in a ``*_local`` table, none in the tables analysts read, and a replay
+    of the flush adds nothing."""
+    db = settings.clickhouse.database
+    for table in ("events", "late_events", "dead_letters", "event_aggregates_input"):
+        ch.command(f"CREATE TABLE {db}.{table}_local AS {db}.{table}")
+    sink = ClickHouseSink(ch, db, shards=[ch])
+    for minutes in (0, 3):  # the replay re-forms the batch later, under the same token
+        sink.write(_mixed_batch(ingested=_NOW + timedelta(minutes=minutes)))
+        counts = {
+            t: ch.query(f"SELECT count() FROM {db}.{t}").result_rows[0][0]
+            for t in ("events_local", "late_events_local", "dead_letters_local", "events",
+                      "late_events", "dead_letters")
+        }  # fmt: skip
+        assert counts == {"events_local": 4, "late_events_local": 1, "dead_letters_local": 1,
+                          "events": 0, "late_events": 0, "dead_letters": 0}  # fmt: skip

@@ -15,6 +15,8 @@ from dxpulse.cluster_ddl import ClusterLayout, fresh_schema, render, render_all
 from dxpulse.core.cluster import UNSHARDED_TABLES, deduplication_window, local_name, shard_for
 from dxpulse.core.config import ClickHouseSettings, Settings
 from dxpulse.core.errors import DxpulseError
+from dxpulse.streams.batch import PartitionBatch
+from dxpulse.streams.sink import by_shard
 
 TOPICS = ("dxpulse.online_payment", "dxpulse.ecommerce_order", "dxpulse.mobile_money")
 
@@ -144,3 +146,14 @@ def test_unknown_statements_and_engines_are_refused() -> None:
 def test_local_names() -> None:
     assert local_name("events") == "events_local"
     assert local_name("sink_intents") == "sink_intents"
+
+
+def test_a_flush_is_split_by_shard_in_shard_order_keeping_its_order() -> None:
+    batches = [PartitionBatch(t, p, 60) for p in (5, 0, 3, 1, 4, 2) for t in TOPICS]
+    groups = by_shard(batches, 3)
+    assert list(groups) == sorted(groups)
+    assert sum(len(g) for g in groups.values()) == len(batches)
+    for shard, group in groups.items():
+        assert all(shard_for(b.topic, b.partition, 3) == shard for b in group)
+        assert group == [b for b in batches if b in group]  # the flush's order within a shard
+    assert list(by_shard(batches[:1], 1)) == [0]
