@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev lock
 import pytest
 import yaml
 
@@ -27,6 +27,16 @@ ENV_EXAMPLE = ROOT / ".env.example"
 GEN_ENV = ROOT / "deploy" / "gen-env.sh"
 SCHEMA = Path(__file__).resolve().parents[1] / "resources" / "compose_spec.json"
 DXPULSE_IMAGE = "dxpulse:local"
+# What a plain `docker compose up` starts: the services without a profile.
+SINGLE_NODE = {"kafka", "clickhouse", "grafana", "init", "worker", "producer"}
+# The `cluster` profile (tests/unit_tests/test_compose_cluster.py checks how it fits together).
+CLUSTER = {
+    "kafka-1", "kafka-2", "kafka-3", "keeper-1", "keeper-2", "keeper-3",
+    "ch-s1-r1", "ch-s1-r2", "ch-s2-r1", "ch-s2-r2",
+    "cluster-init", "cluster-worker", "cluster-producer", "cluster-grafana",
+}  # fmt: skip
+# Secrets in .env: empty in .env.example, random from deploy/gen-env.sh, required by compose.
+SECRET_SUFFIXES = ("PASSWORD", "SECRET")
 
 
 def compose() -> dict[str, Any]:
@@ -36,7 +46,8 @@ def compose() -> dict[str, Any]:
 
 
 def services() -> dict[str, dict[str, Any]]:
-    return compose()["services"]
+    found: dict[str, dict[str, Any]] = compose()["services"]
+    return found
 
 
 def env_example() -> dict[str, str]:
@@ -77,13 +88,14 @@ def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
 
 
 def test_the_stack_has_its_services() -> None:
-    assert set(services()) == {
-        "kafka", "clickhouse", "grafana", "init", "worker", "producer", "prometheus",
-    }  # fmt: skip
-    # Only Prometheus is optional: a plain `docker compose up` starts the rest.
-    optional = {name for name, service in services().items() if service.get("profiles")}
-    assert optional == {"prometheus"}
+    assert set(services()) == SINGLE_NODE | {"prometheus"} | CLUSTER
+    # Prometheus and the cluster are optional: a plain `docker compose up` starts the rest,
+    # the single-node stack, unchanged.
+    default = {name for name, service in services().items() if not service.get("profiles")}
+    assert default == SINGLE_NODE
     assert services()["prometheus"]["profiles"] == ["prometheus"]
+    for name in CLUSTER:
+        assert services()[name]["profiles"] == ["cluster"], name
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="Prometheus' promtool absent")
@@ -125,9 +137,14 @@ def test_every_service_others_wait_for_is_healthy_or_done() -> None:
             condition = rule["condition"]
             if condition == "service_healthy":
                 assert "healthcheck" in all_services[dependency], (name, dependency)
-            else:  # one-shot init: must have exited 0
-                assert (dependency, condition) == ("init", "service_completed_successfully")
-    for name in ("kafka", "clickhouse", "grafana", "worker"):
+            else:  # one-shot init (each stack's own): must have exited 0
+                assert condition == "service_completed_successfully", (name, dependency)
+                assert dependency in {"init", "cluster-init"}, (name, dependency)
+                assert all_services[dependency]["restart"] == "no", dependency
+                assert all_services[dependency]["command"][0] == "init", dependency
+    long_running = ("kafka", "clickhouse", "grafana", "worker")
+    cluster = [name for name in CLUSTER if name not in {"cluster-init", "cluster-producer"}]
+    for name in (*long_running, *cluster):
         assert all_services[name]["healthcheck"]["test"], name
 
 
@@ -142,32 +159,35 @@ def test_every_service_has_a_memory_limit_and_data_is_in_named_volumes() -> None
 
 
 def test_workers_scale_out() -> None:
-    worker = services()["worker"]
-    # A fixed name or host port would stop `--scale worker=N` at one container.
-    assert "container_name" not in worker and "ports" not in worker
-    assert worker["command"] == ["worker", "--no-migrate"]  # the writer has no DDL rights
-    env = worker["environment"]
-    assert env["DXPULSE_CLICKHOUSE__USERNAME"] == "dxpulse_writer"  # least privilege
-    assert "${DXPULSE_KAFKA__PARTITIONS:-12}" in COMPOSE.read_text("utf-8")
+    for name in ("worker", "cluster-worker"):
+        worker = services()[name]
+        # A fixed name or host port would stop `--scale worker=N` at one container.
+        assert "container_name" not in worker and "ports" not in worker, name
+        assert worker["command"] == ["worker", "--no-migrate"]  # the writer has no DDL rights
+        env = worker["environment"]
+        assert env["DXPULSE_CLICKHOUSE__USERNAME"] == "dxpulse_writer"  # least privilege
+        assert env["DXPULSE_KAFKA__PARTITIONS"] == "${DXPULSE_KAFKA__PARTITIONS:-12}", name
 
 
 def test_kafka_runs_in_kraft_mode_without_auto_created_topics() -> None:
-    env = services()["kafka"]["environment"]
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert "ZOOKEEPER" not in " ".join(env)
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # init creates them, sized
+    for name in ("kafka", "kafka-1", "kafka-2", "kafka-3"):
+        env = services()[name]["environment"]
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller", name
+        assert "ZOOKEEPER" not in " ".join(env), name
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # init creates them, sized
 
 
 def test_grafana_is_locked_down_and_provisioned_from_the_repo() -> None:
-    grafana = services()["grafana"]
-    env = grafana["environment"]
-    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
-    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
-    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
-    assert env["GF_INSTALL_PLUGINS"].startswith("grafana-clickhouse-datasource ")
-    mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"]}
-    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
-    assert mounts["./deploy/grafana/dashboards"] == build.CONTAINER_DASHBOARDS_PATH
+    for name in ("grafana", "cluster-grafana"):
+        grafana = services()[name]
+        env = grafana["environment"]
+        assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false", name
+        assert env["GF_USERS_ALLOW_SIGN_UP"] == "false", name
+        assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?"), name
+        assert env["GF_INSTALL_PLUGINS"].startswith("grafana-clickhouse-datasource "), name
+        mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"]}
+        assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning", name
+        assert mounts["./deploy/grafana/dashboards"] == build.CONTAINER_DASHBOARDS_PATH, name
 
 
 def test_ports_are_published_on_loopback_only() -> None:
@@ -189,8 +209,9 @@ def _without_comments(text: str) -> str:
 
 def test_env_example_holds_no_password_and_every_password_is_required() -> None:
     text = COMPOSE.read_text("utf-8")
-    passwords = {k: v for k, v in env_example().items() if k.endswith("PASSWORD")}
-    assert len(passwords) == 5
+    passwords = {k: v for k, v in env_example().items() if k.endswith(SECRET_SUFFIXES)}
+    # 5 for the single node; the cluster adds the interserver password and the cluster secret.
+    assert len(passwords) == 7
     assert all(v == "" for v in passwords.values()), passwords
     for name in passwords:
         # Required where used: compose stops with a message instead of an empty password.
@@ -202,7 +223,7 @@ def test_gen_env_fills_every_password_with_a_fresh_random_value(tmp_path: Path) 
     first, second = (read_env(generated_env(tmp_path)) for _ in range(2))
     assert set(first) == set(env_example())
     for name, value in first.items():
-        if name.endswith("PASSWORD"):
+        if name.endswith(SECRET_SUFFIXES):
             assert re.fullmatch(r"[A-Za-z0-9]{32}", value), name
             assert value != second[name], name
         else:
