@@ -26,7 +26,7 @@ from tests.wheel import ROOT
 from tests.zookeeper import zookeeper
 
 WINDOW = 31_752  # above every file's non_replicated window: the layout's must win
-pytestmark = pytest.mark.xdist_group("zookeeper")
+pytestmark = pytest.mark.xdist_group("test_cluster_migrations")
 
 
 def _config(port: int) -> str:
