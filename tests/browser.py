@@ -8,13 +8,14 @@ as in CI); otherwise the test is skipped and says why. Nothing else is downloade
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.debian import apt_install
 
 CHROMIUM = Path("/usr/bin/chromium")
 # A hung browser must not hang the suite; a screenshot takes a few seconds.
@@ -26,13 +27,7 @@ def chromium() -> Path:
     found = _find()
     if found:
         return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("chromium is not installed and cannot be (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"could not install chromium: {' '.join(command)}: {done.stderr[-300:]}")
+    apt_install("chromium")
     installed = _find()
     if installed is None:
         pytest.skip("apt-get installed chromium but no chromium binary is on PATH")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.debian import apt_install
+
 JARS = Path("/usr/share/java")
 MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 START_TIMEOUT_S = 60
@@ -38,17 +40,7 @@ def installed_classpath() -> str:
     found = _classpath()
     if found:
         return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("zookeeper is not installed and cannot be (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock = ["-o", "DPkg::Lock::Timeout=300"]  # another test may be installing chromium
-    for command in (
-        ["apt-get", *lock, "update"],
-        ["apt-get", *lock, "install", "-y", "zookeeper"],
-    ):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"could not install zookeeper: {' '.join(command)}: {done.stderr[-300:]}")
+    apt_install("zookeeper")
     installed = _classpath()
     if installed is None:
         pytest.skip("apt-get installed zookeeper but its jars or java are missing")
