@@ -28,14 +28,14 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import SecretStr
 
 from dxpulse.clickhouse import MIGRATIONS_DIR
-from dxpulse.core.config import Settings
+from dxpulse.core.config import IDENTIFIER, Settings
 from dxpulse.core.errors import DxpulseError
 from dxpulse.deploy import sql_files
 
 ACCESS_DIR: Traversable = MIGRATIONS_DIR / "access"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_IDENTIFIER = re.compile(IDENTIFIER)
 _PLACEHOLDER = re.compile(r"\{[A-Za-z0-9_]+\}")
 _HEXISH = re.compile(r"[0-9A-Fa-f]{32,}")
 

@@ -55,8 +55,6 @@ def connect(settings: Settings) -> Client:
     if dsn.startswith("chdb://"):
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     kwargs = client_options(dsn)
-    if settings.clickhouse.cluster:
-        kwargs["settings"] = dict(SESSION_SETTINGS)
     if settings.clickhouse.username:
         kwargs["username"] = settings.clickhouse.username
     if settings.clickhouse.password:
@@ -78,13 +76,22 @@ def connect_shards(settings: Settings) -> list[Client]:
                 update={"clickhouse": settings.clickhouse.model_copy(update={"dsn": dsn})}
             )
             try:
-                clients.append(connect(replica))
+                clients.append(cluster_session(connect(replica)))
                 break
             except DxpulseError as exc:
                 errors.append(str(exc))
         else:
             raise DxpulseError(f"no replica of shard {number} answers: {'; '.join(errors)}")
     return clients
+
+
+def cluster_session(client: Client) -> Client:
+    """``client`` as a cluster writer's session: quorum inserts, sequentially consistent
+    reads (dxpulse.core.cluster.SESSION_SETTINGS). Only writers: readers (analysts,
+    Grafana) keep their sessions as they are, and a ``readonly=1`` user may not set them."""
+    for key, value in SESSION_SETTINGS.items():
+        client.set_client_setting(key, value)
+    return client
 
 
 def check_shards(settings: Settings, client: Client) -> None:
@@ -112,6 +119,8 @@ def migrate_for(settings: Settings, client: Client, **options: Any) -> list[str]
     """:func:`migrate` as the settings say: on one server, or on their cluster."""
     layout = cluster_layout(settings)
     shards = connect_shards(settings) if layout is not None else []
+    if layout is not None:
+        cluster_session(client)
     return migrate(
         client, settings.clickhouse.database, cluster=layout, shard_clients=shards, **options
     )
@@ -170,7 +179,7 @@ def cluster_layout(settings: Settings) -> ClusterLayout | None:
     partitions = settings.kafka.partitions * len(EVENT_TYPES)
     replay_within_s = 5 * settings.kafka.session_timeout_ms / 1000 + 60
     window = deduplication_window(partitions, settings.stream.flush_interval_s, replay_within_s)
-    return ClusterLayout(settings.clickhouse.cluster, window=max(window, 10_000))
+    return ClusterLayout(settings.clickhouse.cluster, window=window)
 
 
 @dataclass(frozen=True)

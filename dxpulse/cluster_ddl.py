@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dxpulse.core.cluster import is_sharded, local_name
+from dxpulse.core.config import IDENTIFIER
 from dxpulse.core.errors import DxpulseError
 
 Where = Literal["once", "each_shard"]
@@ -57,7 +58,7 @@ class ClusterLayout:
     on_cluster: bool = True
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", self.cluster):
+        if not re.match(IDENTIFIER, self.cluster):
             raise DxpulseError(f"cluster name not an identifier: {self.cluster!r}")
 
 

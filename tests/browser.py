@@ -12,10 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from tests.debian import apt_install
+from tests.debian import installed
 
 CHROMIUM = Path("/usr/bin/chromium")
 # A hung browser must not hang the suite; a screenshot takes a few seconds.
@@ -24,14 +23,7 @@ TIMEOUT_S = 180
 
 def chromium() -> Path:
     """The Chromium binary, installed first when missing and installable; else a skip."""
-    found = _find()
-    if found:
-        return found
-    apt_install("chromium")
-    installed = _find()
-    if installed is None:
-        pytest.skip("apt-get installed chromium but no chromium binary is on PATH")
-    return installed
+    return installed("chromium", _find, "no chromium binary is on PATH")
 
 
 def _find() -> Path | None:

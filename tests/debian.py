@@ -7,11 +7,28 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
+T = TypeVar("T")
 
-def apt_install(package: str) -> None:
+
+def installed(package: str, find: Callable[[], T | None], what: str) -> T:
+    """What ``find`` finds (``what`` names it), ``package`` installed first if it finds
+    nothing; else the calling test is skipped with the reason."""
+    found = find()
+    if found is not None:
+        return found
+    _apt_install(package)
+    found = find()
+    if found is None:
+        pytest.skip(f"apt-get installed {package} but {what} is missing")
+    return found
+
+
+def _apt_install(package: str) -> None:
     """Install ``package``, or skip the calling test with the reason."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip(f"{package} is not installed and cannot be (needs root and apt-get)")

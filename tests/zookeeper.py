@@ -20,9 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-from tests.debian import apt_install
+from tests.debian import installed
 
 JARS = Path("/usr/share/java")
 MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
@@ -37,14 +35,7 @@ def _classpath() -> str | None:
 
 def installed_classpath() -> str:
     """The Java classpath of the zookeeper package, installed first when missing."""
-    found = _classpath()
-    if found:
-        return found
-    apt_install("zookeeper")
-    installed = _classpath()
-    if installed is None:
-        pytest.skip("apt-get installed zookeeper but its jars or java are missing")
-    return installed
+    return installed("zookeeper", _classpath, "its jars or java")
 
 
 def _free_port() -> int:

@@ -48,7 +48,13 @@ def worker(
     with the status page on loopback, it also answers `dxpulse query`, `report` and
     `calibrate` on its data dir (read-only; see the README).
     """
-    from dxpulse.clickhouse import check_shards, connect, connect_shards, migrate_for
+    from dxpulse.clickhouse import (
+        check_shards,
+        cluster_session,
+        connect,
+        connect_shards,
+        migrate_for,
+    )
     from dxpulse.data_dir import prepare_data_dir
     from dxpulse.streams.app import create_app
     from dxpulse.streams.faults import hook_from_env
@@ -78,7 +84,7 @@ def worker(
     status = WorkerStatus()
     shards = []
     if settings.clickhouse.cluster:
-        check_shards(settings, client)
+        check_shards(settings, cluster_session(client))
         shards = connect_shards(settings)
     sink = ClickHouseSink(client, settings.clickhouse.database, shards=shards)
     ingest = IngestLoop(settings, sink, status, faults=hook_from_env())

@@ -46,9 +46,7 @@ def shard_for(topic: str, partition: int, shards: int) -> int:
     """The shard (0-based, in ``remote_servers`` order) a partition's rows are inserted into.
 
     A function of the topic's name and the partition only, so it is the same in every
-    process, after every restart and whoever owns the partition. The Distributed tables
-    use the same expression as their sharding key (``CRC32(topic) + partition``), so the
-    rows a Distributed insert would place land on the same shard. Consecutive partitions of
+    process, after every restart and whoever owns the partition. Consecutive partitions of
     a topic go to consecutive shards: a topic whose partition count is a multiple of the
     shard count is spread exactly evenly. (CRC-32 and not Python's ``hash``, which is
     salted per process.)
@@ -77,7 +75,8 @@ def deduplication_window(partitions: int, flush_interval_s: float, replay_within
     return partitions * (math.ceil(replay_within_s / flush_interval_s) + 1)
 
 
-# Every dxpulse session on a cluster (docs/reliability.md, "On a cluster"): an insert is
+# The sessions that write on a cluster, the workers' and the migrator's
+# (docs/reliability.md, "On a cluster"): an insert is
 # acknowledged once a majority of its shard's replicas has it, one at a time per table so
 # that a read with sequential consistency sees every acknowledged insert, whichever replica
 # it reaches: the next owner of a partition reads the intents and the written event ids

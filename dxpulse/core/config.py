@@ -22,6 +22,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from dxpulse.schemas.events import EVENT_TYPES as EVENT_TYPES
 
 DSN_SCHEMES = ("http", "https", "chdb")
+# A ClickHouse name dxpulse puts into SQL unquoted (a database, a cluster, a user).
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 
 class SecurityProtocol(StrEnum):
@@ -256,7 +258,7 @@ class ClickHouseSettings(BaseModel):
             "unset means chDB under the data directory."
         ),
     )
-    database: str = Field(default="dxpulse", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    database: str = Field(default="dxpulse", pattern=IDENTIFIER)
     username: str | None = None
     password: SecretStr | None = None
     # Passwords `dxpulse init --users` gives dxpulse's users (Grafana's is
@@ -270,7 +272,7 @@ class ClickHouseSettings(BaseModel):
 
     cluster: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        pattern=IDENTIFIER,
         description=(
             "Cluster mode: the `remote_servers` cluster to create the tables on (Replicated "
             "engines, `ON CLUSTER` DDL, Distributed tables for reads); unset: one server."

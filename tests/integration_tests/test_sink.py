@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from dxpulse.clickhouse import cluster_session, connect
+from dxpulse.core.cluster import SESSION_SETTINGS
 from dxpulse.core.config import Settings
 from dxpulse.core.errors import DxpulseError
 from dxpulse.producers.generator import EventGenerator
@@ -244,3 +246,18 @@ def test_in_cluster_mode_rows_go_to_the_shards_local_tables_once(
         }  # fmt: skip
         assert counts == {"events_local": 4, "late_events_local": 1, "dead_letters_local": 1,
                           "events": 0, "late_events": 0, "dead_letters": 0}  # fmt: skip
+
+
+def test_a_cluster_writers_session_has_quorum_inserts_and_consistent_reads(
+    settings: Settings,
+) -> None:
+    """The settings reach the engine as the session's (a reader's session is left alone:
+    ``connect`` sets none of them)."""
+    client = connect(settings)
+    names = ", ".join(f"toString(getSetting('{k}'))" for k in SESSION_SETTINGS)
+    before = client.query(f"SELECT {names}").result_rows[0]
+    assert before[2] == "0"  # select_sequential_consistency is off by default
+    cluster_session(client)
+    after = client.query(f"SELECT {names}").result_rows[0]
+    as_set = [{"true": "1", "false": "0"}.get(v, v) for v in after]  # Bool settings read back
+    assert dict(zip(SESSION_SETTINGS, as_set, strict=True)) == SESSION_SETTINGS
